@@ -1,0 +1,72 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// siloBin is the silo binary under test, built once by TestMain.
+var siloBin string
+
+// repoRoot is the repository's top directory.
+var repoRoot string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Dir(filepath.Dir(file))
+	dir, err := os.MkdirTemp("", "silo-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	siloBin = filepath.Join(dir, "silo")
+	build := exec.Command("go", "build", "-trimpath", "-o", siloBin, "./cmd/silo")
+	build.Dir = repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build silo: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// result is what one run of the silo binary did.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// silo runs the built binary with args in dir, with SILO_HOME set to home
+// and the extra environment env, and returns what it printed and its exit
+// status. It fails the test only if the binary could not be started.
+func silo(t testing.TB, home, dir string, env []string, stdin []byte, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(siloBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "SILO_HOME="+home), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{Stdout: stdout.String(), Stderr: stderr.String()}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("silo %v: %v", args, err)
+		}
+		res.Code = ee.ExitCode()
+	}
+	return res
+}
