@@ -1,0 +1,117 @@
+package vm
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Backend runs sandboxes of one kind: qemu micro-VMs, vz VMs or
+// bubblewrap namespaces.
+type Backend interface {
+	// Name is the backend's name as --backend spells it.
+	Name() string
+	// Available reports why the backend cannot run here, or nil.
+	Available() error
+	// Run runs spec's command in a new sandbox and returns its exit
+	// status: the command's own code, or 128+N when signal N ended it.
+	// err is non-nil only when the sandbox itself failed.
+	Run(ctx context.Context, spec *Spec) (exit int, err error)
+}
+
+// Spec is everything a backend needs to run one command in a sandbox. All
+// host paths are absolute and clean.
+type Spec struct {
+	// RootfsImage is the ext4 image entry VMs boot as their read-only
+	// lower layer. Never written.
+	RootfsImage string
+	// RootfsDir is the unpacked rootfs directory entry the namespace
+	// backend uses as its read-only lower layer. Never written.
+	RootfsDir string
+	// Kernel and Initfs are the store entries a VM boots.
+	Kernel, Initfs string
+
+	// Workspace is the host project directory, mounted read-write at
+	// /workspace.
+	Workspace string
+	// Cwd is the working directory relative to Workspace ("" or "." for
+	// the workspace itself). It never escapes the workspace.
+	Cwd string
+	// Argv is the command and its arguments; Argv[0] is looked up in the
+	// guest's PATH.
+	Argv []string
+	// Env is the complete guest environment, "KEY=value".
+	Env []string
+	// PassFiles are host files shown read-only inside.
+	PassFiles []PassFile
+	// Exclude are workspace-relative paths hidden from the host view; the
+	// sandbox sees its own (initially empty) directory there.
+	Exclude []string
+	// Protected are workspace-relative paths made read-only inside
+	// (silo.toml, silo.lock, .git/hooks, …), whether they exist or not.
+	Protected []string
+
+	// Network is what the sandbox may reach.
+	Network NetworkPolicy
+	// Ports are host ports forwarded into the guest.
+	Ports []Port
+
+	CPUs, MemoryMB, RootfsSizeMB int
+
+	// TTY asks for a pseudo-terminal: raw mode, window size changes.
+	TTY bool
+	// Stdin, Stdout and Stderr are the command's standard streams.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// BootTimeout bounds the time from start until the agent answers;
+	// zero means the backend's default. A sandbox that misses it is
+	// killed and reported.
+	BootTimeout time.Duration
+	// Timing, when non-nil, receives the phases of the run.
+	Timing *Timing
+}
+
+// PassFile is a host file shown read-only at Guest inside the sandbox.
+type PassFile struct {
+	Host, Guest string
+}
+
+// Port forwards a host TCP port to a guest one.
+type Port struct {
+	Host, Guest int
+}
+
+// NetworkPolicy says what a sandbox may reach. The zero value is no
+// network at all.
+type NetworkPolicy struct {
+	// Allow and Deny are domain patterns ("pypi.org", "*.npmjs.org")
+	// checked by the host-side proxy; Deny wins.
+	Allow, Deny []string
+	// HostAccess lets the sandbox reach services on the host's loopback.
+	HostAccess bool
+}
+
+// Enabled reports whether the sandbox gets any network at all.
+func (p NetworkPolicy) Enabled() bool { return len(p.Allow) > 0 || p.HostAccess }
+
+// Timing records the phases of one run for --timing.
+type Timing struct {
+	Phases []Phase
+}
+
+// Phase is one named, timed step of a run.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Mark appends a phase that lasted from start until now and returns now,
+// so that calls chain: t0 = timing.Mark("boot", t0).
+func (t *Timing) Mark(name string, start time.Time) time.Time {
+	now := time.Now()
+	if t != nil {
+		t.Phases = append(t.Phases, Phase{Name: name, Duration: now.Sub(start)})
+	}
+	return now
+}
