@@ -1,0 +1,179 @@
+//go:build linux
+
+package guestinit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Where guestinit mounts things inside the initramfs.
+const (
+	LowerDir     = "/silo/lower"     // the rootfs disk, read-only
+	WorkspaceDir = "/silo/workspace" // the 9p workspace, read-write
+	ScratchDir   = "/silo/scratch"   // tmpfs: the overlay's upper layer
+)
+
+// BeatInterval is how often the guest tells the host it is alive.
+const BeatInterval = 500 * time.Millisecond
+
+// deviceWait bounds the wait for a device node after its module loaded.
+const deviceWait = 20 * time.Second
+
+// ServeFunc runs the agent on the host stream conn over the mounted layout.
+type ServeFunc func(conn io.ReadWriteCloser, lower, workspace, scratch string) error
+
+// Main is PID 1 of a silo VM. It never returns: it powers the VM off.
+func Main(serve ServeFunc) {
+	err := run(serve)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "silo-init: %v\n", err)
+	}
+	unix.Sync()
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	// Power-off failed: a reboot ends the VM too (qemu runs -no-reboot).
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	select {}
+}
+
+// run does the work of Main up to the power-off.
+func run(serve ServeFunc) error {
+	if err := mountBase(); err != nil {
+		return err
+	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fmt.Errorf("read /proc/cmdline: %w", err)
+	}
+	p := ParseCmdline(string(cmdline))
+	if err := loadModules(Marker); err != nil {
+		return err
+	}
+	beat, err := openPort(BeatPort)
+	if err != nil {
+		return err
+	}
+	b := newBeater(beat)
+	defer b.close()
+	if err := prepare(p); err != nil {
+		b.fail(err)
+		return err
+	}
+	if p.Probe {
+		b.send(BeatReady)
+		b.send(BeatDone)
+		return nil
+	}
+	conn, err := openPort(AgentPort)
+	if err != nil {
+		b.fail(err)
+		return err
+	}
+	b.send(BeatReady)
+	err = serve(conn, LowerDir, WorkspaceDir, ScratchDir)
+	unix.Sync()
+	if err != nil {
+		err = fmt.Errorf("agent: %w", err)
+		b.fail(err)
+		return err
+	}
+	b.send(BeatDone)
+	return nil
+}
+
+// mountBase mounts /dev, /proc and /sys.
+func mountBase() error {
+	for _, m := range []struct{ fstype, dir string }{
+		{"devtmpfs", "/dev"}, {"proc", "/proc"}, {"sysfs", "/sys"},
+	} {
+		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.fstype, m.dir, m.fstype, unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
+		}
+	}
+	return nil
+}
+
+// loadModules loads the modules the marker file lists, in order.
+func loadModules(marker string) error {
+	list, err := os.ReadFile(marker)
+	if err != nil {
+		return fmt.Errorf("read the initfs module list: %w", err)
+	}
+	for _, p := range strings.Fields(string(list)) {
+		if err := loadModule(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("load module: %w", err)
+	}
+	defer f.Close()
+	err = unix.FinitModule(int(f.Fd()), "", 0)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("load module %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// prepare mounts the rootfs, the workspace and the scratch area.
+func prepare(p Params) error {
+	for _, d := range []string{LowerDir, WorkspaceDir, ScratchDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if p.Root != "" {
+		dev := "/dev/" + p.Root
+		if err := waitFor(dev); err != nil {
+			return err
+		}
+		// noload: never replay a journal, the disk is read-only.
+		if err := unix.Mount(dev, LowerDir, "ext4", unix.MS_RDONLY, "noload"); err != nil {
+			return fmt.Errorf("mount the rootfs %s read-only: %w", dev, err)
+		}
+	}
+	if p.Workspace != "" {
+		opts := "trans=virtio,version=9p2000.L,msize=262144,cache=mmap,access=client"
+		if err := unix.Mount(p.Workspace, WorkspaceDir, "9p", 0, opts); err != nil {
+			return fmt.Errorf("mount the 9p workspace %q: %w", p.Workspace, err)
+		}
+	}
+	opts := "mode=0755"
+	if p.ScratchMB > 0 {
+		opts += fmt.Sprintf(",size=%dm", p.ScratchMB)
+	}
+	if err := unix.Mount("scratch", ScratchDir, "tmpfs", 0, opts); err != nil {
+		return fmt.Errorf("mount the scratch tmpfs: %w", err)
+	}
+	return nil
+}
+
+// waitFor waits until the device node path exists: devtmpfs creates nodes
+// asynchronously after a driver probes.
+func waitFor(path string) error {
+	deadline := time.Now().Add(deviceWait)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("device %s did not appear within %v", path, deviceWait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

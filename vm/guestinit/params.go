@@ -1,0 +1,78 @@
+package guestinit
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Marker is the file whose presence in / tells silo, started as PID 1,
+// that it is the init of a silo VM's initfs. It lists the modules to load,
+// one initfs path a line, in load order.
+const Marker = "/silo-initfs"
+
+// Port names of the virtio-serial ports the host creates.
+const (
+	AgentPort = "silo.agent" // the host↔agent byte stream
+	BeatPort  = "silo.hb"    // readiness, heartbeats and init errors
+)
+
+// Heartbeat protocol on BeatPort, guest to host: one byte each.
+const (
+	BeatReady = 'R' // the agent is about to serve the agent port
+	BeatAlive = '.' // sent every BeatInterval while the guest runs
+	BeatError = 'E' // followed by a message line: init failed
+	BeatDone  = 'D' // the agent returned; the guest is powering off
+)
+
+// Kernel command line parameters the host passes to guestinit.
+const (
+	ParamProbe   = "silo.probe"   // "1": power off as soon as the devices are up
+	ParamRoot    = "silo.root"    // block device of the rootfs ("vda"); absent: no rootfs
+	ParamWS      = "silo.ws"      // 9p mount tag of the workspace; absent: none
+	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB; 0: half of RAM
+)
+
+// Params are the silo.* parameters of a kernel command line.
+type Params struct {
+	Probe     bool
+	Root      string
+	Workspace string
+	ScratchMB int
+}
+
+// ParseCmdline reads the silo.* parameters out of a kernel command line.
+func ParseCmdline(cmdline string) Params {
+	var p Params
+	for _, f := range strings.Fields(cmdline) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case ParamProbe:
+			p.Probe = v == "1"
+		case ParamRoot:
+			p.Root = v
+		case ParamWS:
+			p.Workspace = v
+		case ParamScratch:
+			p.ScratchMB, _ = strconv.Atoi(v)
+		}
+	}
+	return p
+}
+
+// Cmdline returns the kernel command line parameters for p.
+func (p Params) Cmdline() []string {
+	var out []string
+	if p.Probe {
+		out = append(out, ParamProbe+"=1")
+	}
+	if p.Root != "" {
+		out = append(out, ParamRoot+"="+p.Root)
+	}
+	if p.Workspace != "" {
+		out = append(out, ParamWS+"="+p.Workspace)
+	}
+	if p.ScratchMB > 0 {
+		out = append(out, ParamScratch+"="+strconv.Itoa(p.ScratchMB))
+	}
+	return out
+}
