@@ -1,0 +1,183 @@
+package netproxy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// matcher is a compiled Policy.
+type matcher struct {
+	allow, deny  []rule
+	hostAccess   bool
+	defaultPorts []int
+	// broken is set when a pattern could not be read: then everything is
+	// refused with this reason.
+	broken error
+}
+
+// compile builds the matcher for p; install adds p.InstallAllow.
+func compile(p Policy, install bool, ports []int) *matcher {
+	m := &matcher{hostAccess: p.HostAccess, defaultPorts: ports}
+	allow := p.Allow
+	if install {
+		allow = append(slices.Clip(allow), p.InstallAllow...)
+	}
+	for _, s := range allow {
+		r, err := parseRule(s)
+		if err != nil {
+			m.broken = fmt.Errorf("the network policy's proxy.allow has an unreadable %w", err)
+			return m
+		}
+		m.allow = append(m.allow, r)
+	}
+	for _, s := range p.Deny {
+		r, err := parseRule(s)
+		if err != nil {
+			m.broken = fmt.Errorf("the network policy's proxy.deny has an unreadable %w", err)
+			return m
+		}
+		m.deny = append(m.deny, r)
+	}
+	return m
+}
+
+// target is an allowed destination, before resolution.
+type target struct {
+	host string     // the normalised name, or the IP literal as written
+	ip   netip.Addr // set when the request named an IP literal
+	port int
+	// explicit: the IP literal itself is in Allow, so its address class
+	// is the user's choice.
+	explicit bool
+	// hostAlias: HostAlias under HostAccess; dial the host's loopback.
+	hostAlias bool
+}
+
+// decide checks a request for host:port against the policy. It returns the
+// target to resolve and dial, or a *RefusedError.
+func (m *matcher) decide(host string, port int) (target, error) {
+	if m.broken != nil {
+		return target{}, &RefusedError{Host: host, Port: port, Reason: m.broken.Error()}
+	}
+	name, ip, err := normalizeHost(host)
+	if err != nil {
+		return target{}, &RefusedError{Host: host, Port: port, Reason: err.Error()}
+	}
+	t := target{host: name, ip: ip, port: port}
+	if ip.IsValid() {
+		t.host = ip.String()
+	}
+	for _, r := range m.deny {
+		if r.matches(name, ip, port) {
+			return t, &RefusedError{Host: t.host, Port: port,
+				Reason: fmt.Sprintf("it matches the deny pattern %q (deny wins over allow)", r.raw)}
+		}
+	}
+	if m.hostAccess && (name == HostAlias || ip.IsLoopback()) {
+		t.hostAlias = name == HostAlias
+		return t, nil
+	}
+	var portOnly bool
+	for _, r := range m.allow {
+		if !r.matches(name, ip, port) {
+			continue
+		}
+		if r.port == 0 && !slices.Contains(m.defaultPorts, port) {
+			portOnly = true
+			continue
+		}
+		t.explicit = ip.IsValid()
+		return t, nil
+	}
+	return t, m.notAllowed(t, portOnly)
+}
+
+// notAllowed explains why an unmatched request was refused and what to add.
+func (m *matcher) notAllowed(t target, portOnly bool) *RefusedError {
+	e := &RefusedError{Host: t.host, Port: t.port, Suggest: t.host}
+	if strings.Contains(t.host, ":") {
+		e.Suggest = "[" + t.host + "]"
+	}
+	switch {
+	case portOnly:
+		e.Reason = fmt.Sprintf("port %d is not allowed: a pattern without a port allows only %s", t.port, portList(m.defaultPorts))
+		e.Suggest += ":" + strconv.Itoa(t.port)
+	case t.ip.IsValid():
+		e.Reason = "the request names an IP address, and only addresses listed in the allow list are reachable"
+	default:
+		e.Reason = "it is not in the allow list"
+	}
+	return e
+}
+
+// portList formats ports as "80 and 443".
+func portList(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	switch len(s) {
+	case 0:
+		return "no port"
+	case 1:
+		return "port " + s[0]
+	}
+	return "ports " + strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+// addrRefusal says why the proxy will not dial a, or "" when it may. a has
+// been unmapped.
+func (m *matcher) addrRefusal(t target, a netip.Addr) string {
+	class := addrClass(a)
+	switch class {
+	case "":
+		return ""
+	case "unspecified", "multicast", "broadcast":
+		return class
+	}
+	if t.explicit {
+		return ""
+	}
+	if m.hostAccess && (class == "loopback" || class == "private") {
+		return ""
+	}
+	return class
+}
+
+var (
+	nat64    = netip.MustParsePrefix("64:ff9b::/96")
+	cgnat    = netip.MustParsePrefix("100.64.0.0/10")
+	thisNet  = netip.MustParsePrefix("0.0.0.0/8")
+	bcast    = netip.MustParseAddr("255.255.255.255")
+	reserved = netip.MustParsePrefix("240.0.0.0/4")
+)
+
+// addrClass names the special range a belongs to, or "" for an ordinary
+// public address.
+func addrClass(a netip.Addr) string {
+	a = a.Unmap()
+	if nat64.Contains(a) { // a NAT64 address embeds the IPv4 one it reaches
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	switch {
+	case !a.IsValid():
+		return "invalid"
+	case a.IsUnspecified() || thisNet.Contains(a):
+		return "unspecified"
+	case a.IsLoopback():
+		return "loopback"
+	case a.IsPrivate() || cgnat.Contains(a):
+		return "private"
+	case a.IsLinkLocalUnicast():
+		return "link-local"
+	case a.IsMulticast() || a.IsInterfaceLocalMulticast() || a.IsLinkLocalMulticast():
+		return "multicast"
+	case a == bcast || reserved.Contains(a):
+		return "broadcast"
+	}
+	return ""
+}

@@ -1,0 +1,60 @@
+// Package netproxy is the host side of a sandbox's network: an HTTP proxy
+// (CONNECT tunnels and plain absolute-URI forwarding) that lets through only
+// the hosts a tool's policy allows.
+//
+// A sandbox has a loopback interface and nothing else. Its agent listens on
+// 127.0.0.1:3128 inside, forwards every accepted connection to the host as a
+// multiplexed stream, and the host hands each stream to
+// (*Proxy).ServeConn. The guest environment then carries
+//
+//	HTTP_PROXY=http://127.0.0.1:3128   http_proxy=http://127.0.0.1:3128
+//	HTTPS_PROXY=http://127.0.0.1:3128  https_proxy=http://127.0.0.1:3128
+//	NO_PROXY=localhost,127.0.0.1,::1   no_proxy=localhost,127.0.0.1,::1
+//
+// (see GuestEnv), and only when the policy allows some network at all.
+//
+// # Patterns
+//
+// Allow and Deny hold host patterns, matched case-insensitively after
+// normalisation (lower case, one trailing dot dropped, internationalised
+// names converted to their punycode "xn--" form; a name that cannot be
+// converted is refused):
+//
+//	pypi.org             exactly pypi.org
+//	*.pythonhosted.org   any name below pythonhosted.org, at any depth;
+//	                     NOT pythonhosted.org itself (list both if needed)
+//	*                    any host name (never an IP literal)
+//	203.0.113.7          that IP literal; IP literals match nothing else
+//	[2001:db8::1]        an IPv6 literal
+//	pypi.org:8443        a pattern may name one port (see Ports)
+//
+// Deny wins over Allow. A pattern silo cannot read makes the proxy refuse
+// everything, with a message naming the pattern: a typo in a deny list must
+// not open the network.
+//
+// # Ports
+//
+// A pattern without a port allows ports 80 and 443 only (WithPorts changes
+// that default). A pattern with a port allows that port only. A deny
+// pattern without a port denies every port.
+//
+// # Addresses
+//
+// A name is resolved once, on the host, and the proxy dials exactly the
+// addresses it checked. Addresses that are loopback, private (RFC 1918,
+// fc00::/7, 100.64.0.0/10) or link-local are refused, so that an allowed name
+// that resolves to 127.0.0.1 (DNS rebinding) cannot reach the host's own
+// services. HostAccess lifts the loopback and private refusals, and also
+// allows the name host.silo.internal (the host's loopback) and loopback IP
+// literals on any port. Link-local (cloud metadata at 169.254.169.254),
+// unspecified, multicast and broadcast addresses stay refused unless the
+// IP literal itself is in Allow (unspecified, multicast and broadcast:
+// always).
+//
+// # Refusals
+//
+// A refused request gets 403 with a body (and, for CONNECT, a status
+// line) saying which host was refused and which silo.toml key would allow
+// it; WithEvents receives every decision so that silo can print
+// "blocked github.com".
+package netproxy
