@@ -1,3 +1,104 @@
 // Package lock reads, validates and merges what a project wants
 // (silo.toml, the global config) and what it resolved to (silo.lock).
+//
+// This file documents the configuration half. [Load] reads, in order:
+//
+//  1. silo's built-in tool definitions (defaults.toml, embedded);
+//  2. $SILO_HOME/config.toml: tool definitions, one [tool.NAME] table each;
+//  3. $SILO_HOME/silo.toml: the user's defaults for every project;
+//  4. the project's silo.toml, found by walking up from the working
+//     directory; the walk looks in $HOME but not above it, and stops at
+//     the filesystem root. The directory holding it is the project root
+//     and the sandbox's /workspace; without one, the working directory is.
+//
+// Every file is decoded strictly with github.com/pelletier/go-toml/v2: an
+// unknown key, a value of the wrong type, an out-of-range number, a bad
+// path or image reference is an [Error] naming file:line:column, and an
+// unknown key comes with the nearest known one ("unknown key `passenv` —
+// did you mean `passEnv`?"). Every problem in every file is reported at
+// once, and Load returns no Config at all: nothing is half-applied.
+//
+// # Tool definitions (config.toml)
+//
+//	[tool.python]
+//	image = "python:3.12-slim"          # registry reference, or oci-layout:DIR[:TAG],
+//	                                    # docker-archive:FILE, oci-archive:FILE
+//	shims = ["python", "pip", "py:python3"]  # host name, or host:guest
+//	env = { PYTHONDONTWRITEBYTECODE = "1" }
+//	workdir = "/workspace"              # absolute, inside the sandbox
+//	cpus = 2                            # 1-256
+//	memoryMB = 2048                     # 64-1048576
+//	rootfsSizeMB = 4096                 # 16-16777216
+//	setup = "pip install ruff"          # run once when the tool's rootfs is built
+//	postInstall = "…"                   # run in the project once the tool is installed
+//	[[tool.python.cache]]               # a package cache kept across runs
+//	guest = "/root/.cache/pip"          # absolute, inside the sandbox
+//	host = "pip"                        # relative to $SILO_HOME/cache (default TOOL/GUEST-PATH)
+//	sizeHint = "2GiB"                   # B, KiB, MiB, GiB, TiB (binary, "i" optional; bare = MiB)
+//	noGC = true                         # never evicted
+//	[tool.python.network]
+//	hostAccess = false                  # true: the sandbox reaches the host's network directly
+//	proxy.allow = ["pypi.org"]          # host names, "*.example.com", optional ":port"
+//	proxy.deny = []
+//	proxy.installAllow = []             # allowed only while setup and postInstall run
+//
+// A [tool.NAME] in config.toml replaces the built-in tool of that name
+// whole; it does not merge with it. A shim name belongs to one tool: a tool
+// of config.toml takes it from a built-in tool, and two tools of
+// config.toml claiming one name is an error.
+//
+// # Project settings (silo.toml, user-wide and project)
+//
+//	tools = ["python", "node"]          # the tools the project uses
+//	passEnv = ["GITHUB_TOKEN"]          # host variables passed in
+//	passFiles = [".netrc"]              # host files passed in read-only
+//	passSshAgent = false
+//	[mount]
+//	exclude = ["node_modules", ".venv"] # relative to the project root
+//	mode = "rw"                         # "rw" or "ro"
+//	[overrides.python]                  # image, env, cpus, memoryMB, rootfsSizeMB,
+//	cpus = 4                            # workdir, passEnv, postInstall, [[cache]]
+//	[overrides.python.network]          # hostAccess, proxy.allow, proxy.deny,
+//	proxy.allow = ["example.com"]       # proxy.installAllow
+//	[[overrides.python.ports]]
+//	host = 8000                         # 1-65535, each host port once
+//	guest = 8000
+//	[cache.rootfs]                      # also [cache.tools]
+//	maxSizeMB = 10240                   # 0: no limit
+//	maxAgeDays = 30
+//	perMount = false                    # limits apply per mount, not to the total
+//
+// A project's own silo.toml comes with the code and is not trusted to reach
+// outside the project: its passFiles must be relative and stay inside the
+// project root, also after following symlinks. The user-wide silo.toml may
+// also name absolute and ~/ paths. Relative paths in passFiles are resolved
+// against the project root; relative local image paths against the
+// directory of the file naming them; ~/ against $HOME.
+//
+// # Merge rules
+//
+// For each tool, the layers apply in this order, later over earlier: the
+// tool's definition (built-in or config.toml), then the user-wide
+// silo.toml (its project-wide keys, then its [overrides.TOOL]), then the
+// project's silo.toml (the same way).
+//
+//   - Scalars (image, workdir, cpus, memoryMB, rootfsSizeMB, postInstall,
+//     passSshAgent, mount.mode, network.hostAccess, cache limits) overlay:
+//     the last layer that sets one wins.
+//   - Maps (env) merge per key: a later layer's key wins, other keys stay.
+//   - Lists (tools, passEnv, passFiles, mount.exclude, proxy.allow,
+//     proxy.deny, proxy.installAllow) are unions: order kept, earlier
+//     layers first, duplicates dropped.
+//   - Package caches ([[cache]]) are a union keyed by guest path: an entry
+//     with the guest path of an earlier one replaces it in place.
+//   - ports is replaced whole: a layer that sets ports (even to []) sets
+//     them all.
+//
+// Values no layer sets take silo's defaults: workdir /workspace, 2 CPUs,
+// 2048 MiB of memory, a 4096 MiB rootfs, mount mode rw, no network.
+//
+// The effective [Tool] has every path resolved: PassFiles, cache hosts and
+// local image paths absolute and cleaned; Exclude relative to the project
+// root, cleaned, never escaping it. Its Origins say, for each value, the
+// file:line:column that set it, or "built-in".
 package lock

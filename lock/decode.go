@@ -1,0 +1,217 @@
+package lock
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Error is a problem at one place in one configuration file. Its message
+// starts with file:line:column, the way compilers write them, so that an
+// editor can jump there.
+type Error struct {
+	File   string // the file's path, or "built-in"
+	Line   int    // 1-based; 0 when the problem is the file as a whole
+	Column int    // 1-based
+	Msg    string // what is wrong and what to do about it
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// errAt returns an Error at p in file.
+func errAt(file string, p pos, format string, args ...any) *Error {
+	return &Error{File: file, Line: p.Line, Column: p.Column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeStrict decodes data into v (a pointer to one of the schema structs),
+// refusing unknown keys, and turns go-toml's errors into *Error values that
+// name the file, line and column and say how to fix the problem.
+func decodeStrict(file string, data []byte, v any) error {
+	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(v)
+	if err == nil {
+		return nil
+	}
+	var missing *toml.StrictMissingError
+	if errors.As(err, &missing) {
+		root := reflect.TypeOf(v).Elem()
+		errs := make([]error, 0, len(missing.Errors))
+		for i := range missing.Errors {
+			de := &missing.Errors[i]
+			line, col := de.Position()
+			errs = append(errs, &Error{File: file, Line: line, Column: col, Msg: unknownKeyMsg(root, de.Key())})
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		return &Error{File: file, Line: line, Column: col, Msg: decodeMsg(de)}
+	}
+	return &Error{File: file, Msg: fmt.Sprintf("cannot read the file: %v", err)}
+}
+
+var mismatchRE = regexp.MustCompile(`^toml: cannot decode TOML (.+) into (.+)$`)
+
+// decodeMsg rewrites a go-toml decoding error as a sentence about the key.
+func decodeMsg(de *toml.DecodeError) string {
+	key := strings.Join(de.Key(), ".")
+	msg := de.Error()
+	if m := mismatchRE.FindStringSubmatch(msg); m != nil && key != "" {
+		return fmt.Sprintf("`%s` must be %s, not %s %s", key, tomlKind(m[2]), article(m[1]), m[1])
+	}
+	msg = strings.TrimPrefix(msg, "toml: ")
+	if key != "" {
+		return fmt.Sprintf("`%s`: %s", key, msg)
+	}
+	return "this is not valid TOML: " + msg
+}
+
+// tomlKind names, in TOML's words, what a Go type printed by go-toml holds.
+func tomlKind(goType string) string {
+	t := strings.TrimLeft(goType, "*")
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "an array of " + strings.TrimPrefix(tomlKind(t[2:]), "a ") + "s"
+	case strings.HasPrefix(t, "map[") || strings.HasPrefix(t, "lock."):
+		return "a table"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "a boolean (true or false)"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	}
+	return t
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// unknownKeyMsg finds the first part of key that root's schema does not know
+// and suggests the nearest known key at that level.
+func unknownKeyMsg(root reflect.Type, key []string) string {
+	t := root
+	for i, part := range key {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+			continue
+		case reflect.Struct:
+			f, ok := fieldByTag(t, part)
+			if ok {
+				t = f.Type
+				continue
+			}
+			return unknownAt(key[:i], part, tagsOf(t))
+		default:
+			return unknownAt(key[:i], part, nil)
+		}
+	}
+	return fmt.Sprintf("unknown key `%s`", strings.Join(key, "."))
+}
+
+// unknownAt words the message for an unknown key part under table.
+func unknownAt(table []string, part string, known []string) string {
+	where := ""
+	if len(table) > 0 {
+		where = fmt.Sprintf(" in [%s]", strings.Join(table, "."))
+	}
+	if s := nearest(part, known); s != "" {
+		return fmt.Sprintf("unknown key `%s`%s — did you mean `%s`?", part, where, s)
+	}
+	if len(known) > 0 {
+		return fmt.Sprintf("unknown key `%s`%s; known keys: %s", part, where, strings.Join(known, ", "))
+	}
+	return fmt.Sprintf("unknown key `%s`%s: this value takes no keys", part, where)
+}
+
+// fieldByTag returns the field of struct t whose toml tag is name.
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tagName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// tagsOf lists the toml keys of struct t.
+func tagsOf(t reflect.Type) []string {
+	out := make([]string, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, tagName(t.Field(i)))
+	}
+	return out
+}
+
+func tagName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	return name
+}
+
+// nearest returns the candidate closest to s: one equal but for case, or
+// else one within a small edit distance. It returns "" when none is close.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		if strings.EqualFold(s, c) {
+			return c
+		}
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 2
+	if len(s) > 8 {
+		limit = 3
+	}
+	if bestD < 0 || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 20 // not a typo of a key
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,193 @@
+package lock
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// BuiltIn is the Source.File of values that come from silo's built-in tool
+// definitions (lock/defaults.toml) or from silo's own defaults.
+const BuiltIn = "built-in"
+
+// Source says where a value came from: a file and the line and column of its
+// key, or BuiltIn.
+type Source struct {
+	File   string `json:"file"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
+}
+
+// String returns "file:line:column", or "built-in".
+func (s Source) String() string {
+	if s.Line == 0 {
+		return s.File
+	}
+	return fmt.Sprintf("%s:%d:%d", s.File, s.Line, s.Column)
+}
+
+// Tool is the effective definition of one tool for one project: the tool's
+// definition merged with the user-wide and the project's silo.toml, validated,
+// with every path absolute and cleaned (except Exclude, relative to the
+// workspace). Origins says where each value came from.
+type Tool struct {
+	Name         string            `json:"name"`
+	Image        string            `json:"image"`
+	Shims        []Shim            `json:"shims"`
+	Env          map[string]string `json:"env"`
+	Workdir      string            `json:"workdir"`
+	Caches       []Cache           `json:"caches"`
+	Network      Network           `json:"network"`
+	CPUs         int               `json:"cpus"`
+	MemoryMB     int               `json:"memoryMB"`
+	RootfsSizeMB int               `json:"rootfsSizeMB"`
+	PostInstall  string            `json:"postInstall"`
+	Setup        string            `json:"setup"`
+	PassEnv      []string          `json:"passEnv"`
+	PassFiles    []string          `json:"passFiles"`
+	PassSSHAgent bool              `json:"passSshAgent"`
+	Exclude      []string          `json:"exclude"`
+	MountMode    string            `json:"mountMode"`
+	Ports        []Port            `json:"ports"`
+	// ProjectRoot is the directory holding the project's silo.toml, or ""
+	// when none was found (the working directory is then the workspace).
+	ProjectRoot string `json:"projectRoot"`
+	// Origins maps each value to where it was set. Keys are the JSON names
+	// above; map entries and list elements are addressed with a dot:
+	// "env.FOO", "passEnv.0", "network.allow.2", "caches.1", "ports".
+	Origins map[string]Source `json:"origins"`
+}
+
+// Shim is a command name on the host that runs Command inside the tool's
+// sandbox. A shim written "name" runs the command of the same name; one
+// written "host:guest" maps one to the other.
+type Shim struct {
+	Name    string `json:"name"`
+	Command string `json:"command"`
+}
+
+// Cache is a package-cache directory kept on the host across runs and mounted
+// read-write into the sandbox.
+type Cache struct {
+	Guest    string `json:"guest"`    // absolute path inside the sandbox
+	Host     string `json:"host"`     // absolute path under $SILO_HOME/cache
+	SizeHint int64  `json:"sizeHint"` // bytes; 0 when not given
+	NoGC     bool   `json:"noGC"`     // never evicted by `cache gc`
+}
+
+// Network is a tool's network policy. Without HostAccess the sandbox has no
+// network but the proxy, which lets through the domains in Allow (and, while
+// postInstall and setup run, InstallAllow) unless Deny names them.
+type Network struct {
+	HostAccess   bool     `json:"hostAccess"`
+	Allow        []string `json:"allow"`
+	Deny         []string `json:"deny"`
+	InstallAllow []string `json:"installAllow"`
+}
+
+// Port forwards a host TCP port to a guest port.
+type Port struct {
+	Host  int `json:"host"`
+	Guest int `json:"guest"`
+}
+
+// CacheLimits bound one of silo's caches. Zero means no limit.
+type CacheLimits struct {
+	MaxSizeMB  int  `json:"maxSizeMB"`
+	MaxAgeDays int  `json:"maxAgeDays"`
+	PerMount   bool `json:"perMount"` // limits apply to each mount, not the total
+}
+
+// CachePolicy is the [cache] table of the merged silo.toml files.
+type CachePolicy struct {
+	Rootfs  CacheLimits       `json:"rootfs"`
+	Tools   CacheLimits       `json:"tools"`
+	Origins map[string]Source `json:"origins"`
+}
+
+// Config is the loaded, validated configuration for one working directory.
+// It is immutable; its methods return copies.
+type Config struct {
+	files        []string
+	projectRoot  string
+	workspace    string
+	tools        map[string]*Tool
+	projectTools []string
+	shims        map[string]Shim // shim name → {tool name, guest command}
+	cache        CachePolicy
+}
+
+// Tool returns the effective definition of the named tool.
+func (c *Config) Tool(name string) (*Tool, error) {
+	t, ok := c.tools[name]
+	if !ok {
+		msg := fmt.Sprintf("no tool named %q", name)
+		if s := nearest(name, c.ToolNames()); s != "" {
+			msg += fmt.Sprintf(" — did you mean %q?", s)
+		}
+		return nil, fmt.Errorf("%s: define it under [tool.%s] in the global config.toml, or see `silo config show` for the tools there are", msg, name)
+	}
+	return t.clone(), nil
+}
+
+// ToolNames returns the names of every defined tool, sorted.
+func (c *Config) ToolNames() []string {
+	return slices.Sorted(maps.Keys(c.tools))
+}
+
+// ProjectTools returns the merged `tools` list of the silo.toml files: the
+// tools the project uses.
+func (c *Config) ProjectTools() []string { return slices.Clone(c.projectTools) }
+
+// Files returns the configuration files that were read, in merge order.
+func (c *Config) Files() []string { return slices.Clone(c.files) }
+
+// ProjectRoot returns the directory of the project's silo.toml, or "" when
+// none was found.
+func (c *Config) ProjectRoot() string { return c.projectRoot }
+
+// Workspace returns the directory the sandbox sees as /workspace: the
+// project root, or the working directory when there is no silo.toml.
+func (c *Config) Workspace() string { return c.workspace }
+
+// Cache returns the cache limits.
+func (c *Config) Cache() CachePolicy {
+	p := c.cache
+	p.Origins = maps.Clone(c.cache.Origins)
+	return p
+}
+
+// Shim looks up a shim name: the tool that provides it and the command to
+// run inside that tool's sandbox.
+func (c *Config) Shim(name string) (tool, command string, ok bool) {
+	s, ok := c.shims[name]
+	return s.Name, s.Command, ok
+}
+
+// Shims returns every shim name, sorted.
+func (c *Config) Shims() []string {
+	names := make([]string, 0, len(c.shims))
+	for n := range c.shims {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// clone returns a deep copy of t.
+func (t *Tool) clone() *Tool {
+	c := *t
+	c.Shims = slices.Clone(t.Shims)
+	c.Env = maps.Clone(t.Env)
+	c.Caches = slices.Clone(t.Caches)
+	c.Network.Allow = slices.Clone(t.Network.Allow)
+	c.Network.Deny = slices.Clone(t.Network.Deny)
+	c.Network.InstallAllow = slices.Clone(t.Network.InstallAllow)
+	c.PassEnv = slices.Clone(t.PassEnv)
+	c.PassFiles = slices.Clone(t.PassFiles)
+	c.Exclude = slices.Clone(t.Exclude)
+	c.Ports = slices.Clone(t.Ports)
+	c.Origins = maps.Clone(t.Origins)
+	return &c
+}
