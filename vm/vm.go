@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 )
 
@@ -55,6 +56,11 @@ type Spec struct {
 	Network NetworkPolicy
 	// Ports are host ports forwarded into the guest.
 	Ports []Port
+	// Proxy serves, on the host, each connection the sandbox makes to its
+	// HTTP proxy (127.0.0.1:3128 inside), enforcing Network. When nil, or
+	// when Network allows nothing, the sandbox gets no proxy and no proxy
+	// variables.
+	Proxy ConnServer
 
 	CPUs, MemoryMB, RootfsSizeMB int
 
@@ -70,6 +76,12 @@ type Spec struct {
 	BootTimeout time.Duration
 	// Timing, when non-nil, receives the phases of the run.
 	Timing *Timing
+}
+
+// ConnServer serves one connection and returns when it is done with it.
+// (*netproxy.Proxy) is one.
+type ConnServer interface {
+	ServeConn(net.Conn)
 }
 
 // PassFile is a host file shown read-only at Guest inside the sandbox.

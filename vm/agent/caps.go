@@ -1,0 +1,122 @@
+//go:build linux
+
+package agent
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// keptCaps are the capabilities the guest command keeps: what a package
+// manager running as root needs (Docker's default set, without MKNOD and
+// SYS_CHROOT). Everything that could undo the sandbox's mounts, reach
+// the agent or the kernel (SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN,
+// SYS_BOOT, …) is dropped from every set, the bounding set included, and
+// no_new_privs is set.
+var keptCaps = []int{
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER,
+	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP,
+	unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
+}
+
+// startDropped starts argv0 with the capabilities cut down to keptCaps.
+// Capabilities are per thread in Linux and a child inherits its forking
+// thread's, so the fork happens on a locked thread that drops them first
+// and is then thrown away (the goroutine exits still locked).
+func startDropped(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+	type result struct {
+		p   *os.Process
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := dropCaps(); err != nil {
+			ch <- result{nil, fmt.Errorf("drop capabilities: %w", err)}
+			return
+		}
+		p, err := os.StartProcess(argv0, argv, attr)
+		ch <- result{p, err}
+	}()
+	r := <-ch
+	return r.p, r.err
+}
+
+// dropCaps drops the calling thread's capabilities to keptCaps.
+func dropCaps() error {
+	last := lastCap()
+	keep := map[int]bool{}
+	for _, c := range keptCaps {
+		keep[c] = true
+	}
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("bounding set, capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("ambient set: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	var mask [2]uint32
+	for _, c := range keptCaps {
+		mask[c/32] |= 1 << (c % 32)
+	}
+	for i := range data {
+		data[i].Effective &= mask[i]
+		data[i].Permitted &= mask[i]
+		data[i].Inheritable = 0
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+}
+
+// lastCap is the highest capability the kernel knows.
+func lastCap() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 63
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 63
+	}
+	return n
+}
+
+// openPTY opens a new pseudo-terminal pair in the sandbox's devpts.
+func openPTY() (master, slave *os.File, err error) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open a terminal: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("unlock the terminal: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("number the terminal: %w", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("open the terminal: %w", err)
+	}
+	return m, s, nil
+}

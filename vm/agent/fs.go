@@ -1,0 +1,207 @@
+//go:build linux
+
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/silo-dev/silo/vm/proto"
+)
+
+// sandboxFS is the sandbox's filesystem once built: what cleanup must undo
+// on the host's workspace.
+type sandboxFS struct {
+	ws     *os.File // the workspace as the host sees it (no sandbox mounts)
+	mounts []string // sandbox mounts over workspace paths, guest paths
+	made   []placeholder
+}
+
+// buildRoot assembles the sandbox's root and makes it the process root:
+// an overlay of the read-only lower rootfs and a scratch upper, the
+// workspace at /workspace with its excludes and protected paths, the pass
+// files, /proc, /dev and /tmp.
+func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("make mounts private: %w", err)
+	}
+	root, err := overlayRoot(l)
+	if err != nil {
+		return nil, err
+	}
+	fs := &sandboxFS{}
+	if err := fs.workspace(l, root, s); err != nil {
+		fs.cleanup()
+		return nil, err
+	}
+	if err := passFiles(l.Scratch, root, s.Files); err != nil {
+		fs.cleanup()
+		return nil, err
+	}
+	if err := systemMounts(root); err != nil {
+		fs.cleanup()
+		return nil, err
+	}
+	if s.Hostname != "" {
+		_ = unix.Sethostname([]byte(s.Hostname))
+	}
+	if err := enterRoot(root); err != nil {
+		fs.cleanup()
+		return nil, err
+	}
+	return fs, nil
+}
+
+// overlayRoot mounts lower + scratch upper at scratch/root.
+func overlayRoot(l Layout) (string, error) {
+	upper, work, root := filepath.Join(l.Scratch, "upper"), filepath.Join(l.Scratch, "work"), filepath.Join(l.Scratch, "root")
+	for _, d := range []string{upper, work, root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("prepare scratch: %w", err)
+		}
+	}
+	opts := "lowerdir=" + l.Lower + ",upperdir=" + upper + ",workdir=" + work
+	err := unix.Mount("overlay", root, "overlay", 0, opts)
+	if err != nil {
+		// Inside a user namespace overlayfs keeps its metadata in user.*
+		// xattrs.
+		err = unix.Mount("overlay", root, "overlay", 0, opts+",userxattr")
+	}
+	if err != nil {
+		return "", fmt.Errorf("mount the rootfs overlay: %w", err)
+	}
+	return root, nil
+}
+
+// workspace binds the host workspace at /workspace and applies excludes
+// and protected paths.
+func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
+	ws, err := os.OpenFile(l.Workspace, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("open the workspace: %w", err)
+	}
+	fs.ws = ws
+	dst := filepath.Join(root, "workspace")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("make /workspace: %w", err)
+	}
+	if err := unix.Mount(l.Workspace, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind the workspace: %w", err)
+	}
+	if err := fs.excludes(dst, filepath.Join(l.Scratch, "exclude"), s.Exclude); err != nil {
+		return err
+	}
+	return fs.protect(dst, s.Protected)
+}
+
+// passFiles writes each pass file into scratch and binds it read-only at
+// its guest path.
+func passFiles(scratch, root string, files []proto.File) error {
+	dir := filepath.Join(scratch, "files")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("prepare pass files: %w", err)
+	}
+	for i, f := range files {
+		src := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.WriteFile(src, f.Data, os.FileMode(f.Mode&0o555)|0o444); err != nil {
+			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+		dst, err := securePath(root, f.Guest)
+		if err != nil {
+			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+		if err := touch(dst); err != nil {
+			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+		if err := bindReadOnly(src, dst); err != nil {
+			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+	}
+	return nil
+}
+
+// securePath joins a guest path under root, refusing any symlink on the
+// way, so that a rootfs cannot redirect a mount outside itself.
+func securePath(root, guest string) (string, error) {
+	rel, err := cleanRel(guest)
+	if err != nil {
+		return "", err
+	}
+	cur := root
+	for _, c := range splitPath(rel) {
+		cur = filepath.Join(cur, c)
+		st, err := os.Lstat(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			return filepath.Join(root, rel), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			return "", fmt.Errorf("%s is a symlink in the image", cur[len(root):])
+		}
+	}
+	return cur, nil
+}
+
+// touch creates an empty file at p unless something is there.
+func touch(p string) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// bindReadOnly binds src at dst and makes the bind read-only, keeping the
+// flags the kernel locks (nosuid, nodev, noexec) in a user namespace.
+func bindReadOnly(src, dst string) error {
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", dst, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dst, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dst, err)
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	for _, f := range [][2]int64{{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME}} {
+		if st.Flags&f[0] != 0 {
+			flags |= uintptr(f[1])
+		}
+	}
+	if err := unix.Mount("", dst, "", flags, ""); err != nil {
+		return fmt.Errorf("make %s read-only: %w", dst, err)
+	}
+	return nil
+}
+
+// enterRoot makes root the process root and detaches the old one, so that
+// nothing of the agent's view (lower, scratch, the host) stays reachable.
+func enterRoot(root string) error {
+	if err := os.Chdir(root); err != nil {
+		return fmt.Errorf("enter the sandbox root: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err == nil {
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach the old root: %w", err)
+		}
+	} else {
+		// An initramfs root cannot be pivoted: move over it instead.
+		if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("switch to the sandbox root: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("switch to the sandbox root: %w", err)
+		}
+	}
+	return os.Chdir("/")
+}

@@ -1,0 +1,175 @@
+//go:build linux
+
+package agent
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/silo-dev/silo/vm/proto"
+)
+
+// acceptTimeout bounds the wait for the host's four fixed streams and the
+// spec.
+const acceptTimeout = 30 * time.Second
+
+// Serve runs one sandbox on conn, the byte stream to the host: it receives
+// the spec, builds the sandbox's filesystem from l, runs the command,
+// relays its stdio, signals and window size, and reports its exit status.
+// It returns when the command is done, its processes are gone and the
+// filesystem is synced; the caller then powers off or exits. Serve must
+// run as PID 1 of its own PID namespace (or VM), with the privilege to
+// mount.
+func Serve(conn io.ReadWriteCloser, l Layout) error {
+	mux, err := yamux.Server(conn, proto.Config())
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("start the host channel: %w", err)
+	}
+	defer mux.Close()
+	a := &agent{mux: mux, layout: l, streams: make(map[proto.Kind]net.Conn)}
+	a.ready = sync.NewCond(&a.mu)
+	go a.acceptLoop()
+	if err := a.waitStreams(); err != nil {
+		return err
+	}
+	m, err := proto.Read(a.ctrl)
+	if err != nil {
+		return fmt.Errorf("read the spec from the host: %w", err)
+	}
+	if m.Type != proto.TypeSpec || m.Spec == nil {
+		return fmt.Errorf("expected a spec from the host, got %q", m.Type)
+	}
+	code, err := a.run(m.Spec)
+	if err != nil {
+		_ = a.send(&proto.Msg{Type: proto.TypeError, Error: err.Error()})
+	} else {
+		err = a.send(&proto.Msg{Type: proto.TypeExit, Code: code})
+	}
+	// Let the host read the last message and hang up first.
+	select {
+	case <-mux.CloseChan():
+	case <-time.After(5 * time.Second):
+	}
+	return err
+}
+
+// agent is the guest end of one sandbox's channel.
+type agent struct {
+	mux    *yamux.Session
+	layout Layout
+
+	mu      sync.Mutex
+	ready   *sync.Cond
+	streams map[proto.Kind]net.Conn
+	ctrl    net.Conn
+	wmu     sync.Mutex // serializes control writes
+}
+
+// acceptLoop accepts the host's streams: the four fixed ones, then port
+// forwards.
+func (a *agent) acceptLoop() {
+	for {
+		c, err := a.mux.Accept()
+		if err != nil {
+			a.mu.Lock()
+			a.ready.Broadcast()
+			a.mu.Unlock()
+			return
+		}
+		go a.dispatch(c)
+	}
+}
+
+// dispatch reads a stream's kind and files or serves it.
+func (a *agent) dispatch(c net.Conn) {
+	var kind [1]byte
+	if _, err := io.ReadFull(c, kind[:]); err != nil {
+		c.Close()
+		return
+	}
+	k := proto.Kind(kind[0])
+	switch k {
+	case proto.KindControl, proto.KindStdin, proto.KindStdout, proto.KindStderr:
+		a.mu.Lock()
+		if _, dup := a.streams[k]; dup {
+			a.mu.Unlock()
+			c.Close()
+			return
+		}
+		a.streams[k] = c
+		a.ready.Broadcast()
+		a.mu.Unlock()
+	case proto.KindForward:
+		serveForward(c)
+	default:
+		c.Close()
+	}
+}
+
+// waitStreams waits until the host has opened the four fixed streams.
+func (a *agent) waitStreams() error {
+	t := time.AfterFunc(acceptTimeout, func() { a.mux.Close() })
+	defer t.Stop()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for len(a.streams) < 4 {
+		if a.mux.IsClosed() {
+			return errors.New("the host hung up before sending a spec")
+		}
+		a.ready.Wait()
+	}
+	a.ctrl = a.streams[proto.KindControl]
+	return nil
+}
+
+// send writes one control message to the host.
+func (a *agent) send(m *proto.Msg) error {
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
+	return proto.Write(a.ctrl, m)
+}
+
+// serveForward bridges one forwarded host connection to a guest port on
+// the sandbox's loopback.
+func serveForward(c net.Conn) {
+	defer c.Close()
+	var p [2]byte
+	if _, err := io.ReadFull(c, p[:]); err != nil {
+		return
+	}
+	port := binary.BigEndian.Uint16(p[:])
+	g, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+	if err != nil {
+		return
+	}
+	defer g.Close()
+	splice(c, g)
+}
+
+// splice copies both ways between a and b, half-closing each side at the
+// end of its input.
+func splice(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	half := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		} else {
+			_ = dst.Close()
+		}
+	}
+	go half(a, b)
+	go half(b, a)
+	wg.Wait()
+}

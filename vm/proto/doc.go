@@ -1,0 +1,12 @@
+// Package proto is the wire format between silo's host and its guest agent.
+//
+// The host and the agent share one byte stream (a virtio-serial port, a
+// vsock connection or an inherited socket), multiplexed with yamux. Every
+// stream starts with one Kind byte saying what it carries. The host opens
+// the control, stdin, stdout and stderr streams; the agent opens one proxy
+// stream per connection the sandbox makes to its HTTP proxy; the host opens
+// one forward stream per connection to a forwarded port.
+//
+// Control messages are length-prefixed JSON documents (Msg), in both
+// directions on the control stream.
+package proto

@@ -1,0 +1,145 @@
+package proto
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Kind is the first byte of every stream and says what the stream carries.
+type Kind byte
+
+// The stream kinds.
+const (
+	// KindControl carries Msgs both ways. Opened by the host, first.
+	KindControl Kind = 'C'
+	// KindStdin carries the command's stdin, host to guest; the host
+	// closes its side at end of input.
+	KindStdin Kind = 'I'
+	// KindStdout and KindStderr carry the command's output, guest to host.
+	KindStdout Kind = 'O'
+	KindStderr Kind = 'E'
+	// KindProxy is one connection the sandbox made to its HTTP proxy on
+	// 127.0.0.1:ProxyPort, opened by the agent.
+	KindProxy Kind = 'P'
+	// KindForward is one connection to a forwarded guest port, opened by
+	// the host; the kind byte is followed by the port, 2 bytes big-endian.
+	KindForward Kind = 'F'
+)
+
+// ProxyPort is the port the agent's proxy bridge listens on inside the
+// sandbox, on 127.0.0.1.
+const ProxyPort = 3128
+
+// MaxMsg bounds one control message, pass files included.
+const MaxMsg = 64 << 20
+
+// Message types.
+const (
+	// Host to agent.
+	TypeSpec   = "spec"   // Spec: what to run.
+	TypeSignal = "signal" // Signal: deliver to the foreground process group.
+	TypeResize = "resize" // Rows, Cols: the terminal's new size.
+	TypeKill   = "kill"   // Kill everything and exit.
+
+	// Agent to host.
+	TypeReady = "ready" // The sandbox is built; the command is starting.
+	TypeExit  = "exit"  // Code: the command's exit status; output is flushed.
+	TypeError = "error" // Error: the sandbox could not run the command.
+)
+
+// Msg is one control message.
+type Msg struct {
+	Type   string `json:"type"`
+	Spec   *Spec  `json:"spec,omitempty"`
+	Signal int    `json:"signal,omitempty"`
+	Rows   uint16 `json:"rows,omitempty"`
+	Cols   uint16 `json:"cols,omitempty"`
+	Code   int    `json:"code,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Spec is what the agent needs to build the sandbox's view and run the
+// command. Paths are guest paths; workspace paths are relative to it.
+type Spec struct {
+	Argv      []string `json:"argv"`
+	Env       []string `json:"env"`
+	Cwd       string   `json:"cwd,omitempty"`
+	Files     []File   `json:"files,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+	Protected []string `json:"protected,omitempty"`
+	TTY       bool     `json:"tty,omitempty"`
+	Rows      uint16   `json:"rows,omitempty"`
+	Cols      uint16   `json:"cols,omitempty"`
+	// Proxy asks the agent to listen on 127.0.0.1:ProxyPort and bridge
+	// each connection to the host.
+	Proxy bool `json:"proxy,omitempty"`
+	// Hostname is the sandbox's host name.
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// File is a pass file: its content, shown read-only at Guest.
+type File struct {
+	Guest string `json:"guest"`
+	Mode  uint32 `json:"mode"`
+	Data  []byte `json:"data"`
+}
+
+// Write sends m on w as a 4-byte big-endian length and JSON.
+func Write(w io.Writer, m *Msg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", m.Type, err)
+	}
+	if len(b) > MaxMsg {
+		return fmt.Errorf("%s message is %d bytes, over the %d limit: pass fewer or smaller files", m.Type, len(b), MaxMsg)
+	}
+	buf := make([]byte, 4+len(b))
+	binary.BigEndian.PutUint32(buf, uint32(len(b)))
+	copy(buf[4:], b)
+	_, err = w.Write(buf)
+	return err
+}
+
+// Read receives one message from r.
+func Read(r io.Reader) (*Msg, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxMsg {
+		return nil, fmt.Errorf("control message of %d bytes is over the %d limit", n, MaxMsg)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read control message: %w", err)
+	}
+	var m Msg
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode control message: %w", err)
+	}
+	if m.Type == "" {
+		return nil, errors.New("control message without a type")
+	}
+	return &m, nil
+}
+
+// Config is the yamux configuration both ends use: no keepalives (the
+// backends have their own watchdogs, and a TCG guest can stall for
+// seconds), quiet logs and a window large enough for bulk stdio.
+func Config() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.EnableKeepAlive = false
+	c.LogOutput = io.Discard
+	c.MaxStreamWindowSize = 1 << 20
+	c.ConnectionWriteTimeout = 30 * time.Second
+	c.StreamOpenTimeout = 30 * time.Second
+	c.StreamCloseTimeout = 5 * time.Minute
+	return c
+}

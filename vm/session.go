@@ -1,0 +1,318 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/silo-dev/silo/vm/proto"
+)
+
+// DefaultBootTimeout bounds the time from Attach until the agent reports
+// the sandbox ready, when Spec.BootTimeout is zero.
+const DefaultBootTimeout = 60 * time.Second
+
+// ErrBootTimeout is returned when the agent does not report ready within
+// the boot timeout; the sandbox is stopped.
+var ErrBootTimeout = errors.New("the sandbox did not become ready in time")
+
+// maxPassFile bounds one pass file's size: they travel in the spec.
+const maxPassFile = 16 << 20
+
+// Attach runs spec's command through a freshly started agent at the other
+// end of conn, and returns the command's exit status. It sends the spec,
+// relays stdio, signals and window size, serves proxy and port-forward
+// streams, and enforces spec.BootTimeout. Every backend calls it once its
+// byte stream to the agent is up; Attach closes conn before it returns,
+// and the backend then tears the sandbox down.
+func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *Spec) (exit int, err error) {
+	msg, err := wireSpec(spec)
+	if err != nil {
+		conn.Close()
+		return -1, err
+	}
+	mux, err := yamux.Client(conn, proto.Config())
+	if err != nil {
+		conn.Close()
+		return -1, fmt.Errorf("start the agent channel: %w", err)
+	}
+	defer mux.Close()
+	s := &session{mux: mux, spec: spec, start: time.Now()}
+	if err := s.open(msg); err != nil {
+		return -1, err
+	}
+	return s.run(ctx)
+}
+
+// session is the host end of one sandbox's channel.
+type session struct {
+	mux   *yamux.Session
+	spec  *Spec
+	start time.Time
+
+	ctrl                net.Conn
+	stdin, stdout, stde net.Conn
+	wmu                 sync.Mutex // serializes control writes
+	output              sync.WaitGroup
+	term                *hostTerm
+}
+
+// open opens the four fixed streams and sends the spec.
+func (s *session) open(m *proto.Spec) error {
+	var err error
+	open := func(k proto.Kind) net.Conn {
+		if err != nil {
+			return nil
+		}
+		var c net.Conn
+		if c, err = s.mux.Open(); err == nil {
+			_, err = c.Write([]byte{byte(k)})
+		}
+		return c
+	}
+	s.ctrl, s.stdin, s.stdout, s.stde = open(proto.KindControl), open(proto.KindStdin), open(proto.KindStdout), open(proto.KindStderr)
+	if err != nil {
+		return fmt.Errorf("open the agent channel: %w", err)
+	}
+	s.term = newHostTerm(s.spec)
+	m.Rows, m.Cols = s.term.size()
+	return s.send(&proto.Msg{Type: proto.TypeSpec, Spec: m})
+}
+
+// send writes one control message.
+func (s *session) send(m *proto.Msg) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := proto.Write(s.ctrl, m); err != nil {
+		return fmt.Errorf("send %s to the agent: %w", m.Type, err)
+	}
+	return nil
+}
+
+// run relays everything until the command exits, the context ends, or the
+// channel fails.
+func (s *session) run(ctx context.Context) (int, error) {
+	if err := s.term.setRaw(); err != nil {
+		return -1, err
+	}
+	defer s.term.restore()
+	s.output.Add(2)
+	go s.copyOut(s.spec.Stdout, s.stdout)
+	go s.copyOut(s.spec.Stderr, s.stde)
+	go s.copyIn()
+	go s.acceptStreams()
+	stopFwd, err := s.forwardPorts()
+	if err != nil {
+		return -1, err
+	}
+	defer stopFwd()
+
+	msgs := make(chan *proto.Msg)
+	readErr := make(chan error, 1)
+	go s.readControl(msgs, readErr)
+	sig := newSignalRelay(s.spec.TTY)
+	defer sig.stop()
+	return s.loop(ctx, msgs, readErr, sig)
+}
+
+// loop is run's event loop.
+func (s *session) loop(ctx context.Context, msgs <-chan *proto.Msg, readErr <-chan error, sig *signalRelay) (int, error) {
+	boot := s.spec.BootTimeout
+	if boot <= 0 {
+		boot = DefaultBootTimeout
+	}
+	watchdog := time.NewTimer(boot)
+	defer watchdog.Stop()
+	ready := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			s.kill()
+			return -1, fmt.Errorf("sandbox stopped: %w", ctx.Err())
+		case <-watchdog.C:
+			s.kill()
+			return -1, fmt.Errorf("%w: no answer from the agent within %s; it was killed (a loaded host or a hung guest; retry, or raise the boot timeout)", ErrBootTimeout, boot)
+		case err := <-readErr:
+			return -1, fmt.Errorf("the sandbox's agent hung up before the command finished: %w", err)
+		case ev := <-sig.events:
+			if code, done := s.onSignal(ev); done {
+				return code, nil
+			}
+		case m := <-msgs:
+			switch m.Type {
+			case proto.TypeReady:
+				watchdog.Stop()
+				ready = s.spec.Timing.Mark("agent ready", s.start)
+			case proto.TypeExit:
+				s.waitOutput()
+				s.spec.Timing.Mark("command", ready)
+				return m.Code, nil
+			case proto.TypeError:
+				return -1, fmt.Errorf("sandbox: %s", m.Error)
+			}
+		}
+	}
+}
+
+// onSignal handles one host signal; done reports that the sandbox was
+// killed and run must return code.
+func (s *session) onSignal(ev signalEvent) (code int, done bool) {
+	switch {
+	case ev.resize:
+		rows, cols := s.term.size()
+		_ = s.send(&proto.Msg{Type: proto.TypeResize, Rows: rows, Cols: cols})
+	case ev.kill:
+		s.kill()
+		return 128 + ev.signal, true
+	default:
+		_ = s.send(&proto.Msg{Type: proto.TypeSignal, Signal: ev.signal})
+	}
+	return 0, false
+}
+
+// kill asks the agent to stop everything and closes the channel.
+func (s *session) kill() {
+	done := make(chan struct{})
+	go func() {
+		_ = s.send(&proto.Msg{Type: proto.TypeKill})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	s.mux.Close()
+}
+
+// readControl forwards control messages until the stream ends.
+func (s *session) readControl(msgs chan<- *proto.Msg, errc chan<- error) {
+	for {
+		m, err := proto.Read(s.ctrl)
+		if err != nil {
+			errc <- err
+			return
+		}
+		select {
+		case msgs <- m:
+		case <-s.mux.CloseChan():
+			return
+		}
+	}
+}
+
+// waitOutput waits for stdout and stderr to drain. The agent closes them
+// before it reports the exit, so this is short unless the host's own
+// writer blocks.
+func (s *session) waitOutput() {
+	done := make(chan struct{})
+	go func() { s.output.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// copyOut copies one output stream to w (or discards it).
+func (s *session) copyOut(w io.Writer, c net.Conn) {
+	defer s.output.Done()
+	if w == nil {
+		w = io.Discard
+	}
+	_, _ = io.Copy(w, c)
+}
+
+// copyIn copies the command's stdin and closes the stream at its end, so
+// that the guest command sees end of file.
+func (s *session) copyIn() {
+	if s.spec.Stdin != nil {
+		_, _ = io.Copy(s.stdin, s.spec.Stdin)
+	}
+	s.stdin.Close()
+}
+
+// wireSpec turns spec into what the agent needs, reading pass files.
+func wireSpec(spec *Spec) (*proto.Spec, error) {
+	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
+		return nil, errors.New("no command to run: give one after the tool name")
+	}
+	cwd, err := guestCwd(spec.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	m := &proto.Spec{
+		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
+		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
+	}
+	if spec.Proxy != nil && spec.Network.Enabled() {
+		m.Proxy = true
+		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)
+	}
+	for _, f := range spec.PassFiles {
+		pf, err := readPassFile(f)
+		if err != nil {
+			return nil, err
+		}
+		m.Files = append(m.Files, pf)
+	}
+	return m, nil
+}
+
+// ProxyEnv is the environment that points a sandbox's tools at its proxy.
+func ProxyEnv() []string {
+	u := fmt.Sprintf("http://127.0.0.1:%d", proto.ProxyPort)
+	return []string{"HTTP_PROXY=" + u, "HTTPS_PROXY=" + u, "http_proxy=" + u, "https_proxy=" + u,
+		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"}
+}
+
+// guestCwd checks that a workspace-relative cwd stays in the workspace.
+func guestCwd(cwd string) (string, error) {
+	if cwd == "" {
+		return ".", nil
+	}
+	c := path.Clean(filepath.ToSlash(cwd))
+	if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("working directory %q is outside the workspace: run silo from inside the project", cwd)
+	}
+	return c, nil
+}
+
+// readPassFile reads one pass file from the host.
+func readPassFile(f PassFile) (proto.File, error) {
+	if !path.IsAbs(f.Guest) {
+		return proto.File{}, fmt.Errorf("pass file %s: guest path %q is not absolute", f.Host, f.Guest)
+	}
+	g := path.Clean(f.Guest)
+	if g == "/workspace" || strings.HasPrefix(g, "/workspace/") || g == "/" {
+		return proto.File{}, fmt.Errorf("pass file %s: guest path %s must be outside /workspace", f.Host, g)
+	}
+	fh, err := os.Open(f.Host)
+	if err != nil {
+		return proto.File{}, fmt.Errorf("pass file: %w (remove it from passFiles or create it)", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return proto.File{}, fmt.Errorf("pass file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return proto.File{}, fmt.Errorf("pass file %s is not a regular file", f.Host)
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, maxPassFile+1))
+	if err != nil {
+		return proto.File{}, fmt.Errorf("read pass file: %w", err)
+	}
+	if len(data) > maxPassFile {
+		return proto.File{}, fmt.Errorf("pass file %s is over %d MiB", f.Host, maxPassFile>>20)
+	}
+	return proto.File{Guest: g, Mode: uint32(st.Mode().Perm()) &^ 0o222, Data: data}, nil
+}

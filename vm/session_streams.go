@@ -1,0 +1,113 @@
+package vm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/silo-dev/silo/vm/proto"
+)
+
+// acceptStreams serves the streams the agent opens: one per connection the
+// sandbox makes to its proxy. Anything else is refused.
+func (s *session) acceptStreams() {
+	for {
+		c, err := s.mux.Accept()
+		if err != nil {
+			return
+		}
+		go s.serveStream(c)
+	}
+}
+
+// serveStream dispatches one agent-opened stream by its kind byte.
+func (s *session) serveStream(c net.Conn) {
+	var kind [1]byte
+	if _, err := io.ReadFull(c, kind[:]); err != nil {
+		c.Close()
+		return
+	}
+	if proto.Kind(kind[0]) != proto.KindProxy || s.spec.Proxy == nil || !s.spec.Network.Enabled() {
+		c.Close()
+		return
+	}
+	s.spec.Proxy.ServeConn(c)
+}
+
+// forwardPorts listens on each forwarded host port (loopback only) and
+// bridges every connection to the guest port through the agent. The
+// returned function stops the listeners.
+func (s *session) forwardPorts() (stop func(), err error) {
+	var ls []net.Listener
+	stop = func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, p := range s.spec.Ports {
+		if p.Host <= 0 || p.Host > 65535 || p.Guest <= 0 || p.Guest > 65535 {
+			stop()
+			return nil, fmt.Errorf("port forward %d:%d: ports must be between 1 and 65535", p.Host, p.Guest)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Host)))
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("forward port %d: %w (is another program using it?)", p.Host, err)
+		}
+		ls = append(ls, l)
+		go s.serveForward(l, p.Guest)
+	}
+	return stop, nil
+}
+
+// serveForward accepts host connections on l and bridges them to guest.
+func (s *session) serveForward(l net.Listener, guest int) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			st, err := s.mux.Open()
+			if err != nil {
+				return
+			}
+			defer st.Close()
+			hdr := []byte{byte(proto.KindForward), 0, 0}
+			binary.BigEndian.PutUint16(hdr[1:], uint16(guest))
+			if _, err := st.Write(hdr); err != nil {
+				return
+			}
+			Splice(c, st)
+		}()
+	}
+}
+
+// closeWriter is a connection that can close its sending half.
+type closeWriter interface {
+	CloseWrite() error
+}
+
+// Splice copies a to b and b to a until both directions end, closing the
+// sending half of each side when its input ends.
+func Splice(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	half := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src)
+		if cw, ok := dst.(closeWriter); ok {
+			_ = cw.CloseWrite()
+		} else {
+			// A yamux stream's Close is a half close.
+			_ = dst.Close()
+		}
+	}
+	go half(a, b)
+	go half(b, a)
+	wg.Wait()
+}
