@@ -1,0 +1,143 @@
+package rootfs
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"golang.org/x/sys/unix"
+)
+
+// WriteDir merges layers into the directory dst, which must not exist.
+// Every file belongs to the invoking user; modes (setuid included) and
+// modification times are kept; extended attributes are dropped. All writes
+// go through an os.Root, so even a tree that slipped past the checks could
+// not write outside dst. On error dst is removed.
+func WriteDir(layers []Layer, dst string) (err error) {
+	t, err := scan(layers)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return fmt.Errorf("create rootfs directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			removeAll(dst)
+		}
+	}()
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return fmt.Errorf("open rootfs directory: %w", err)
+	}
+	defer root.Close()
+	s := &dirSink{root: root}
+	if err := emit(t, layers, s); err != nil {
+		return err
+	}
+	if err := s.finish(&t.root.meta); err != nil {
+		return fmt.Errorf("finish rootfs directory: %w", err)
+	}
+	return nil
+}
+
+// removeAll removes a partly written tree, making its directories writable
+// first.
+func removeAll(dir string) {
+	_ = fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path.Join(dir, p), 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// dirSink writes the merged tree into a directory. Directories are made
+// writable while it fills them and get their real modes at the end.
+type dirSink struct {
+	root *os.Root
+	dirs []string
+	meta []*meta
+}
+
+func (s *dirSink) dir(p string, m *meta) error {
+	if err := s.root.Mkdir(p, 0o700); err != nil {
+		return err
+	}
+	s.dirs, s.meta = append(s.dirs, p), append(s.meta, m)
+	return nil
+}
+
+func (s *dirSink) symlink(p, target string, _ *meta) error {
+	return s.root.Symlink(target, p)
+}
+
+func (s *dirSink) fifo(p string, m *meta) error {
+	d, err := s.root.Open(path.Dir(p))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Mkfifoat(int(d.Fd()), path.Base(p), 0o600); err != nil {
+		return fmt.Errorf("mkfifo %s: %w", p, err)
+	}
+	return s.setMeta(p, m)
+}
+
+func (s *dirSink) file(p string, m *meta, size int64, r io.Reader) error {
+	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != size {
+		err = fmt.Errorf("%s: %d bytes of %d", p, n, size)
+	}
+	if err != nil {
+		return err
+	}
+	return s.setMeta(p, m)
+}
+
+func (s *dirSink) link(p, target string) error {
+	return s.root.Link(target, p)
+}
+
+func (s *dirSink) setMeta(p string, m *meta) error {
+	if err := s.root.Chmod(p, fileMode(m.mode)); err != nil {
+		return err
+	}
+	return s.root.Chtimes(p, m.mtime, m.mtime)
+}
+
+// finish gives the directories, deepest first, and the root their modes
+// and times.
+func (s *dirSink) finish(rootMeta *meta) error {
+	for i := len(s.dirs) - 1; i >= 0; i-- {
+		if err := s.setMeta(s.dirs[i], s.meta[i]); err != nil {
+			return err
+		}
+	}
+	return s.setMeta(".", rootMeta)
+}
+
+// fileMode turns tar mode bits into an fs.FileMode.
+func fileMode(mode int64) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	if mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}

@@ -1,0 +1,26 @@
+// Package rootfs merges the layers of an image into one root filesystem
+// and writes it out, either as an ext4 filesystem image (what a VM boots
+// read-only) or as a directory (what the namespace backend uses).
+//
+// Layers are uncompressed tar streams applied in order with OCI semantics:
+// a ".wh.NAME" entry deletes NAME from the layers below, a ".wh..wh..opq"
+// entry hides everything the layers below put in its directory, and a
+// later entry replaces an earlier one at the same path.
+//
+// Merging happens in two passes over the layers, without extracting
+// anything to disk in between. The first pass reads only the tar headers
+// and builds the final tree in memory; this is where every safety rule is
+// enforced (no absolute paths or "..", no entry beneath a symlink, hardlinks
+// only to regular files already in the tree, no device nodes, tar streams
+// that end early or are corrupt are errors). The second pass writes the
+// directories (sorted), then streams the layers once more and copies out
+// only the file contents that survived. The output order depends only on
+// the layers, so the same layers always give a byte-identical ext4 image.
+//
+// Ownership, mode bits (setuid, setgid, sticky) and extended attributes
+// come from the tar headers and are written into the ext4 image directly,
+// so building an image never needs host root. The directory output cannot
+// do that as an ordinary user: every file there belongs to the invoking
+// user (a user namespace maps it to root inside the sandbox), modes are
+// kept, extended attributes are dropped.
+package rootfs

@@ -1,0 +1,190 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	// tar2ext4 (hcsshim's compact ext4 writer, maintained by Microsoft and
+	// used by containerd for LCOW layers) is pure Go and takes ownership,
+	// modes and xattrs from tar headers, so building an image needs neither
+	// host root nor e2fsprogs (mkfs.ext4 -d copies ownership from disk,
+	// which an ordinary user cannot set, and does not exist on macOS hosts,
+	// which also boot these images). It writes no UUID, no random hash seed
+	// and no clock time: the same tar stream gives the same bytes. The image
+	// is compact (no free blocks), which suits its use as the read-only
+	// lower layer of the sandbox's overlay.
+	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+)
+
+// WriteExt4 merges layers into an ext4 filesystem image at dst, which must
+// not exist. maxSize, when positive, is the most bytes the image may take;
+// the merge fails if the content needs more. The file is sparse: all-zero
+// blocks are holes. On error dst is removed.
+func WriteExt4(layers []Layer, dst string, maxSize int64) (err error) {
+	t, err := scan(layers)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create ext4 image: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close ext4 image: %w", cerr)
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
+	}()
+	sf := &sparseFile{f: f}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		opts := []tar2ext4.Option{}
+		if maxSize > 0 {
+			opts = append(opts, tar2ext4.MaximumDiskSize(maxSize))
+		}
+		err := tar2ext4.ConvertTarToExt4(pr, sf, opts...)
+		pr.CloseWithError(err) // unblock the writer if the converter stopped early
+		done <- err
+	}()
+	tw := tar.NewWriter(pw)
+	err = emit(t, layers, &tarSink{tw: tw})
+	if err == nil {
+		err = tw.Close()
+	}
+	pw.CloseWithError(err)
+	if cerr := <-done; cerr != nil && err == nil {
+		err = fmt.Errorf("write ext4: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := sf.finish(); err != nil {
+		return fmt.Errorf("write ext4: %w", err)
+	}
+	if err := padInodeBitmaps(f); err != nil {
+		return fmt.Errorf("write ext4: %w", err)
+	}
+	return f.Sync()
+}
+
+// tarSink writes the merged tree as one tar stream, in emit's order, for
+// tar2ext4: parents always come before their children.
+type tarSink struct{ tw *tar.Writer }
+
+func (s *tarSink) header(p string, typ byte, m *meta) *tar.Header {
+	h := &tar.Header{
+		Name: p, Typeflag: typ, Mode: m.mode, Uid: m.uid, Gid: m.gid,
+		ModTime: m.mtime, AccessTime: m.mtime, ChangeTime: m.mtime,
+		Format: tar.FormatPAX,
+	}
+	if len(m.xattrs) > 0 {
+		h.PAXRecords = map[string]string{}
+		for k, v := range m.xattrs {
+			h.PAXRecords["SCHILY.xattr."+k] = v
+		}
+	}
+	return h
+}
+
+func (s *tarSink) dir(p string, m *meta) error {
+	return s.tw.WriteHeader(s.header(p+"/", tar.TypeDir, m))
+}
+
+func (s *tarSink) symlink(p, target string, m *meta) error {
+	h := s.header(p, tar.TypeSymlink, m)
+	h.Linkname = target
+	return s.tw.WriteHeader(h)
+}
+
+func (s *tarSink) fifo(p string, m *meta) error {
+	return s.tw.WriteHeader(s.header(p, tar.TypeFifo, m))
+}
+
+func (s *tarSink) file(p string, m *meta, size int64, r io.Reader) error {
+	h := s.header(p, tar.TypeReg, m)
+	h.Size = size
+	if err := s.tw.WriteHeader(h); err != nil {
+		return err
+	}
+	n, err := io.Copy(s.tw, r)
+	if err == nil && n != size {
+		err = fmt.Errorf("%s: %d bytes of %d", p, n, size)
+	}
+	return err
+}
+
+func (s *tarSink) link(p, target string) error {
+	return s.tw.WriteHeader(&tar.Header{
+		Name: p, Typeflag: tar.TypeLink, Linkname: target,
+		ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
+	})
+}
+
+// sparseFile is the io.ReadWriteSeeker tar2ext4 writes to. Whole blocks of
+// zeros are skipped instead of written, leaving holes.
+type sparseFile struct {
+	f        *os.File
+	off, end int64
+}
+
+const sparseBlock = 4096
+
+var zeroBlock [sparseBlock]byte
+
+func (s *sparseFile) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), sparseBlock-int(s.off%sparseBlock))
+		if !bytes.Equal(b[:k], zeroBlock[:k]) {
+			if _, err := s.f.WriteAt(b[:k], s.off); err != nil {
+				return n, err
+			}
+		}
+		s.off += int64(k)
+		s.end = max(s.end, s.off)
+		n += k
+		b = b[k:]
+	}
+	return n, nil
+}
+
+func (s *sparseFile) Read(b []byte) (int, error) {
+	if s.off >= s.end {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), s.end-s.off)]
+	n, err := s.f.ReadAt(b, s.off)
+	if err == io.EOF { // a hole at the end, not yet truncated to size
+		clear(b[n:])
+		n, err = len(b), nil
+	}
+	s.off += int64(n)
+	return n, err
+}
+
+func (s *sparseFile) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += s.off
+	case io.SeekEnd:
+		offset += s.end
+	default:
+		return 0, fmt.Errorf("seek: bad whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("seek: negative offset")
+	}
+	s.off = offset
+	return offset, nil
+}
+
+// finish gives the file its full size, holes included.
+func (s *sparseFile) finish() error { return s.f.Truncate(s.end) }

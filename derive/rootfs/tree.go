@@ -1,0 +1,280 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ErrUnsafe marks a layer entry that silo refuses to apply: an absolute
+// path or "..", a write through a symlink, a hardlink to something outside
+// the tree, a device node. errors.Is(err, ErrUnsafe) tells it apart from
+// a damaged layer.
+var ErrUnsafe = errors.New("unsafe layer entry")
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueWhiteout = ".wh..wh..opq"
+)
+
+// kind is what a node of the merged tree is.
+type kind uint8
+
+const (
+	kindDir kind = iota
+	kindFile
+	kindSymlink
+	kindFifo
+)
+
+// meta is the inode metadata kept from a tar header.
+type meta struct {
+	mode     int64 // permission bits with setuid, setgid and sticky (07777)
+	uid, gid int
+	mtime    time.Time
+	xattrs   map[string]string
+}
+
+// content is the data of a regular file: where it sits in the layers, and
+// the final paths that name it (more than one for hardlinks).
+type content struct {
+	layer, ord int
+	size       int64
+	paths      []string
+}
+
+// node is one path of the merged tree.
+type node struct {
+	kind     kind
+	meta     meta
+	linkname string           // symlink target
+	data     *content         // regular files
+	children map[string]*node // directories
+	layer    int              // layer whose entry set this node
+	seen     int              // highest layer with an entry at or beneath this node
+}
+
+// tree is the merged filesystem the layers describe, built from headers only.
+type tree struct {
+	root *node
+}
+
+func newTree() *tree {
+	return &tree{root: &node{kind: kindDir, meta: meta{mode: 0o755}, children: map[string]*node{}, layer: -1, seen: -1}}
+}
+
+// unsafeErr reports an entry that is refused.
+func unsafeErr(name, format string, args ...any) error {
+	return fmt.Errorf("entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrUnsafe)
+}
+
+// splitName turns a tar entry name into its path components, refusing
+// absolute paths, "..", and NUL bytes. "./a/b/" gives [a b]; "." gives [].
+func splitName(name string) ([]string, error) {
+	if strings.HasPrefix(name, "/") {
+		return nil, unsafeErr(name, "absolute path")
+	}
+	if strings.ContainsRune(name, 0) {
+		return nil, unsafeErr(name, "NUL byte in path")
+	}
+	var comps []string
+	for _, c := range strings.Split(name, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			return nil, unsafeErr(name, `".." in path`)
+		default:
+			comps = append(comps, c)
+		}
+	}
+	return comps, nil
+}
+
+// parentOf walks to the directory that holds comps' last element, creating
+// missing directories (as Docker does) and refusing to pass through
+// symlinks or files. Every directory on the way is marked seen in layer.
+func (t *tree) parentOf(name string, comps []string, layer int) (*node, error) {
+	cur := t.root
+	cur.seen = layer
+	for i, c := range comps[:len(comps)-1] {
+		child := cur.children[c]
+		switch {
+		case child == nil:
+			child = &node{kind: kindDir, meta: meta{mode: 0o755}, children: map[string]*node{}, layer: layer}
+			cur.children[c] = child
+		case child.kind == kindSymlink:
+			return nil, unsafeErr(name, "%s is a symlink; silo never writes through symlinks", strings.Join(comps[:i+1], "/"))
+		case child.kind != kindDir:
+			return nil, unsafeErr(name, "%s is not a directory", strings.Join(comps[:i+1], "/"))
+		}
+		child.seen = layer
+		cur = child
+	}
+	return cur, nil
+}
+
+// lookup finds the node at comps without following symlinks.
+func (t *tree) lookup(comps []string) *node {
+	cur := t.root
+	for _, c := range comps {
+		if cur.kind != kindDir {
+			return nil
+		}
+		if cur = cur.children[c]; cur == nil {
+			return nil
+		}
+	}
+	return cur
+}
+
+// metaOf keeps the parts of hdr that become inode metadata.
+func metaOf(hdr *tar.Header) meta {
+	m := meta{mode: hdr.Mode & 0o7777, uid: hdr.Uid, gid: hdr.Gid, mtime: hdr.ModTime.UTC()}
+	for k, v := range hdr.PAXRecords {
+		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if m.xattrs == nil {
+				m.xattrs = map[string]string{}
+			}
+			m.xattrs[x] = v
+		}
+	}
+	return m
+}
+
+// apply adds the entry hdr, the ord-th of layer, to the tree.
+func (t *tree) apply(layer, ord int, hdr *tar.Header) error {
+	comps, err := splitName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if len(comps) == 0 {
+		if hdr.Typeflag == tar.TypeDir {
+			t.root.meta = metaOf(hdr)
+		}
+		return nil
+	}
+	parent, err := t.parentOf(hdr.Name, comps, layer)
+	if err != nil {
+		return err
+	}
+	base := comps[len(comps)-1]
+	if base == opaqueWhiteout {
+		prune(parent, layer)
+		return nil
+	}
+	if target, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+		if c := parent.children[target]; c != nil && c.layer < layer && c.seen < layer {
+			delete(parent.children, target)
+		}
+		return nil
+	}
+	n, err := t.newNode(layer, ord, hdr, parent.children[base])
+	if err != nil {
+		return err
+	}
+	n.layer, n.seen = layer, layer
+	parent.children[base] = n
+	return nil
+}
+
+// newNode makes the node for hdr; old is the node it replaces, if any.
+func (t *tree) newNode(layer, ord int, hdr *tar.Header, old *node) (*node, error) {
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if old != nil && old.kind == kindDir {
+			old.meta = metaOf(hdr)
+			return old, nil
+		}
+		return &node{kind: kindDir, meta: metaOf(hdr), children: map[string]*node{}}, nil
+	case tar.TypeReg:
+		return &node{kind: kindFile, meta: metaOf(hdr), data: &content{layer: layer, ord: ord, size: hdr.Size}}, nil
+	case tar.TypeSymlink:
+		return &node{kind: kindSymlink, meta: metaOf(hdr), linkname: hdr.Linkname}, nil
+	case tar.TypeFifo:
+		return &node{kind: kindFifo, meta: metaOf(hdr)}, nil
+	case tar.TypeLink:
+		return t.hardlink(hdr)
+	case tar.TypeChar, tar.TypeBlock:
+		return nil, unsafeErr(hdr.Name, "device node (%d,%d); images may not create devices, the sandbox provides /dev", hdr.Devmajor, hdr.Devminor)
+	default:
+		return nil, unsafeErr(hdr.Name, "unsupported tar entry type %q", hdr.Typeflag)
+	}
+}
+
+// hardlink makes the node for a hardlink: it shares the data and metadata
+// of its target, which must be a regular file or symlink already in the tree.
+func (t *tree) hardlink(hdr *tar.Header) (*node, error) {
+	comps, err := splitName(hdr.Linkname)
+	if err != nil || len(comps) == 0 {
+		return nil, unsafeErr(hdr.Name, "hardlink to %q points outside the image", hdr.Linkname)
+	}
+	for i := range comps[:len(comps)-1] {
+		if n := t.lookup(comps[:i+1]); n != nil && n.kind == kindSymlink {
+			return nil, unsafeErr(hdr.Name, "hardlink to %q goes through the symlink %s", hdr.Linkname, strings.Join(comps[:i+1], "/"))
+		}
+	}
+	target := t.lookup(comps)
+	if target == nil {
+		return nil, unsafeErr(hdr.Name, "hardlink to %q, which is not in the image", hdr.Linkname)
+	}
+	switch target.kind {
+	case kindFile, kindSymlink:
+		c := *target
+		return &c, nil
+	default:
+		return nil, unsafeErr(hdr.Name, "hardlink to %q, which is not a regular file", hdr.Linkname)
+	}
+}
+
+// prune applies an opaque whiteout of layer to dir: everything beneath it
+// that no entry of layer put or touched is removed.
+func prune(dir *node, layer int) {
+	for name, c := range dir.children {
+		if c.seen < layer {
+			delete(dir.children, name)
+			continue
+		}
+		if c.kind == kindDir {
+			prune(c, layer)
+		}
+	}
+}
+
+// scan is the first pass: it reads the headers of every layer, in order,
+// into a tree.
+func scan(layers []Layer) (*tree, error) {
+	t := newTree()
+	for i, l := range layers {
+		if err := scanLayer(t, i, l); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
+		}
+	}
+	return t, nil
+}
+
+func scanLayer(t *tree, i int, l Layer) error {
+	rc, err := l.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for ord := 0; ; ord++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read tar: %w (the layer is truncated or corrupt; remove the image and pull it again)", err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		if err := t.apply(i, ord, hdr); err != nil {
+			return err
+		}
+	}
+}
