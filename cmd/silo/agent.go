@@ -1,9 +1,32 @@
 package main
 
-import "errors"
+import (
+	"fmt"
+	"net"
+	"os"
 
-// AgentCmd is being written.
-type AgentCmd struct{}
+	"github.com/silo-dev/silo/vm/agent"
+)
 
-// Run is not written yet.
-func (AgentCmd) Run() error { return errors.New("not written yet") }
+// AgentCmd runs silo as the guest agent of a namespace sandbox: PID 1
+// inside bwrap, talking to the host over an inherited socket.
+type AgentCmd struct {
+	Fd        int    `help:"The inherited socket to the host." default:"3"`
+	Lower     string `help:"The read-only rootfs, already mounted." required:""`
+	Workspace string `help:"The host workspace, already mounted read-write." required:""`
+	Scratch   string `help:"Writable, empty scratch space." required:""`
+}
+
+// Run serves one sandbox and exits.
+func (c *AgentCmd) Run() error {
+	f := os.NewFile(uintptr(c.Fd), "host")
+	if f == nil {
+		return fmt.Errorf("agent: fd %d is not open", c.Fd)
+	}
+	conn, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("agent: fd %d is not a socket: %w", c.Fd, err)
+	}
+	return agent.Serve(conn, agent.Layout{Lower: c.Lower, Workspace: c.Workspace, Scratch: c.Scratch})
+}

@@ -1,0 +1,10 @@
+// Package namespace is silo's bubblewrap backend: the sandbox is a set of
+// Linux namespaces (user, mount, PID, network, IPC, UTS, cgroup) made by
+// bwrap, with the guest agent as its PID 1 and the unpacked rootfs
+// directory entry as the read-only lower layer.
+//
+// It shares the host's kernel, so it is weaker isolation than a VM: a
+// kernel bug reachable from an unprivileged user namespace crosses it. It
+// needs no virtualization, starts in milliseconds, and runs for an
+// unprivileged user wherever unprivileged user namespaces are allowed.
+package namespace

@@ -1,0 +1,208 @@
+package namespace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/silo-dev/silo/vm"
+)
+
+// Where the agent finds its parts inside the bwrap namespace, before it
+// builds the sandbox's root.
+const (
+	AgentPath     = "/.silo/agent"
+	LowerPath     = "/.silo/lower"
+	WorkspacePath = "/.silo/workspace"
+	ScratchPath   = "/.silo/scratch"
+)
+
+// Isolation says what this backend's sandbox is, for doctor and --timing.
+const Isolation = "Linux namespaces (bubblewrap): shares the host kernel, weaker isolation than a VM"
+
+// Options configure the backend.
+type Options struct {
+	// Bwrap is the bubblewrap binary; "" finds bwrap in PATH.
+	Bwrap string
+	// Agent is a static Linux binary that runs the agent when invoked as
+	// "AGENT __agent --fd 3 …"; "" means silo itself.
+	Agent string
+}
+
+// Backend runs sandboxes as bubblewrap namespaces.
+type Backend struct {
+	opts Options
+}
+
+// New returns a namespace backend.
+func New(opts Options) *Backend { return &Backend{opts: opts} }
+
+func init() {
+	vm.Register("namespace", func() vm.Backend { return New(Options{}) })
+}
+
+// Name returns "namespace".
+func (b *Backend) Name() string { return "namespace" }
+
+// Isolation describes the sandbox's strength.
+func (b *Backend) Isolation() string { return Isolation }
+
+// Available reports why bwrap cannot make a sandbox here, or nil.
+func (b *Backend) Available() error {
+	if _, err := b.bwrap(); err != nil {
+		return err
+	}
+	if _, err := b.agent(); err != nil {
+		return err
+	}
+	return userNamespaces()
+}
+
+// bwrap finds the bubblewrap binary.
+func (b *Backend) bwrap() (string, error) {
+	if b.opts.Bwrap != "" {
+		return b.opts.Bwrap, nil
+	}
+	p, err := exec.LookPath("bwrap")
+	if err != nil {
+		return "", errors.New("bubblewrap is not installed: apt-get install bubblewrap")
+	}
+	return p, nil
+}
+
+// agent finds the agent binary.
+func (b *Backend) agent() (string, error) {
+	if b.opts.Agent != "" {
+		return b.opts.Agent, nil
+	}
+	p, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find silo's own binary for the agent: %w", err)
+	}
+	return p, nil
+}
+
+// userNamespaces reports whether this kernel lets this user make a user
+// namespace.
+func userNamespaces() error {
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return errors.New("user namespaces are disabled (user.max_user_namespaces = 0): sysctl -w user.max_user_namespaces=15000")
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" && os.Geteuid() != 0 {
+		return errors.New("unprivileged user namespaces are disabled: sysctl -w kernel.unprivileged_userns_clone=1")
+	}
+	return nil
+}
+
+// Run runs spec in a new bwrap sandbox and returns the command's status.
+func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
+	start := time.Now()
+	if spec.RootfsDir == "" {
+		return -1, errors.New("the namespace backend needs an unpacked rootfs directory (Spec.RootfsDir)")
+	}
+	bw, err := b.bwrap()
+	if err != nil {
+		return -1, err
+	}
+	agent, err := b.agent()
+	if err != nil {
+		return -1, err
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("make the agent socket: %w", err)
+	}
+	host, guest := os.NewFile(uintptr(fds[0]), "agent-host"), os.NewFile(uintptr(fds[1]), "agent-guest")
+	var stderr bytes.Buffer
+	cmd := exec.Command(bw, args(spec, agent)...)
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{guest}
+	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 8 << 10}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	err = cmd.Start()
+	guest.Close()
+	if err != nil {
+		host.Close()
+		return -1, fmt.Errorf("start bwrap: %w", err)
+	}
+	conn, err := net.FileConn(host)
+	host.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return -1, fmt.Errorf("agent socket: %w", err)
+	}
+	spec.Timing.Mark("boot", start)
+	code, err := vm.Attach(ctx, conn, spec)
+	t := time.Now()
+	werr := reap(cmd)
+	spec.Timing.Mark("teardown", t)
+	if err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w (bwrap: %s)", err, msg)
+		} else if werr != nil {
+			err = fmt.Errorf("%w (bwrap: %v)", err, werr)
+		}
+		return -1, err
+	}
+	return code, nil
+}
+
+// reap waits for bwrap to exit once the agent is done, and kills it if it
+// lingers.
+func reap(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(3 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return <-done
+	}
+}
+
+// args is bwrap's command line for spec.
+func args(spec *vm.Spec, agent string) []string {
+	a := []string{
+		"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--die-with-parent", "--as-pid-1", "--new-session",
+		"--uid", "0", "--gid", "0", "--cap-add", "ALL",
+		"--ro-bind", agent, AgentPath,
+		"--ro-bind", spec.RootfsDir, LowerPath,
+		"--bind", spec.Workspace, WorkspacePath,
+	}
+	if spec.RootfsSizeMB > 0 {
+		a = append(a, "--size", strconv.Itoa(spec.RootfsSizeMB<<20))
+	}
+	a = append(a, "--tmpfs", ScratchPath,
+		"--proc", "/proc", "--dev", "/dev",
+		"--", AgentPath, "__agent", "--fd", "3",
+		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath)
+	return a
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(p) > room {
+			l.buf.Write(p[:room])
+		} else {
+			l.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
