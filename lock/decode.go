@@ -2,10 +2,13 @@ package lock
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -35,12 +38,20 @@ func errAt(file string, p pos, format string, args ...any) *Error {
 
 // decodeStrict decodes data into v (a pointer to one of the schema structs),
 // refusing unknown keys, and turns go-toml's errors into *Error values that
-// name the file, line and column and say how to fix the problem.
-func decodeStrict(file string, data []byte, v any) error {
+// name the file, line and column and say how to fix the problem. It returns
+// the positions of the keys when the file is good.
+func decodeStrict(file string, data []byte, v any) (posIndex, error) {
 	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(v)
 	if err == nil {
-		return nil
+		// go-toml matches keys to fields ignoring case: insist on the case.
+		ix := indexPositions(data)
+		return ix, checkKeyCase(file, reflect.TypeOf(v).Elem(), ix)
 	}
+	return nil, decodeError(file, v, err)
+}
+
+// decodeError turns a go-toml error into *Error values.
+func decodeError(file string, v any, err error) error {
 	var missing *toml.StrictMissingError
 	if errors.As(err, &missing) {
 		root := reflect.TypeOf(v).Elem()
@@ -60,7 +71,7 @@ func decodeStrict(file string, data []byte, v any) error {
 	return &Error{File: file, Msg: fmt.Sprintf("cannot read the file: %v", err)}
 }
 
-var mismatchRE = regexp.MustCompile(`^toml: cannot decode TOML (.+) into (.+)$`)
+var mismatchRE = regexp.MustCompile(`^toml: cannot decode TOML (.+) into (?:.* of type )?(.+)$`)
 
 // decodeMsg rewrites a go-toml decoding error as a sentence about the key.
 func decodeMsg(de *toml.DecodeError) string {
@@ -103,30 +114,73 @@ func article(word string) string {
 	return "a"
 }
 
-// unknownKeyMsg finds the first part of key that root's schema does not know
-// and suggests the nearest known key at that level.
+// checkKeyCase reports the keys of ix that match a schema key only when
+// case is ignored. Each wrong key is reported once, where it first appears.
+func checkKeyCase(file string, root reflect.Type, ix posIndex) error {
+	first := map[string]*Error{} // the wrong key's path → its first use
+	for k, p := range ix {
+		parts := strings.Split(k, pathSep)
+		bad, msg := walkSchema(root, parts, true)
+		if bad < 0 {
+			continue
+		}
+		prefix := strings.Join(parts[:bad+1], pathSep)
+		if e, ok := first[prefix]; !ok || p.Line < e.Line || p.Line == e.Line && p.Column < e.Column {
+			first[prefix] = &Error{File: file, Line: p.Line, Column: p.Column, Msg: msg}
+		}
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	errs := slices.Collect(maps.Values(first))
+	slices.SortFunc(errs, func(a, b *Error) int {
+		return cmp.Or(a.Line-b.Line, a.Column-b.Column, strings.Compare(a.Msg, b.Msg))
+	})
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}
+
+// unknownKeyMsg finds the first part of key (as go-toml reports it, without
+// array indices) that root's schema does not know and words the error.
 func unknownKeyMsg(root reflect.Type, key []string) string {
+	if _, msg := walkSchema(root, key, false); msg != "" {
+		return msg
+	}
+	return fmt.Sprintf("unknown key `%s`", strings.Join(key, "."))
+}
+
+// walkSchema follows key through root's types, matching struct keys
+// exactly. It returns the index of the first part the schema does not have
+// and the message for it, or -1. With indexed, key holds array indices
+// after the parts that are arrays.
+func walkSchema(root reflect.Type, key []string, indexed bool) (int, string) {
 	t := root
+	var table []string
 	for i, part := range key {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		for t.Kind() == reflect.Pointer || (!indexed && t.Kind() == reflect.Slice) {
 			t = t.Elem()
 		}
 		switch t.Kind() {
+		case reflect.Slice:
+			t = t.Elem()
+			continue // part is an index: not shown
 		case reflect.Map:
 			t = t.Elem()
-			continue
 		case reflect.Struct:
 			f, ok := fieldByTag(t, part)
-			if ok {
-				t = f.Type
-				continue
+			if !ok {
+				return i, unknownAt(table, part, tagsOf(t))
 			}
-			return unknownAt(key[:i], part, tagsOf(t))
+			t = f.Type
 		default:
-			return unknownAt(key[:i], part, nil)
+			return i, unknownAt(table, part, nil)
 		}
+		table = append(table, part)
 	}
-	return fmt.Sprintf("unknown key `%s`", strings.Join(key, "."))
+	return -1, ""
 }
 
 // unknownAt words the message for an unknown key part under table.

@@ -148,10 +148,11 @@ func findProject(dir, userHome, skip string) (*input, error) {
 // builtins returns the decoded built-in tool definitions.
 var builtins = sync.OnceValues(func() (*globalFile, *layer) {
 	var g globalFile
-	if err := decodeStrict(BuiltIn, defaultsTOML, &g); err != nil {
+	ix, err := decodeStrict(BuiltIn, defaultsTOML, &g)
+	if err != nil {
 		panic(fmt.Sprintf("lock: the built-in defaults.toml is invalid: %v", err)) // a build defect, caught by the tests
 	}
-	return &g, &layer{file: BuiltIn, ix: indexPositions(defaultsTOML)}
+	return &g, &layer{file: BuiltIn, ix: ix}
 })
 
 // build decodes, validates and merges the inputs.
@@ -205,11 +206,12 @@ func build(o Options, in inputs) (*Config, error) {
 // returns nil, recording the error, if the file does not decode.
 func (b *builder) decode(c *Config, in *input, v any, project bool) *layer {
 	c.files = append(c.files, in.path)
-	if err := decodeStrict(in.path, in.data, v); err != nil {
+	ix, err := decodeStrict(in.path, in.data, v)
+	if err != nil {
 		b.errs = append(b.errs, err)
 		return nil
 	}
-	return &layer{file: in.path, dir: filepath.Dir(in.path), ix: indexPositions(in.data), project: project}
+	return &layer{file: in.path, dir: filepath.Dir(in.path), ix: ix, project: project}
 }
 
 // baseTools builds every defined tool: the built-in ones, each replaced

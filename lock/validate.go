@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,7 +19,7 @@ var (
 	toolNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 	shimNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$`)
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
-	domainRE   = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*(:[0-9]{1,5})?$`)
+	domainRE   = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?)*$`)
 	tagRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	sizeRE     = regexp.MustCompile(`^([0-9]{1,12})\s*([KMGT]i?B?|B)?$`)
 )
@@ -176,21 +177,40 @@ func checkEnvValue(k, v string) string {
 	return ""
 }
 
-// checkDomain validates a proxy rule: a host name, optionally "*." for
-// its subdomains and ":port".
+// checkDomain validates a proxy pattern the way vm/netproxy reads them: a
+// host name, "*." and a host name for its subdomains, "*" for any name, an
+// IP literal ("[v6]" for IPv6), each optionally with ":port".
 func checkDomain(d string) string {
-	if strings.Contains(d, "://") {
-		host := d[strings.Index(d, "://")+3:]
-		host, _, _ = strings.Cut(host, "/")
+	if i := strings.Index(d, "://"); i >= 0 {
+		host, _, _ := strings.Cut(d[i+3:], "/")
 		return fmt.Sprintf("%q is a URL: write the host name only, such as %q", d, host)
 	}
-	if !domainRE.MatchString(d) {
-		return fmt.Sprintf("%q is not a host name: write one such as `pypi.org` or `*.npmjs.org`, lower case", d)
-	}
-	if _, p, ok := strings.Cut(d, ":"); ok {
-		if n, _ := strconv.Atoi(p); n < 1 || n > 65535 {
-			return fmt.Sprintf("%q: port %s is out of range 1-65535", d, p)
+	host, port := d, ""
+	if strings.HasPrefix(d, "[") {
+		end := strings.IndexByte(d, ']')
+		if end < 0 {
+			return fmt.Sprintf("%q: an IPv6 address needs its closing ]", d)
 		}
+		host, port = d[1:end], strings.TrimPrefix(d[end+1:], ":")
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() || (port == "" && end+1 != len(d)) {
+			return fmt.Sprintf("%q is not an IPv6 address such as [2001:db8::1]", d)
+		}
+	} else if h, p, ok := strings.Cut(d, ":"); ok {
+		host, port = h, p
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q: port %q is not a port number 1-65535", d, port)
+		}
+	}
+	if strings.HasPrefix(d, "[") || host == "*" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	if !domainRE.MatchString(strings.TrimSuffix(host, ".")) {
+		return fmt.Sprintf("%q is not a host pattern: write one such as `pypi.org`, `*.npmjs.org` or `pypi.org:8443`", d)
 	}
 	return ""
 }
