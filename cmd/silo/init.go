@@ -4,11 +4,13 @@ import (
 	"io"
 	"os"
 
+	"github.com/silo-dev/silo/vm/agent"
 	"github.com/silo-dev/silo/vm/guestinit"
 )
 
 // maybeRunAsInit runs the VM guest init when silo is PID 1 of a VM's
 // initfs (it finds the initfs marker at /), and reports whether it did.
+// It does not return in that case: the init powers the VM off.
 func maybeRunAsInit() bool {
 	if os.Getpid() != 1 {
 		return false
@@ -20,8 +22,7 @@ func maybeRunAsInit() bool {
 	return true
 }
 
-// serveAgent is a placeholder until the agent is wired: it echoes.
+// serveAgent hands the VM's agent port to the guest agent.
 func serveAgent(conn io.ReadWriteCloser, lower, workspace, scratch string) error {
-	_, err := io.Copy(conn, conn)
-	return err
+	return agent.Serve(conn, agent.Layout{Lower: lower, Workspace: workspace, Scratch: scratch})
 }

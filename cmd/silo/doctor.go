@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/kernel"
+	"github.com/silo-dev/silo/vm/qemu"
+)
+
+// DoctorCmd says which sandbox backends work here, and why.
+type DoctorCmd struct {
+	JSON    bool `help:"Print JSON."`
+	NoProbe bool `name:"no-probe" help:"Do not boot a test VM to find out whether KVM works."`
+}
+
+// check is one line of the doctor's report.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// doctorReport is the doctor's whole answer.
+type doctorReport struct {
+	Checks   []check `json:"checks"`
+	Selected string  `json:"selected,omitempty"`
+	Reason   string  `json:"reason"`
+}
+
+// Run checks the host and prints the report. It exits 1 when no backend
+// can run here.
+func (c *DoctorCmd) Run(g *Globals) error {
+	home, err := g.HomeDir()
+	if err != nil {
+		return err
+	}
+	rep := &doctorReport{}
+	add := func(name string, err error, ok string) {
+		if err != nil {
+			rep.Checks = append(rep.Checks, check{name, false, err.Error()})
+		} else {
+			rep.Checks = append(rep.Checks, check{name, true, ok})
+		}
+	}
+	add("bubblewrap", checkBwrap(), "bwrap made user, pid, net, ipc and uts namespaces")
+	add("namespace backend", backendAvailable("namespace"), isolation("namespace"))
+	qv, qerr := qemuVersion()
+	add("qemu", qerr, qv)
+	kinfo, kerr := c.runtimeChecks(home, add)
+	if qerr == nil && kerr == nil {
+		c.kvmCheck(home, kinfo, add)
+	}
+	add("qemu backend", backendAvailable("qemu"), "runs micro-VMs (under TCG unless KVM works)")
+	b, reason, err := vm.Select("")
+	if err != nil {
+		rep.Reason = err.Error()
+	} else {
+		rep.Selected, rep.Reason = b.Name(), reason
+	}
+	return c.print(rep)
+}
+
+func (c *DoctorCmd) print(rep *doctorReport) error {
+	if c.JSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, ch := range rep.Checks {
+			mark := "ok  "
+			if !ch.OK {
+				mark = "FAIL"
+			}
+			fmt.Printf("%s  %-18s %s\n", mark, ch.Name, ch.Detail)
+		}
+		if rep.Selected != "" {
+			fmt.Printf("\nsilo run uses: %s (%s)\n", rep.Selected, rep.Reason)
+		} else {
+			fmt.Printf("\nno sandbox backend can run here: %s\n", rep.Reason)
+		}
+	}
+	if rep.Selected == "" {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// checkBwrap makes a throwaway bwrap sandbox with every namespace silo
+// uses: the real test, not a guess from sysctls.
+func checkBwrap() error {
+	p, err := exec.LookPath("bwrap")
+	if err != nil {
+		return errors.New("bwrap not found: apt-get install bubblewrap")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+		"--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("bwrap cannot make namespaces here: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func backendAvailable(name string) error {
+	b, err := vm.Lookup(name)
+	if err != nil {
+		return err
+	}
+	return b.Available()
+}
+
+func isolation(name string) string {
+	b, err := vm.Lookup(name)
+	if err != nil {
+		return ""
+	}
+	if d, ok := b.(vm.Describer); ok {
+		return d.Isolation()
+	}
+	return "available"
+}
+
+func qemuVersion() (string, error) {
+	bin, err := qemu.New(qemu.Options{}).Binary()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", bin, err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return bin + ": " + first, nil
+}
+
+// runtimeChecks reports the kernel, agent and initfs, and returns the
+// kernel and initfs paths when both are ready.
+func (c *DoctorCmd) runtimeChecks(home string, add func(string, error, string)) ([2]string, error) {
+	var none [2]string
+	exe, err := os.Executable()
+	if err == nil {
+		var b []byte
+		if b, err = os.ReadFile(exe); err == nil {
+			err = kernel.CheckStatic(b)
+		}
+	}
+	add("guest agent", err, "this silo binary is static: it boots as the VM's init")
+	if err != nil {
+		return none, err
+	}
+	st, err := store.Open(home)
+	if err != nil {
+		add("kernel", err, "")
+		return none, err
+	}
+	defer st.Close()
+	k, err := kernel.Current(st)
+	if err != nil {
+		add("kernel", err, "")
+		return none, err
+	}
+	add("kernel", nil, k.Name)
+	i, err := kernel.Initfs(st, k, exe)
+	if err != nil {
+		add("initfs", err, "")
+		return none, err
+	}
+	add("initfs", nil, i.Name)
+	return [2]string{k.Path, i.Path}, nil
+}
+
+// kvmCheck reports whether KVM really works, probing once if asked.
+func (c *DoctorCmd) kvmCheck(home string, rt [2]string, add func(string, error, string)) {
+	b := qemu.New(qemu.Options{Home: home})
+	var st *qemu.KVMStatus
+	if c.NoProbe {
+		st = b.CachedKVM()
+		if st == nil {
+			add("kvm", errors.New("not probed yet (run silo doctor without --no-probe)"), "")
+			return
+		}
+	} else {
+		var err error
+		if st, err = b.KVM(context.Background(), rt[0], rt[1]); err != nil {
+			add("kvm", err, "")
+			return
+		}
+	}
+	if !st.Usable {
+		add("kvm", fmt.Errorf("%s: VMs run under TCG emulation (slower)", st.Reason), "")
+		return
+	}
+	add("kvm", nil, st.Reason)
+}

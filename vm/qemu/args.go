@@ -1,0 +1,107 @@
+package qemu
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/silo-dev/silo/vm/guestinit"
+)
+
+// wsTag is the 9p mount tag of the workspace.
+const wsTag = "workspace"
+
+// args returns QEMU's command line for m. Every option here is on the
+// boot's critical path: keep it lean.
+func (m *machine) args() ([]string, error) {
+	mem := m.spec.MemoryMB
+	if mem <= 0 {
+		mem = DefaultMemoryMB
+	}
+	cpus := max(m.spec.CPUs, 1)
+	a := []string{
+		"-M", machineType(),
+		"-cpu", cpuModel(m.accel),
+		"-accel", string(m.accel),
+		"-m", strconv.Itoa(mem),
+		"-smp", strconv.Itoa(cpus),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-serial", "stdio",
+		"-kernel", m.kernel,
+		"-initrd", m.initfs,
+		"-append", strings.Join(m.kernelCmdline(), " "),
+		// Ports connect in this order; acceptPorts relies on it.
+		"-device", "virtio-serial-device,max_ports=3",
+		"-chardev", "socket,id=hb,path=" + esc(filepath.Join(m.dir, "hb.sock")),
+		"-device", "virtserialport,chardev=hb,name=" + guestinit.BeatPort,
+		"-chardev", "socket,id=agent,path=" + esc(filepath.Join(m.dir, "agent.sock")),
+		"-device", "virtserialport,chardev=agent,name=" + guestinit.AgentPort,
+	}
+	if m.spec.RootfsImage != "" {
+		a = append(a,
+			"-drive", "id=root,if=none,format=raw,read-only=on,file="+esc(m.spec.RootfsImage),
+			"-device", "virtio-blk-device,drive=root")
+	}
+	if m.spec.Workspace != "" {
+		a = append(a,
+			"-fsdev", "local,id=ws,security_model=none,path="+esc(m.spec.Workspace),
+			"-device", "virtio-9p-device,fsdev=ws,mount_tag="+wsTag)
+	}
+	return a, nil
+}
+
+// kernelCmdline returns the guest kernel's command line.
+func (m *machine) kernelCmdline() []string {
+	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe}
+	if m.spec.RootfsImage != "" {
+		p.Root = "vda"
+	}
+	if m.spec.Workspace != "" {
+		p.Workspace = wsTag
+	}
+	return append(baseCmdline(), p.Cmdline()...)
+}
+
+// baseCmdline is the kernel command line every silo VM boots with.
+// tsc_early_khz: under TCG, microvm has no HPET or PM timer and the guest
+// may fail to calibrate its TSC against the emulated PIT, then spin
+// forever; giving it the host's TSC frequency removes those hangs.
+func baseCmdline() []string {
+	c := []string{"console=" + consoleDev(), "quiet", "panic=-1", "mitigations=off", "rodata=off"}
+	if runtime.GOARCH == "amd64" {
+		if khz := hostTSCkHz(); khz > 0 {
+			c = append(c, fmt.Sprintf("tsc_early_khz=%d", khz))
+		}
+	}
+	return c
+}
+
+func machineType() string {
+	if runtime.GOARCH == "arm64" {
+		return "virt"
+	}
+	return "microvm,x-option-roms=off"
+}
+
+func consoleDev() string {
+	if runtime.GOARCH == "arm64" {
+		return "ttyAMA0"
+	}
+	return "ttyS0"
+}
+
+func cpuModel(a Accel) string {
+	switch {
+	case a == AccelKVM:
+		return "host"
+	case runtime.GOARCH == "arm64":
+		return "max"
+	default:
+		return "qemu64"
+	}
+}
+
+// esc escapes a value for QEMU's comma-separated option syntax.
+func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }

@@ -1,0 +1,142 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/silo-dev/silo/store"
+)
+
+// probeTimeout bounds the KVM probe boot.
+const probeTimeout = 30 * time.Second
+
+// KVMStatus is the cached answer to "does KVM really work here?".
+type KVMStatus struct {
+	Usable bool      `json:"usable"`
+	Reason string    `json:"reason"`
+	Key    string    `json:"key"`
+	When   time.Time `json:"when"`
+	// BootMS is how long the probe boot took, in milliseconds.
+	BootMS int64 `json:"boot_ms,omitempty"`
+}
+
+// KVM reports whether QEMU can boot silo's kernel under KVM here. /dev/kvm
+// existing is not enough (a nested, software KVM may fail to run a stock
+// kernel), so the first call boots the kernel and initfs once with
+// -accel kvm and caches the answer in Home, keyed by the QEMU binary and
+// the kernel; later calls read the cache.
+func (b *Backend) KVM(ctx context.Context, kernel, initfs string) (*KVMStatus, error) {
+	qemu, err := b.Binary()
+	if err != nil {
+		return nil, err
+	}
+	key, err := probeKey(qemu, kernel)
+	if err != nil {
+		return nil, err
+	}
+	home, err := b.home()
+	if err != nil {
+		return nil, err
+	}
+	cache := filepath.Join(home, "runtime", "kvm.json")
+	if st, err := readKVMCache(cache); err == nil && st.Key == key {
+		return st, nil
+	}
+	st := &KVMStatus{Key: key, When: time.Now().UTC()}
+	if err := openKVM(); err != nil {
+		st.Reason = err.Error()
+	} else {
+		t0 := time.Now()
+		if err := b.probe(ctx, qemu, kernel, initfs); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			st.Reason = "a test boot under KVM failed: " + err.Error()
+		} else {
+			st.Usable, st.Reason = true, "a test boot under KVM succeeded"
+			st.BootMS = time.Since(t0).Milliseconds()
+		}
+	}
+	return st, writeKVMCache(cache, st)
+}
+
+// CachedKVM returns the cached KVM answer, or nil when there is none.
+func (b *Backend) CachedKVM() *KVMStatus {
+	home, err := b.home()
+	if err != nil {
+		return nil
+	}
+	st, err := readKVMCache(filepath.Join(home, "runtime", "kvm.json"))
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// openKVM checks that /dev/kvm can be opened for reading and writing.
+func openKVM() error {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("/dev/kvm is not usable: %w", err)
+	}
+	return f.Close()
+}
+
+// probe boots kernel and initfs under KVM to the guest init and back.
+func (b *Backend) probe(ctx context.Context, qemu, kernel, initfs string) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "silo-kvm-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	m := &machine{spec: probeSpec(), dir: dir, qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: AccelKVM, hang: b.o.HangTimeout, probe: true}
+	return m.runProbe(ctx)
+}
+
+// probeKey identifies what the probe answer depends on.
+func probeKey(qemu, kernel string) (string, error) {
+	fi, err := os.Stat(qemu)
+	if err != nil {
+		return "", err
+	}
+	k := fmt.Sprintf("%s|%d|%d|%s", qemu, fi.Size(), fi.ModTime().UnixNano(), kernel)
+	return store.HashBytes([]byte(k)).String(), nil
+}
+
+func readKVMCache(path string) (*KVMStatus, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st KVMStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	if st.Key == "" {
+		return nil, errors.New("empty cache")
+	}
+	return &st, nil
+}
+
+// writeKVMCache writes the cache atomically.
+func writeKVMCache(path string, st *KVMStatus) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("cache the KVM probe: %w", err)
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("cache the KVM probe: %w", err)
+	}
+	return os.Rename(tmp, path)
+}

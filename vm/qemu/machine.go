@@ -1,0 +1,315 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/guestinit"
+)
+
+// ErrWatchdog is wrapped by the errors of VMs the watchdog killed.
+var ErrWatchdog = errors.New("watchdog")
+
+// machine is one running VM.
+type machine struct {
+	spec           *vm.Spec
+	dir            string
+	qemu           string
+	kernel, initfs string
+	accel          Accel
+	hang           time.Duration
+	probe          bool
+
+	cmd     *exec.Cmd
+	console *tailBuffer
+	exited  chan struct{} // closed when qemu has exited
+	waitErr error
+
+	mu       sync.Mutex
+	failure  error // why the VM was killed, or what its init reported
+	killOnce sync.Once
+}
+
+// run boots the VM, attaches to its agent and tears it down.
+func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
+	ports, err := m.listen()
+	if err != nil {
+		return -1, err
+	}
+	defer ports.close()
+	if err := m.start(); err != nil {
+		return -1, err
+	}
+	defer m.teardown()
+	stop := context.AfterFunc(ctx, func() { m.kill(ctx.Err()) })
+	defer stop()
+
+	if err := m.boot(ports); err != nil {
+		return -1, m.explain(err)
+	}
+	m.spec.Timing.Mark("boot", t0)
+	go m.watch(ports.beat, ports.beats)
+	code, err := vm.Attach(ctx, ports.agent, m.spec)
+	if err != nil {
+		return code, m.explain(err)
+	}
+	m.waitPowerOff()
+	return code, nil
+}
+
+// runProbe boots the VM in probe mode: the guest init powers off as soon
+// as its devices are up. It returns nil if the VM came up and powered off.
+func (m *machine) runProbe(ctx context.Context) error {
+	ports, err := m.listen()
+	if err != nil {
+		return err
+	}
+	defer ports.close()
+	if err := m.start(); err != nil {
+		return err
+	}
+	defer m.teardown()
+	stop := context.AfterFunc(ctx, func() { m.kill(ctx.Err()) })
+	defer stop()
+	if err := m.boot(ports); err != nil {
+		return m.explain(err)
+	}
+	select {
+	case <-m.exited:
+		if m.waitErr != nil {
+			return m.explain(fmt.Errorf("qemu: %w", m.waitErr))
+		}
+		return nil
+	case <-ctx.Done():
+		return m.explain(ctx.Err())
+	}
+}
+
+// probeSpec is the Spec of a probe boot: no disks, no workspace.
+func probeSpec() *vm.Spec { return &vm.Spec{MemoryMB: 256, BootTimeout: probeTimeout} }
+
+// serialPorts are the host ends of the VM's two virtio-serial ports.
+type serialPorts struct {
+	agentL, beatL *net.UnixListener
+	agent, beat   net.Conn
+	beats         *bufio.Reader
+}
+
+// listen makes the unix sockets QEMU connects the serial ports to.
+func (m *machine) listen() (*serialPorts, error) {
+	p := &serialPorts{}
+	var err error
+	if p.beatL, err = listen(filepath.Join(m.dir, "hb.sock")); err != nil {
+		return nil, err
+	}
+	if p.agentL, err = listen(filepath.Join(m.dir, "agent.sock")); err != nil {
+		p.beatL.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *serialPorts) close() {
+	if p.agent != nil {
+		p.agent.Close()
+	}
+	if p.beat != nil {
+		p.beat.Close()
+	}
+	p.agentL.Close()
+	p.beatL.Close()
+}
+
+// boot waits for QEMU to connect the ports and the guest to be ready.
+func (m *machine) boot(p *serialPorts) error {
+	var err error
+	if p.agent, p.beat, err = m.acceptPorts(p.agentL, p.beatL); err != nil {
+		return err
+	}
+	p.beats = bufio.NewReader(p.beat)
+	return m.waitReady(p.beat, p.beats)
+}
+
+// listen makes a unix socket QEMU connects one virtio-serial port to.
+func listen(path string) (*net.UnixListener, error) {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen for the VM's serial port: %w", err)
+	}
+	return l, nil
+}
+
+// start launches QEMU.
+func (m *machine) start() error {
+	args, err := m.args()
+	if err != nil {
+		return err
+	}
+	m.console = newTailBuffer(16 << 10)
+	m.cmd = exec.Command(m.qemu, args...)
+	m.cmd.Stdout, m.cmd.Stderr = m.console, m.console
+	m.cmd.SysProcAttr = sysProcAttr()
+	if err := m.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", m.qemu, err)
+	}
+	m.exited = make(chan struct{})
+	go func() {
+		m.waitErr = m.cmd.Wait()
+		close(m.exited)
+	}()
+	return nil
+}
+
+// acceptPorts waits for QEMU to connect both serial ports.
+func (m *machine) acceptPorts(agentL, beatL *net.UnixListener) (agent, beat net.Conn, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	accept := func(l *net.UnixListener) (net.Conn, error) {
+		_ = l.SetDeadline(deadline)
+		c, err := l.Accept()
+		if err != nil {
+			select {
+			case <-m.exited:
+				return nil, errors.New("qemu exited before the VM started")
+			default:
+			}
+			return nil, fmt.Errorf("qemu did not connect the VM's serial port: %w", err)
+		}
+		return c, nil
+	}
+	// QEMU connects the chardevs in command-line order: the beat port first.
+	if beat, err = accept(beatL); err != nil {
+		return nil, nil, err
+	}
+	if agent, err = accept(agentL); err != nil {
+		beat.Close()
+		return nil, nil, err
+	}
+	return agent, beat, nil
+}
+
+// waitReady waits for the guest init's ready byte within the boot deadline.
+func (m *machine) waitReady(beat net.Conn, r *bufio.Reader) error {
+	timeout := m.spec.BootTimeout
+	if timeout == 0 {
+		timeout = DefaultBootTimeout
+	}
+	_ = beat.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			if isTimeout(err) {
+				err = fmt.Errorf("%w: the VM's agent was not ready within %v (accel %s); the VM was killed. A loaded host boots slowly under TCG: retry, or raise the boot timeout", ErrWatchdog, timeout, m.accel)
+				m.kill(err)
+				return err
+			}
+			return fmt.Errorf("the VM stopped before its agent was ready: %w", err)
+		}
+		switch c {
+		case guestinit.BeatReady:
+			return nil
+		case guestinit.BeatError:
+			line, _ := r.ReadString('\n')
+			err := fmt.Errorf("the VM's init failed: %s", trimLine(line))
+			m.setFailure(err)
+			return err
+		}
+	}
+}
+
+// watch kills the VM when its heartbeats stop for longer than m.hang.
+func (m *machine) watch(beat net.Conn, r *bufio.Reader) {
+	for {
+		_ = beat.SetReadDeadline(time.Now().Add(m.hang))
+		c, err := r.ReadByte()
+		if err != nil {
+			if isTimeout(err) {
+				m.kill(fmt.Errorf("%w: the VM stopped responding (no heartbeat for %v); it was killed", ErrWatchdog, m.hang))
+			}
+			return
+		}
+		switch c {
+		case guestinit.BeatError:
+			line, _ := r.ReadString('\n')
+			m.setFailure(fmt.Errorf("the VM's init failed: %s", trimLine(line)))
+		case guestinit.BeatDone:
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (m *machine) setFailure(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failure == nil {
+		m.failure = err
+	}
+}
+
+// kill records why and kills QEMU.
+func (m *machine) kill(why error) {
+	if why != nil {
+		m.setFailure(why)
+	}
+	m.killOnce.Do(func() { _ = m.cmd.Process.Kill() })
+}
+
+// explain turns a channel error into the reason the VM failed, if known,
+// with the tail of its console.
+func (m *machine) explain(err error) error {
+	m.mu.Lock()
+	failure := m.failure
+	m.mu.Unlock()
+	if failure != nil {
+		err = failure
+	} else {
+		select {
+		case <-m.exited:
+			err = fmt.Errorf("the VM exited unexpectedly (%v): %w", m.waitErr, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if tail := m.console.Tail(2048); tail != "" {
+		return fmt.Errorf("%w\nVM console:\n%s", err, tail)
+	}
+	return err
+}
+
+// waitPowerOff gives the guest time to sync and power off, then kills it:
+// the command is over and its workspace writes went through 9p already.
+func (m *machine) waitPowerOff() {
+	select {
+	case <-m.exited:
+	case <-time.After(powerOffGrace):
+		m.kill(nil)
+	}
+}
+
+// teardown makes sure QEMU is gone.
+func (m *machine) teardown() {
+	select {
+	case <-m.exited:
+	default:
+		m.kill(nil)
+		<-m.exited
+	}
+}
+
+func trimLine(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

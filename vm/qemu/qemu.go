@@ -1,0 +1,150 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/silo-dev/silo/vm"
+)
+
+// Accel is how QEMU executes the guest.
+type Accel string
+
+// The accelerators silo uses.
+const (
+	AccelAuto Accel = ""    // KVM if the cached probe says it works, else TCG
+	AccelKVM  Accel = "kvm" // hardware virtualization
+	AccelTCG  Accel = "tcg" // QEMU's software emulation
+)
+
+// Default limits.
+const (
+	// DefaultBootTimeout bounds start-to-agent-ready when the spec sets no
+	// timeout. TCG boots take ~2 s here, ~10 s on a loaded host.
+	DefaultBootTimeout = 90 * time.Second
+	// DefaultHangTimeout is how long the host waits without a heartbeat
+	// before it declares the guest hung.
+	DefaultHangTimeout = 30 * time.Second
+	// DefaultMemoryMB is the guest RAM when the spec sets none.
+	DefaultMemoryMB = 1024
+	// powerOffGrace is how long the guest may take to sync and power off
+	// after the agent returned.
+	powerOffGrace = 10 * time.Second
+)
+
+// Options configure the backend.
+type Options struct {
+	// Home is silo's home directory: the store, and the KVM probe cache.
+	Home string
+	// QEMU is the qemu-system binary; empty: qemu-system-x86_64 (or
+	// -aarch64 on arm64) from PATH.
+	QEMU string
+	// Accel forces an accelerator; AccelAuto uses the cached KVM probe.
+	Accel Accel
+	// HangTimeout overrides DefaultHangTimeout.
+	HangTimeout time.Duration
+	// Runtime returns the kernel and initfs entries to boot when a Spec
+	// leaves them empty. nil: kernel.Ensure in Home's store.
+	Runtime func(ctx context.Context) (kernel, initfs string, err error)
+}
+
+// Backend runs sandboxes as QEMU micro-VMs.
+type Backend struct {
+	o Options
+}
+
+var _ vm.Backend = (*Backend)(nil)
+
+// New returns the qemu backend.
+func New(o Options) *Backend {
+	if o.HangTimeout == 0 {
+		o.HangTimeout = DefaultHangTimeout
+	}
+	return &Backend{o: o}
+}
+
+// Name returns "qemu".
+func (b *Backend) Name() string { return "qemu" }
+
+// Binary returns the qemu-system executable for this host's architecture.
+func (b *Backend) Binary() (string, error) {
+	name := b.o.QEMU
+	if name == "" {
+		name = "qemu-system-x86_64"
+		if runtime.GOARCH == "arm64" {
+			name = "qemu-system-aarch64"
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found: install QEMU (Debian: apt-get install qemu-system-x86 qemu-utils)", name)
+	}
+	return p, nil
+}
+
+// Available reports why the backend cannot run here: not Linux, or no QEMU.
+func (b *Backend) Available() error {
+	if runtime.GOOS != "linux" {
+		return errors.New("the qemu backend runs on Linux hosts only")
+	}
+	_, err := b.Binary()
+	return err
+}
+
+// Run boots a VM for spec, runs its command and returns its exit status.
+func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
+	if err := b.Available(); err != nil {
+		return -1, err
+	}
+	t0 := time.Now()
+	kern, initfs, err := b.runtimeEntries(ctx, spec)
+	if err != nil {
+		return -1, err
+	}
+	t0 = spec.Timing.Mark("runtime lookup", t0)
+	accel, err := b.accel(ctx, kern, initfs)
+	if err != nil {
+		return -1, err
+	}
+	dir, err := os.MkdirTemp("", "silo-vm-")
+	if err != nil {
+		return -1, fmt.Errorf("make the VM's runtime directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, accel: accel, hang: b.o.HangTimeout}
+	if m.qemu, err = b.Binary(); err != nil {
+		return -1, err
+	}
+	return m.run(ctx, t0)
+}
+
+// runtimeEntries returns the vmlinux and initfs files to boot.
+func (b *Backend) runtimeEntries(ctx context.Context, spec *vm.Spec) (string, string, error) {
+	kern, initfs := spec.Kernel, spec.Initfs
+	if kern == "" || initfs == "" {
+		resolve := b.o.Runtime
+		if resolve == nil {
+			resolve = b.defaultRuntime
+		}
+		var err error
+		if kern, initfs, err = resolve(ctx); err != nil {
+			return "", "", err
+		}
+	}
+	return vmlinuxPath(kern), initfs, nil
+}
+
+// vmlinuxPath returns the vmlinux of a kernel entry: the entry itself when
+// it is a file, or its vmlinux when it is a kernel directory entry.
+func vmlinuxPath(kernel string) string {
+	if fi, err := os.Stat(kernel); err == nil && fi.IsDir() {
+		return filepath.Join(kernel, "vmlinux")
+	}
+	return kernel
+}
