@@ -1,0 +1,318 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// AddOptions say how to add an entry.
+type AddOptions struct {
+	Name        string            // human part: "python-3.12-slim-rootfs.ext4"; AddFile/AddDir default to the source's base name
+	Kind        Kind              // default KindFile
+	Deriver     Hash              // non-zero: the entry is derivation-addressed (store path hash = Deriver); zero: content-addressed
+	References  []string          // store names (base names) this entry refers to; they must exist
+	Rebuildable bool              // may be evicted by --max-size/--max-age
+	Annotations map[string]string // free-form, e.g. "oci.digest"
+	Move        bool              // AddFile/AddDir: consume src by renaming it into the store when on the same filesystem (e.g. staged under MkTemp); copy otherwise
+}
+
+// staged is content prepared under .tmp, final and read-only, ready to be
+// renamed into the store.
+type staged struct {
+	path       string
+	dir        bool
+	content    Hash
+	size, disk int64
+	mode       uint32
+}
+
+// prepare validates o and fills defaults.
+func (s *Store) prepare(o *AddOptions) error {
+	if o.Kind == "" {
+		o.Kind = KindFile
+	}
+	if err := checkName(string(o.Kind)); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	if err := checkName(o.Name); err != nil {
+		return err
+	}
+	refs := make([]string, 0, len(o.References))
+	for _, r := range o.References {
+		n, err := s.entryName(r)
+		if err != nil {
+			return fmt.Errorf("reference: %w", err)
+		}
+		refs = append(refs, n)
+	}
+	slices.Sort(refs)
+	o.References = slices.Compact(refs)
+	o.Annotations = maps.Clone(o.Annotations)
+	return nil
+}
+
+// hit returns the existing entry name when it is already in the store, and
+// holds it in the handle's temporary root.
+func (s *Store) hit(name string) (*Entry, bool, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	m, err := s.readMeta(name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.holdLocked(name); err != nil {
+		return nil, false, err
+	}
+	s.touch(name)
+	return m.entry(), true, nil
+}
+
+// AddFile adds the regular file src.
+func (s *Store) AddFile(src string, o AddOptions) (*Entry, error) {
+	if o.Name == "" {
+		o.Name = filepath.Base(src)
+	}
+	e, err := s.addFile(src, o)
+	if err != nil {
+		return nil, fmt.Errorf("add %s to the store: %w", src, err)
+	}
+	return e, nil
+}
+
+func (s *Store) addFile(src string, o AddOptions) (*Entry, error) {
+	if err := s.prepare(&o); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", src)
+	}
+	if !o.Deriver.IsZero() {
+		if e, ok, err := s.hit(storeName(o.Deriver, o.Name)); ok || err != nil {
+			return e, err
+		}
+	}
+	tmp, err := s.ownTmp()
+	if err != nil {
+		return nil, err
+	}
+	stagePath := filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano()))
+	if o.Move {
+		err := os.Rename(src, stagePath)
+		if err == nil {
+			return s.addStagedFile(stagePath, o)
+		}
+		if !errors.Is(err, unix.EXDEV) {
+			return nil, fmt.Errorf("move into the store: %w", err)
+		}
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if o.Deriver.IsZero() {
+		h, err := hashFile(f, fi.Size())
+		if err != nil {
+			return nil, err
+		}
+		if e, ok, err := s.hit(storeName(h, o.Name)); ok || err != nil {
+			if err == nil && o.Move {
+				os.Remove(src)
+			}
+			return e, err
+		}
+	}
+	st, err := s.stageStream(stagePath, f, uint32(fi.Mode().Perm()))
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.commit(st, o)
+	if err == nil && o.Move {
+		os.Remove(src)
+	}
+	return e, err
+}
+
+// addStagedFile hashes a file already moved under .tmp and commits it.
+func (s *Store) addStagedFile(p string, o AddOptions) (*Entry, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h, err := hashFile(f, fi.Size())
+	if err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	mode := canonMode(uint32(fi.Mode().Perm()))
+	if err := f.Chmod(os.FileMode(mode)); err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	return s.commit(&staged{path: p, content: h, size: fi.Size(), disk: diskSize(fi), mode: mode}, o)
+}
+
+// stageStream copies r to the new file p, hashing it, then fsyncs it and
+// makes it read-only.
+func (s *Store) stageStream(p string, r io.Reader, perm uint32) (*staged, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, roErr(err)
+	}
+	h, n, err := copyHash(f, r)
+	mode := canonMode(perm)
+	if err == nil {
+		err = f.Chmod(os.FileMode(mode))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	return &staged{path: p, content: h, size: n, disk: diskSize(fi), mode: mode}, nil
+}
+
+// AddReader adds the bytes of r as a file entry. o.Name is required.
+func (s *Store) AddReader(r io.Reader, o AddOptions) (*Entry, error) {
+	e, err := s.addReader(r, o)
+	if err != nil {
+		return nil, fmt.Errorf("add %q to the store: %w", o.Name, err)
+	}
+	return e, nil
+}
+
+func (s *Store) addReader(r io.Reader, o AddOptions) (*Entry, error) {
+	if err := s.prepare(&o); err != nil {
+		return nil, err
+	}
+	if !o.Deriver.IsZero() {
+		if e, ok, err := s.hit(storeName(o.Deriver, o.Name)); ok || err != nil {
+			return e, err
+		}
+	}
+	tmp, err := s.ownTmp()
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.stageStream(filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano())), r, 0o444)
+	if err != nil {
+		return nil, err
+	}
+	return s.commit(st, o)
+}
+
+// AddDir adds the directory tree src. Write bits are cleared throughout;
+// modes, ownership (when silo runs as root, or when the tree is moved) and
+// mtimes are kept, but only modes enter the content hash.
+func (s *Store) AddDir(src string, o AddOptions) (*Entry, error) {
+	if o.Name == "" {
+		o.Name = filepath.Base(src)
+	}
+	e, err := s.addDir(src, o)
+	if err != nil {
+		return nil, fmt.Errorf("add %s to the store: %w", src, err)
+	}
+	return e, nil
+}
+
+func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
+	if err := s.prepare(&o); err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", src)
+	}
+	if !o.Deriver.IsZero() {
+		if e, ok, err := s.hit(storeName(o.Deriver, o.Name)); ok || err != nil {
+			return e, err
+		}
+	}
+	tmp, err := s.ownTmp()
+	if err != nil {
+		return nil, err
+	}
+	stagePath := filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano()))
+	h := newHasher()
+	op := newTreeOp(h)
+	moved := false
+	if o.Move {
+		err := os.Rename(src, stagePath)
+		if err != nil && !errors.Is(err, unix.EXDEV) {
+			return nil, fmt.Errorf("move into the store: %w", err)
+		}
+		moved = err == nil
+	}
+	if moved {
+		op.fix = true
+		err = op.run(stagePath)
+	} else {
+		op.copyTo = stagePath
+		err = op.run(src)
+	}
+	if err == nil {
+		err = syncFS(stagePath)
+	}
+	if err != nil {
+		removeAll(stagePath)
+		return nil, err
+	}
+	e, err := s.commit(&staged{path: stagePath, dir: true, content: sumOf(h), size: op.size, disk: op.disk}, o)
+	if err == nil && o.Move && !moved {
+		removeAll(src)
+	}
+	return e, err
+}
+
+// syncFS flushes the filesystem holding p: one syncfs(2) instead of an
+// fsync per file of a large tree.
+func syncFS(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	return nil
+}

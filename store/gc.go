@@ -1,0 +1,328 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// GCOptions tune a collection.
+type GCOptions struct {
+	DryRun  bool          // report what would go, remove nothing
+	MaxSize int64         // evict rebuildable entries, least recently used first, until the store's disk size is at most this (0: no limit)
+	MaxAge  time.Duration // evict rebuildable entries unused for longer than this (0: no limit)
+}
+
+// GCItem is one entry (or stray file) a collection removed or would remove.
+type GCItem struct {
+	Name     string `json:"name"`
+	Kind     Kind   `json:"kind,omitempty"`
+	DiskSize int64  `json:"disk_size"`
+	Evicted  bool   `json:"evicted,omitempty"` // reachable, but evicted by --max-size/--max-age
+	Orphan   bool   `json:"orphan,omitempty"`  // a file without metadata, or metadata without a file
+}
+
+// GCReport says what a collection did (or, with DryRun, would do).
+type GCReport struct {
+	DryRun      bool     `json:"dry_run,omitempty"`
+	Removed     []GCItem `json:"removed"`
+	Freed       int64    `json:"freed"`        // disk bytes
+	Live        int      `json:"live"`         // entries kept
+	LiveSize    int64    `json:"live_size"`    // their disk bytes
+	PrunedRoots []string `json:"pruned_roots"` // dangling indirect roots removed
+}
+
+// GC collects every entry no root reaches: it marks from the direct,
+// indirect and live temporary roots through references and sweeps the
+// rest, then, with MaxSize or MaxAge, evicts rebuildable entries least
+// recently used first, never one a temporary or indirect root pins. It holds
+// the store lock exclusively while it marks and sweeps.
+func (s *Store) GC(o GCOptions) (*GCReport, error) {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	trash, err := s.ownTmp()
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	trash = filepath.Join(trash, fmt.Sprintf("trash-%d", time.Now().UnixNano()))
+	r, err := s.gcLocked(o, trash)
+	unlock()
+	removeAll(trash)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	return r, nil
+}
+
+// gcState is what one collection knows.
+type gcState struct {
+	s      *Store
+	metas  map[string]*metaFile // metadata read so far (nil: unreadable)
+	marked map[string]bool
+}
+
+// mark marks everything reachable from roots.
+func (g *gcState) mark(roots []string, skip map[string]bool) map[string]bool {
+	marked := map[string]bool{}
+	stack := slices.Clone(roots)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if marked[n] || skip[n] {
+			continue
+		}
+		m := g.meta(n)
+		if m == nil {
+			// Unreadable metadata: keep what a root names (verify reports
+			// it), but its references cannot be followed.
+			if _, err := os.Lstat(g.s.metaPath(n)); err == nil {
+				marked[n] = true
+			}
+			continue
+		}
+		marked[n] = true
+		stack = append(stack, m.References...)
+	}
+	return marked
+}
+
+// meta returns n's metadata, reading it once; nil when absent or corrupt.
+func (g *gcState) meta(n string) *metaFile {
+	if m, ok := g.metas[n]; ok {
+		return m
+	}
+	m, err := g.s.readMeta(n)
+	if err != nil {
+		m = nil
+	}
+	g.metas[n] = m
+	return m
+}
+
+func (s *Store) gcLocked(o GCOptions, trash string) (*GCReport, error) {
+	rep := &GCReport{DryRun: o.DryRun, Removed: []GCItem{}, PrunedRoots: []string{}}
+	if !o.DryRun {
+		if err := s.sweepTmp(true); err != nil {
+			return nil, err
+		}
+	}
+	all, protected, err := s.gcRoots(o.DryRun, rep)
+	if err != nil {
+		return nil, err
+	}
+	g := &gcState{s: s, metas: map[string]*metaFile{}}
+	g.marked = g.mark(all, nil)
+	evicted := map[string]bool{}
+	if o.MaxSize > 0 || o.MaxAge > 0 {
+		evicted = g.evict(o, g.mark(protected, nil))
+		for n := range evicted {
+			rep.Removed = append(rep.Removed, GCItem{Name: n, Kind: g.metas[n].Kind, DiskSize: g.metas[n].DiskSize, Evicted: true})
+		}
+		g.marked = g.mark(all, evicted)
+	}
+	names, err := s.names()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if g.marked[n] {
+			rep.Live++
+			if m := g.meta(n); m != nil {
+				rep.LiveSize += m.DiskSize
+			}
+			continue
+		}
+		if !evicted[n] {
+			it := GCItem{Name: n}
+			if m := g.meta(n); m != nil {
+				it.Kind, it.DiskSize = m.Kind, m.DiskSize
+			}
+			rep.Removed = append(rep.Removed, it)
+		}
+	}
+	orphans, err := s.orphanFiles(names)
+	if err != nil {
+		return nil, err
+	}
+	rep.Removed = append(rep.Removed, orphans...)
+	for _, it := range rep.Removed {
+		rep.Freed += it.DiskSize
+		if o.DryRun {
+			continue
+		}
+		if err := s.removeEntry(it.Name, g.metas[it.Name], trash); err != nil {
+			return nil, err
+		}
+	}
+	if !o.DryRun {
+		s.pruneRealisations()
+	}
+	return rep, nil
+}
+
+// gcRoots gathers the entries every root names, and those pinned by
+// temporary and indirect roots (which eviction must spare).
+func (s *Store) gcRoots(dryRun bool, rep *GCReport) (all, protected []string, err error) {
+	direct, err := s.directRoots()
+	if err != nil {
+		return nil, nil, err
+	}
+	before, err := s.indirectRoots(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	indirect := before
+	if !dryRun {
+		if indirect, err = s.indirectRoots(true); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, r := range before {
+		if r.Dangling {
+			rep.PrunedRoots = append(rep.PrunedRoots, r.Name)
+		}
+	}
+	temp, err := s.liveTempRoots()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range direct {
+		all = append(all, r.Entries...)
+	}
+	for _, r := range indirect {
+		if !r.Dangling {
+			protected = append(protected, r.Entries...)
+		}
+	}
+	for n := range temp {
+		protected = append(protected, n)
+	}
+	return append(all, protected...), protected, nil
+}
+
+// evict picks the rebuildable, unpinned entries to evict, least recently
+// used first, skipping any entry that a kept entry still references.
+func (g *gcState) evict(o GCOptions, pinned map[string]bool) map[string]bool {
+	var total int64
+	var cands []*metaFile
+	referrers := map[string][]string{}
+	for n := range g.marked {
+		m := g.metas[n]
+		if m == nil {
+			continue
+		}
+		total += m.DiskSize
+		for _, r := range m.References {
+			referrers[r] = append(referrers[r], n)
+		}
+		if m.Rebuildable && !pinned[n] {
+			cands = append(cands, m)
+		}
+	}
+	slices.SortFunc(cands, func(a, b *metaFile) int { return a.LastUsed.Compare(b.LastUsed) })
+	evicted := map[string]bool{}
+	cutoff := time.Now().Add(-o.MaxAge)
+	for _, m := range cands {
+		old := o.MaxAge > 0 && m.LastUsed.Before(cutoff)
+		big := o.MaxSize > 0 && total > o.MaxSize
+		if !old && !big {
+			continue
+		}
+		if slices.ContainsFunc(referrers[m.Name], func(r string) bool { return !evicted[r] }) {
+			continue // something kept refers to it
+		}
+		evicted[m.Name] = true
+		total -= m.DiskSize
+	}
+	return evicted
+}
+
+// orphanFiles returns store files that have no metadata (entries whose add
+// never finished, compressed forms of collected entries, stray files).
+func (s *Store) orphanFiles(names []string) ([]GCItem, error) {
+	valid := make(map[string]bool, len(names))
+	for _, n := range names {
+		valid[n] = true
+	}
+	var out []GCItem
+	for _, d := range []struct{ dir, suffix string }{{s.dir, ""}, {s.zst, ".zst"}} {
+		f, err := os.Open(d.dir)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", d.dir, err)
+		}
+		list, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", d.dir, err)
+		}
+		for _, n := range list {
+			base, ok := strings.CutSuffix(n, d.suffix)
+			if strings.HasPrefix(n, ".") || !ok || valid[base] {
+				continue
+			}
+			it := GCItem{Name: base, Orphan: true}
+			if fi, err := os.Lstat(filepath.Join(d.dir, n)); err == nil {
+				it.DiskSize = diskSize(fi)
+			}
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// removeEntry deletes an entry's metadata, then its file or tree (moved
+// to trash, deleted once the lock is released), its compressed form and
+// its index record. The caller holds the exclusive lock.
+func (s *Store) removeEntry(name string, m *metaFile, trash string) error {
+	if err := os.Remove(s.metaPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove metadata of %s: %w", name, err)
+	}
+	p := s.entryPath(name)
+	fi, err := os.Lstat(p)
+	switch {
+	case err == nil && fi.IsDir():
+		if err := os.MkdirAll(trash, 0o700); err != nil {
+			return err
+		}
+		if err := os.Rename(p, filepath.Join(trash, name)); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	case err == nil:
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	}
+	if err := os.Remove(s.zstPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", s.zstPath(name), err)
+	}
+	if m != nil && !m.Deriver.IsZero() {
+		d := filepath.Join(s.idx, "content", m.ContentHash.String()[len(hashPrefix):])
+		os.Remove(filepath.Join(d, name))
+		os.Remove(d) // only when empty
+	}
+	return nil
+}
+
+// pruneRealisations drops realisations whose entry is gone.
+func (s *Store) pruneRealisations() {
+	ents, _ := os.ReadDir(s.real)
+	for _, e := range ents {
+		p := filepath.Join(s.real, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var r realisation
+		if json.Unmarshal(b, &r) != nil || !s.exists(r.Name) {
+			os.Remove(p)
+		}
+	}
+}

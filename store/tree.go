@@ -1,0 +1,302 @@
+package store
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// treeOp walks a directory tree in canonical order (names sorted
+// bytewise) and, in the same pass, feeds its serialization to hash, to arch
+// (the owned archive form) when set, copies it to copyTo when set, and
+// clears write bits in place when fix is set. It sums apparent and on-disk
+// sizes, counting each inode once.
+type treeOp struct {
+	hash   *narEnc
+	arch   *narEnc
+	copyTo string
+	fix    bool
+	root   bool // running as root: restore ownership on copies
+
+	size, disk int64
+	seen       map[[2]uint64]bool
+	buf        []byte
+}
+
+func newTreeOp(hash io.Writer) *treeOp {
+	return &treeOp{
+		hash: newNarEnc(hash, false),
+		seen: map[[2]uint64]bool{},
+		buf:  make([]byte, 1<<20),
+		root: os.Geteuid() == 0,
+	}
+}
+
+// run walks src (and writes dst when copying).
+func (t *treeOp) run(src string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", src)
+	}
+	if err := t.node(src, t.copyTo, fi); err != nil {
+		return err
+	}
+	if t.hash.err != nil {
+		return t.hash.err
+	}
+	if t.arch != nil {
+		return t.arch.err
+	}
+	return nil
+}
+
+// encs calls f on each encoder in use.
+func (t *treeOp) encs(f func(*narEnc)) {
+	f(t.hash)
+	if t.arch != nil {
+		f(t.arch)
+	}
+}
+
+// node handles one inode at src (dst is "" unless copying).
+func (t *treeOp) node(src, dst string, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("stat %s: no inode information", src)
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	if !t.seen[key] {
+		t.seen[key] = true
+		t.disk += st.Blocks * 512
+	}
+	o := owner{UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Nano()}
+	mode := st.Mode & permMask
+	var err error
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		err = t.dir(src, dst, mode, o)
+	case syscall.S_IFREG:
+		err = t.file(src, dst, mode, o, fi.Size())
+	case syscall.S_IFLNK:
+		err = t.symlink(src, dst, o)
+	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO:
+		err = t.special(src, dst, st, o)
+	default:
+		return fmt.Errorf("%s: sockets cannot be stored; remove it first", src)
+	}
+	if err != nil {
+		return err
+	}
+	if t.fix && st.Mode&syscall.S_IFMT != syscall.S_IFLNK && mode != canonMode(mode) && st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return chmod(src, canonMode(mode))
+	}
+	return nil
+}
+
+func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
+	t.encs(func(e *narEnc) { e.dirStart(mode, o) })
+	if dst != "" {
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read directory %s: %w", src, err)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		p := filepath.Join(src, n)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		t.encs(func(e *narEnc) { e.child(n) })
+		var d string
+		if dst != "" {
+			d = filepath.Join(dst, n)
+		}
+		if err := t.node(p, d, fi); err != nil {
+			return err
+		}
+	}
+	t.encs(func(e *narEnc) { e.dirEnd() })
+	if dst != "" {
+		return t.finish(dst, mode, o, false)
+	}
+	if t.fix && mode != canonMode(mode) {
+		return chmod(src, canonMode(mode))
+	}
+	return nil
+}
+
+func (t *treeOp) file(src, dst string, mode uint32, o owner, size int64) error {
+	t.encs(func(e *narEnc) { e.file(mode, o, size) })
+	t.size += size
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var sink io.Writer = encWriter{t}
+	var sw *sparseWriter
+	if dst != "" {
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		sw = &sparseWriter{f: out}
+		sink = io.MultiWriter(sink, sw)
+	}
+	n, err := io.CopyBuffer(sink, struct{ io.Reader }{f}, t.buf)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	if n != size {
+		return fmt.Errorf("%s changed size while it was being stored; try again when nothing writes to it", src)
+	}
+	if sw != nil {
+		if err := sw.finish(); err != nil {
+			return err
+		}
+		return t.finish(dst, mode, o, false)
+	}
+	return nil
+}
+
+func (t *treeOp) symlink(src, dst string, o owner) error {
+	target, err := os.Readlink(src)
+	if err != nil {
+		return err
+	}
+	t.encs(func(e *narEnc) { e.symlink(target, o) })
+	if dst == "" {
+		return nil
+	}
+	if err := os.Symlink(target, dst); err != nil {
+		return err
+	}
+	return t.finish(dst, 0, o, true)
+}
+
+func (t *treeOp) special(src, dst string, st *syscall.Stat_t, o owner) error {
+	tag := map[uint32]byte{syscall.S_IFCHR: tagChar, syscall.S_IFBLK: tagBlock, syscall.S_IFIFO: tagFifo}[st.Mode&syscall.S_IFMT]
+	mode := st.Mode & permMask
+	t.encs(func(e *narEnc) { e.special(tag, mode, o, st.Rdev) })
+	if dst == "" {
+		return nil
+	}
+	if err := unix.Mknod(dst, st.Mode&syscall.S_IFMT|0o600, int(st.Rdev)); err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	return t.finish(dst, mode, o, false)
+}
+
+// finish gives a copied inode its canonical mode, owner (when root) and
+// mtime.
+func (t *treeOp) finish(dst string, mode uint32, o owner, link bool) error {
+	if t.root {
+		if err := os.Lchown(dst, int(o.UID), int(o.GID)); err != nil {
+			return err
+		}
+	}
+	if !link {
+		if err := chmod(dst, canonMode(mode)); err != nil {
+			return err
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(o.Mtime), unix.NsecToTimespec(o.Mtime)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set mtime of %s: %w", dst, err)
+	}
+	return nil
+}
+
+// chmod sets raw permission bits (setuid and friends included).
+func chmod(p string, mode uint32) error {
+	if err := unix.Fchmodat(unix.AT_FDCWD, p, mode, 0); err != nil {
+		return fmt.Errorf("chmod %s: %w", p, err)
+	}
+	return nil
+}
+
+// encWriter feeds file contents to every encoder of a treeOp.
+type encWriter struct{ t *treeOp }
+
+func (w encWriter) Write(p []byte) (int, error) {
+	w.t.encs(func(e *narEnc) { e.raw(p) })
+	if w.t.hash.err != nil {
+		return 0, w.t.hash.err
+	}
+	if w.t.arch != nil && w.t.arch.err != nil {
+		return 0, w.t.arch.err
+	}
+	return len(p), nil
+}
+
+// sparseBlock is the granularity at which zero runs become holes.
+const sparseBlock = 4096
+
+var zeroBlock [sparseBlock]byte
+
+// sparseWriter writes to f at increasing offsets, leaving holes where whole
+// aligned blocks are zero. finish sets the final size and fsyncs nothing.
+type sparseWriter struct {
+	f   *os.File
+	off int64
+}
+
+func (w *sparseWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		// Take up to the next block boundary.
+		k := sparseBlock - int(w.off%sparseBlock)
+		if k > len(p) {
+			k = len(p)
+		}
+		if k == sparseBlock && isZero(p[:k]) {
+			w.off += int64(k)
+			p = p[k:]
+			continue
+		}
+		// Extend over following non-zero (or partial) blocks.
+		for k+sparseBlock <= len(p) && !isZero(p[k:k+sparseBlock]) {
+			k += sparseBlock
+		}
+		if k < len(p) && k+sparseBlock > len(p) {
+			k = len(p)
+		}
+		if _, err := w.f.WriteAt(p[:k], w.off); err != nil {
+			return 0, err
+		}
+		w.off += int64(k)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (w *sparseWriter) finish() error { return w.f.Truncate(w.off) }
+
+func isZero(b []byte) bool {
+	for len(b) >= sparseBlock {
+		if string(b[:sparseBlock]) != string(zeroBlock[:]) {
+			return false
+		}
+		b = b[sparseBlock:]
+	}
+	return string(b) == string(zeroBlock[:len(b)])
+}
