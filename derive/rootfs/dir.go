@@ -25,7 +25,7 @@ func WriteDir(layers []Layer, dst string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			removeAll(dst)
+			RemoveTree(dst)
 		}
 	}()
 	root, err := os.OpenRoot(dst)
@@ -43,9 +43,9 @@ func WriteDir(layers []Layer, dst string) (err error) {
 	return nil
 }
 
-// removeAll removes a partly written tree, making its directories writable
+// RemoveTree removes a tree written by WriteDir, making its directories writable
 // first.
-func removeAll(dir string) {
+func RemoveTree(dir string) {
 	_ = fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			os.Chmod(path.Join(dir, p), 0o700)

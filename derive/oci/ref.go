@@ -1,0 +1,251 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Transport names the kind of source an image reference points at.
+type Transport string
+
+// The transports a reference may name. A reference without a prefix is a
+// registry reference ("python:3.12-slim", "ghcr.io/o/r@sha256:…").
+const (
+	Registry      Transport = "docker"
+	OCILayout     Transport = "oci-layout"
+	DockerArchive Transport = "docker-archive"
+	OCIArchive    Transport = "oci-archive"
+)
+
+// Reference is a parsed image reference.
+type Reference struct {
+	Transport Transport
+	// Name is the canonical registry reference (name.Reference.Name()) for
+	// Registry; for local sources, the absolute path.
+	Name string
+	// Tag selects an image inside an OCI layout or archive (default: the
+	// only image, or the one tagged "latest").
+	Tag string
+	// Digest is set when the reference pins a manifest digest.
+	Digest string
+
+	ref name.Reference
+}
+
+// String is the canonical form of r: the same for every spelling of the
+// same reference.
+func (r *Reference) String() string {
+	switch r.Transport {
+	case Registry:
+		return r.Name
+	default:
+		s := string(r.Transport) + ":" + r.Name
+		if r.Tag != "" {
+			s += ":" + r.Tag
+		}
+		return s
+	}
+}
+
+// ParseReference parses ref: REF, oci-layout:DIR[:TAG], docker-archive:FILE
+// or oci-archive:FILE[:TAG].
+func ParseReference(ref string) (*Reference, error) {
+	for _, tr := range []Transport{OCILayout, DockerArchive, OCIArchive} {
+		if p, ok := strings.CutPrefix(ref, string(tr)+":"); ok {
+			return parseLocal(tr, p)
+		}
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("parse image reference %q: %w", ref, err)
+	}
+	out := &Reference{Transport: Registry, Name: r.Name(), ref: r}
+	if d, ok := r.(name.Digest); ok {
+		out.Digest = d.DigestStr()
+	}
+	return out, nil
+}
+
+// parseLocal splits PATH[:TAG]. A path that exists as given wins over a
+// tag split, so paths with colons work.
+func parseLocal(tr Transport, p string) (*Reference, error) {
+	if p == "" {
+		return nil, fmt.Errorf("image reference %s: needs a path (%s:PATH)", tr, tr)
+	}
+	path, tag := p, ""
+	if _, err := os.Stat(p); err != nil {
+		if i := strings.LastIndexByte(p, ':'); i > 0 && !strings.Contains(p[i+1:], "/") {
+			path, tag = p[:i], p[i+1:]
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %s:%s: %w", tr, p, err)
+	}
+	return &Reference{Transport: tr, Name: abs, Tag: tag}, nil
+}
+
+// Options say where and how to pull.
+type Options struct {
+	// Platform is the image platform to pick from a multi-arch index
+	// (default linux/GOARCH: what the VM runs).
+	Platform *v1.Platform
+	// Keychain finds registry credentials (default authn.DefaultKeychain:
+	// the docker config and its credential helpers).
+	Keychain authn.Keychain
+	// Transport is the HTTP transport for registries (default remote's).
+	Transport http.RoundTripper
+	// Jobs is the number of layers fetched at once (default 4).
+	Jobs int
+	// Attempts is how many times a layer download is tried before the
+	// pull fails (default 3).
+	Attempts int
+	// Progress, if not nil, is told about each layer.
+	Progress Progress
+}
+
+// DefaultPlatform is the platform of the sandboxes on this host.
+func DefaultPlatform() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// ParsePlatform parses "os/arch[/variant]".
+func ParsePlatform(s string) (*v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" {
+		return nil, fmt.Errorf("platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", s)
+	}
+	return p, nil
+}
+
+func (o *Options) platform() v1.Platform {
+	if o.Platform != nil {
+		return *o.Platform
+	}
+	return DefaultPlatform()
+}
+
+// resolve finds the image r names for the options' platform. cleanup
+// releases what a local archive needed.
+func resolve(ctx context.Context, r *Reference, o *Options) (img v1.Image, cleanup func(), err error) {
+	cleanup = func() {}
+	p := o.platform()
+	switch r.Transport {
+	case Registry:
+		kc := o.Keychain
+		if kc == nil {
+			kc = authn.DefaultKeychain
+		}
+		opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p)}
+		if o.Transport != nil {
+			opts = append(opts, remote.WithTransport(o.Transport))
+		}
+		img, err = remote.Image(r.ref, opts...)
+	case OCILayout:
+		img, err = fromLayout(r.Name, r.Tag, p)
+	case OCIArchive:
+		var dir string
+		if dir, err = unpackOCIArchive(r.Name); err == nil {
+			cleanup = func() { os.RemoveAll(dir) }
+			img, err = fromLayout(dir, r.Tag, p)
+		}
+	case DockerArchive:
+		var tag *name.Tag
+		if r.Tag != "" {
+			t, terr := name.NewTag(r.Tag)
+			if terr != nil {
+				return nil, cleanup, terr
+			}
+			tag = &t
+		}
+		img, err = tarball.ImageFromPath(r.Name, tag)
+	}
+	if err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	if err := checkPlatform(img, p); err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return img, cleanup, nil
+}
+
+// checkPlatform refuses an image built for another platform.
+func checkPlatform(img v1.Image, p v1.Platform) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("read image config: %w", err)
+	}
+	if cf.OS != p.OS || cf.Architecture != p.Architecture {
+		return fmt.Errorf("the image is for %s/%s, not %s (pick another image or pass --platform)", cf.OS, cf.Architecture, p.String())
+	}
+	return nil
+}
+
+// fromLayout picks the image tagged tag (or the only one) from an OCI
+// layout, resolving an index to p's manifest.
+func fromLayout(dir, tag string, p v1.Platform) (v1.Image, error) {
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+	}
+	var pick *v1.Descriptor
+	for i, d := range im.Manifests {
+		t := d.Annotations["org.opencontainers.image.ref.name"]
+		if (tag == "" && len(im.Manifests) == 1) || t == tag || (tag == "" && t == "latest") {
+			pick = &im.Manifests[i]
+			break
+		}
+	}
+	if pick == nil {
+		return nil, fmt.Errorf("OCI layout %s has no image tagged %q (add :TAG to the reference)", dir, tag)
+	}
+	if pick.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(pick.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return pickPlatform(child, p)
+	}
+	return idx.Image(pick.Digest)
+}
+
+// pickPlatform returns the manifest of index that matches p.
+func pickPlatform(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range im.Manifests {
+		if d.Platform != nil && d.Platform.OS == p.OS && d.Platform.Architecture == p.Architecture &&
+			(p.Variant == "" || d.Platform.Variant == p.Variant) {
+			return idx.Image(d.Digest)
+		}
+	}
+	return nil, fmt.Errorf("the image index has no manifest for %s (pass --platform)", p.String())
+}
+
+// errNoImage is returned for a reference that has not been pulled.
+var errNoImage = errors.New("image not pulled")

@@ -1,0 +1,172 @@
+package derive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/silo-dev/silo/derive/oci"
+	rfs "github.com/silo-dev/silo/derive/rootfs"
+	"github.com/silo-dev/silo/store"
+)
+
+// Format selects the forms of a rootfs to make.
+type Format uint8
+
+// The rootfs forms: an ext4 image (VM backends) and an unpacked directory
+// (the namespace backend).
+const (
+	FormatExt4 Format = 1 << iota
+	FormatDir
+)
+
+// RootfsOptions say which image and which forms.
+type RootfsOptions struct {
+	// Format is FormatExt4, FormatDir or both (default FormatExt4).
+	Format Format
+	// Platform of the image (default linux/GOARCH).
+	Platform *v1.Platform
+	// SizeMB is the size policy of the ext4 image: 0 for compact (sized
+	// to the content: the image is a read-only lower layer), else a cap.
+	SizeMB int64
+	// Pull resolves the reference again (a registry round trip for tags)
+	// even when the store knows what it resolved to.
+	Pull bool
+	// OCI options for the pull, if one is needed.
+	OCI oci.Options
+}
+
+// RootfsResult is a realised rootfs.
+type RootfsResult struct {
+	Image      *oci.Image   // the image, with its config (Env, Cmd, …)
+	ImageEntry *store.Entry // the image entry
+	Ext4       *store.Entry // set when FormatExt4 was asked for
+	Dir        *store.Entry // set when FormatDir was asked for
+	Pulled     *oci.Pulled  // set when a pull happened
+}
+
+// Config is the image's runtime config: Env, Entrypoint, Cmd, WorkingDir,
+// User.
+func (r *RootfsResult) Config() v1.Config { return r.Image.Config }
+
+// Rootfs returns the root filesystem of the image ref in the forms asked
+// for, building what the store does not have yet. A reference already
+// pulled is not looked up in a registry again unless o.Pull is set, so a
+// warm call reads a few small files and nothing else.
+func Rootfs(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (*RootfsResult, error) {
+	plat := oci.DefaultPlatform()
+	if o.Platform != nil {
+		plat = *o.Platform
+	}
+	o.OCI.Platform = &plat
+	res := &RootfsResult{}
+	var err error
+	if !o.Pull {
+		res.Image, res.ImageEntry, err = oci.Lookup(st, ref, plat)
+	}
+	if o.Pull || errors.Is(err, store.ErrNotFound) {
+		p, perr := oci.Pull(ctx, st, ref, o.OCI)
+		if perr != nil {
+			return nil, perr
+		}
+		res.Image, res.ImageEntry, res.Pulled, err = p.Image, p.Entry, p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.Format == 0 {
+		o.Format = FormatExt4
+	}
+	if o.Format&FormatExt4 != 0 {
+		if res.Ext4, err = realise(st, res.Image, "ext4", o.SizeMB); err != nil {
+			return nil, err
+		}
+	}
+	if o.Format&FormatDir != 0 {
+		if res.Dir, err = realise(st, res.Image, "dir", 0); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// RootfsDerivation is the derivation of im's rootfs in format.
+func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
+	d := &Derivation{Version: Version, Type: "rootfs", Platform: im.Platform, Format: format, SizeMB: sizeMB}
+	for _, l := range im.Layers {
+		d.Layers = append(d.Layers, l.Digest)
+	}
+	return d
+}
+
+// realise finds the rootfs derivation's output in the store or builds it.
+func realise(st *store.Store, im *oci.Image, format string, sizeMB int64) (*store.Entry, error) {
+	d := RootfsDerivation(im, format, sizeMB)
+	h := d.Hash()
+	if e, err := st.ByDeriver(h); err == nil {
+		return st.Use(e.Name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	e, err := build(st, im, d, h)
+	if err != nil {
+		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
+	}
+	return e, nil
+}
+
+// build assembles the rootfs in a staging directory and moves it into the
+// store under the derivation hash.
+func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash) (*store.Entry, error) {
+	layers := make([]rfs.Layer, len(im.Layers))
+	refs := make([]string, len(im.Layers))
+	for i, l := range im.Layers {
+		e, err := st.Use(l.Entry)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w (pull the image again)", l.Digest, err)
+		}
+		p := e.Path
+		layers[i] = rfs.Layer{Name: l.Digest, Open: func() (io.ReadCloser, error) { return oci.OpenLayer(p) }}
+		refs[i] = e.Name
+	}
+	tmp, err := st.MkTemp("rootfs-")
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.RemoveTree(tmp)
+	opts := store.AddOptions{
+		Kind: store.KindRootfs, Deriver: h, References: refs, Rebuildable: true, Move: true,
+		Annotations: map[string]string{"derivation": string(d.Canonical()), "oci.digest": im.Digest},
+	}
+	name := imageBase(im)
+	switch d.Format {
+	case "ext4":
+		out := filepath.Join(tmp, "rootfs.ext4")
+		if err := rfs.WriteExt4(layers, out, d.SizeMB<<20); err != nil {
+			return nil, err
+		}
+		opts.Name = name + "-rootfs.ext4"
+		return st.AddFile(out, opts)
+	default:
+		out := filepath.Join(tmp, "rootfs")
+		if err := rfs.WriteDir(layers, out); err != nil {
+			return nil, err
+		}
+		opts.Name = name + "-rootfs"
+		return st.AddDir(out, opts)
+	}
+}
+
+// imageBase is the human part of rootfs entry names: the image entry's
+// name without its suffix ("python" for "….-python.image.json").
+func imageBase(im *oci.Image) string {
+	r, err := oci.ParseReference(im.Ref)
+	if err != nil {
+		return "image"
+	}
+	return oci.ShortName(r)
+}
