@@ -102,6 +102,9 @@ func (m *matcher) notAllowed(t target, portOnly bool) *RefusedError {
 		e.Suggest = "[" + t.host + "]"
 	}
 	switch {
+	case t.host == HostAlias:
+		e.Reason = "the host's own services are reachable only with host access"
+		e.Suggest, e.NeedsHostAccess = "", true
 	case portOnly:
 		e.Reason = fmt.Sprintf("port %d is not allowed: a pattern without a port allows only %s", t.port, portList(m.defaultPorts))
 		e.Suggest += ":" + strconv.Itoa(t.port)

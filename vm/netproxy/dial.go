@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,9 +72,9 @@ func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, error) {
 	}
 	if len(ok) == 0 {
 		e := &RefusedError{Host: t.host, Port: t.port,
-			Reason: fmt.Sprintf("it resolves to %s, a %s address, which a sandbox may not reach", bad, class)}
+			Reason: fmt.Sprintf("it resolves to %s, %s address, which a sandbox may not reach", bad, article(class))}
 		if t.ip.IsValid() {
-			e.Reason = fmt.Sprintf("%s is a %s address, which a sandbox may not reach", bad, class)
+			e.Reason = fmt.Sprintf("%s is %s address, which a sandbox may not reach", bad, article(class))
 		}
 		e.NeedsHostAccess = !p.m.hostAccess && (class == "loopback" || class == "private")
 		return nil, e
@@ -153,4 +154,12 @@ func (it *idleTimer) pipe(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// article prefixes "a" or "an".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
 }

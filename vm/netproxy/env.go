@@ -1,5 +1,11 @@
 package netproxy
 
+import (
+	"context"
+	"net"
+	"net/netip"
+)
+
 // GuestAddr is where the agent listens for the proxy inside a sandbox.
 const GuestAddr = "127.0.0.1:3128"
 
@@ -18,4 +24,16 @@ func GuestEnv(addr string) []string {
 		"HTTPS_PROXY=" + url, "https_proxy=" + url,
 		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy,
 	}
+}
+
+// StaticResolver answers from a fixed table; names not in it do not
+// resolve. Tests use it to send "allowed.test" to a local server.
+type StaticResolver map[string][]netip.Addr
+
+// LookupNetIP implements Resolver.
+func (r StaticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }

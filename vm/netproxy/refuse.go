@@ -41,7 +41,7 @@ func (e *RefusedError) Advice(tool string) string {
 		tool = "TOOL"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "silo: %s.\n", e.Error())
+	fmt.Fprintf(&b, "%s.\n", e.Error())
 	switch {
 	case e.NeedsHostAccess:
 		fmt.Fprintf(&b, "To let %s reach the host's own services, set in silo.toml:\n\n"+
