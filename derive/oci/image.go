@@ -193,9 +193,9 @@ func Remove(st *store.Store, ref string, p v1.Platform) error {
 // Progress is told about each layer of a pull. Calls for different layers
 // may come from different goroutines at once.
 type Progress interface {
-	Start(digest string, size int64)               // a download begins
-	Update(digest string, done int64)              // bytes received so far
-	Finish(digest string, cached bool, err error)  // cached: no bytes were needed
+	Start(digest string, size int64)              // a download begins
+	Update(digest string, done int64)             // bytes received so far
+	Finish(digest string, cached bool, err error) // cached: no bytes were needed
 }
 
 type nopProgress struct{}

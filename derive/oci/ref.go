@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -246,6 +245,3 @@ func pickPlatform(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
 	}
 	return nil, fmt.Errorf("the image index has no manifest for %s (pass --platform)", p.String())
 }
-
-// errNoImage is returned for a reference that has not been pulled.
-var errNoImage = errors.New("image not pulled")
