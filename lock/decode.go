@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -152,35 +153,96 @@ func unknownKeyMsg(root reflect.Type, key []string) string {
 	return fmt.Sprintf("unknown key `%s`", strings.Join(key, "."))
 }
 
+// schemaNode is the shape of one schema type, precomputed once so that
+// checking every key of a file costs map lookups, not reflection.
+type schemaNode struct {
+	kind   reflect.Kind // Struct, Map, Slice, or anything else for a leaf
+	fields map[string]*schemaNode
+	names  []string // the struct's keys, in declaration order
+	elem   *schemaNode
+}
+
+var schemas sync.Map // reflect.Type → *schemaNode
+
+// schemaOf returns the schema tree of t.
+func schemaOf(t reflect.Type) *schemaNode {
+	if n, ok := schemas.Load(t); ok {
+		return n.(*schemaNode)
+	}
+	n := buildSchema(t)
+	schemas.Store(t, n)
+	return n
+}
+
+func buildSchema(t reflect.Type) *schemaNode {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	n := &schemaNode{kind: t.Kind()}
+	switch t.Kind() {
+	case reflect.Struct:
+		n.fields = map[string]*schemaNode{}
+		for i := 0; i < t.NumField(); i++ {
+			name := tagName(t.Field(i))
+			n.fields[name] = buildSchema(t.Field(i).Type)
+			n.names = append(n.names, name)
+		}
+	case reflect.Map, reflect.Slice:
+		n.elem = buildSchema(t.Elem())
+	}
+	return n
+}
+
 // walkSchema follows key through root's types, matching struct keys
 // exactly. It returns the index of the first part the schema does not have
 // and the message for it, or -1. With indexed, key holds array indices
 // after the parts that are arrays.
 func walkSchema(root reflect.Type, key []string, indexed bool) (int, string) {
-	t := root
-	var table []string
+	n := schemaOf(root)
 	for i, part := range key {
-		for t.Kind() == reflect.Pointer || (!indexed && t.Kind() == reflect.Slice) {
-			t = t.Elem()
+		for !indexed && n.kind == reflect.Slice {
+			n = n.elem
 		}
-		switch t.Kind() {
-		case reflect.Slice:
-			t = t.Elem()
-			continue // part is an index: not shown
-		case reflect.Map:
-			t = t.Elem()
+		switch n.kind {
+		case reflect.Slice, reflect.Map:
+			n = n.elem // part is an index or a map key
 		case reflect.Struct:
-			f, ok := fieldByTag(t, part)
+			f, ok := n.fields[part]
 			if !ok {
-				return i, unknownAt(table, part, tagsOf(t))
+				return i, unknownAt(tableOf(key[:i], root, indexed), part, n.names)
 			}
-			t = f.Type
+			n = f
 		default:
-			return i, unknownAt(table, part, nil)
+			return i, unknownAt(tableOf(key[:i], root, indexed), part, nil)
 		}
-		table = append(table, part)
 	}
 	return -1, ""
+}
+
+// tableOf returns the parts of key that name tables, leaving out array
+// indices, for messages.
+func tableOf(key []string, root reflect.Type, indexed bool) []string {
+	n := schemaOf(root)
+	out := make([]string, 0, len(key))
+	for _, part := range key {
+		for !indexed && n.kind == reflect.Slice {
+			n = n.elem
+		}
+		switch n.kind {
+		case reflect.Slice:
+			n = n.elem
+			continue
+		case reflect.Map:
+			n = n.elem
+		case reflect.Struct:
+			n = n.fields[part]
+		}
+		out = append(out, part)
+		if n == nil {
+			break
+		}
+	}
+	return out
 }
 
 // unknownAt words the message for an unknown key part under table.
@@ -196,26 +258,6 @@ func unknownAt(table []string, part string, known []string) string {
 		return fmt.Sprintf("unknown key `%s`%s; known keys: %s", part, where, strings.Join(known, ", "))
 	}
 	return fmt.Sprintf("unknown key `%s`%s: this value takes no keys", part, where)
-}
-
-// fieldByTag returns the field of struct t whose toml tag is name.
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if tagName(f) == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-// tagsOf lists the toml keys of struct t.
-func tagsOf(t reflect.Type) []string {
-	out := make([]string, 0, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		out = append(out, tagName(t.Field(i)))
-	}
-	return out
 }
 
 func tagName(f reflect.StructField) string {

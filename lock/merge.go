@@ -1,7 +1,6 @@
 package lock
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -289,7 +288,7 @@ func union(list []string, origins map[string]Source, key, v string, src Source) 
 	if slices.Contains(list, v) {
 		return list
 	}
-	origins[fmt.Sprintf("%s.%d", key, len(list))] = src
+	origins[key+"."+idx(len(list))] = src
 	return append(list, v)
 }
 

@@ -1,0 +1,116 @@
+package lock
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary bytes to the loader as each kind of file, and
+// checks that it never panics and that what it accepts is whole and sane.
+// `make fuzz` runs it for a minute.
+func FuzzLoad(f *testing.F) {
+	for _, name := range []string{"testdata/silo.toml", "testdata/config.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, uint8(0))
+		f.Add(data, uint8(1))
+		f.Add(data, uint8(2))
+	}
+	for _, s := range []string{
+		"passenv = [\"X\"]\n", "[[overrides.python.ports]]\nhost = 70000\n",
+		"passFiles = [\"../../.ssh/id_rsa\"]\n", "[tool.x]\nimage = \"oci-layout:d:t\"\nshims = [\"a:b\"]\n",
+		"[overrides.python]\nports = [{host = 1, guest = 1}, {host = 1, guest = 2}]\n",
+		"[Overrides.Python]\nCPUS = 1\n", "a = [[[[[[[[1]]]]]]]]\n", "[mount]\nexclude = [\"a/../..\"]\n",
+	} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(2))
+	}
+	o := Options{Home: "/nonexistent-silo-fuzz/home/.silo", Dir: "/nonexistent-silo-fuzz/home/proj/sub", UserHome: "/nonexistent-silo-fuzz/home"}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		var in inputs
+		file := &input{data: data}
+		switch which % 3 {
+		case 0:
+			file.path, in.project = "/nonexistent-silo-fuzz/home/proj/silo.toml", file
+		case 1:
+			file.path, in.user = o.Home+"/silo.toml", file
+		default:
+			file.path, in.global = o.Home+"/config.toml", file
+		}
+		c, err := build(o, in)
+		if err != nil {
+			checkFuzzError(t, err, file.path)
+			return
+		}
+		if c == nil {
+			t.Fatal("no Config and no error")
+		}
+		for _, n := range c.ToolNames() {
+			tl, err := c.Tool(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFuzzTool(t, tl, c.Workspace())
+		}
+	})
+}
+
+// checkFuzzError checks every problem names the file with a position.
+func checkFuzzError(t *testing.T, err error, path string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error of type %T: %v", err, err)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.HasPrefix(line, path+":") {
+			t.Fatalf("problem does not start with the file's path: %q", line)
+		}
+	}
+}
+
+// checkFuzzTool checks the invariants the runtime relies on.
+func checkFuzzTool(t *testing.T, tl *Tool, workspace string) {
+	for _, p := range tl.PassFiles {
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+			t.Fatalf("passFiles entry %q is not absolute and clean", p)
+		}
+		if tl.Origins != nil && strings.HasSuffix(originOf(tl, "passFiles", p).File, "proj/silo.toml") && !within(p, workspace) {
+			t.Fatalf("the project passed %q from outside %s", p, workspace)
+		}
+	}
+	for _, e := range tl.Exclude {
+		if filepath.IsAbs(e) || e == ".." || strings.HasPrefix(e, "../") || filepath.Clean(e) != e {
+			t.Fatalf("exclude %q escapes or is not clean", e)
+		}
+	}
+	seen := map[int]bool{}
+	for _, p := range tl.Ports {
+		if p.Host < 1 || p.Host > 65535 || p.Guest < 1 || p.Guest > 65535 || seen[p.Host] {
+			t.Fatalf("bad ports %v", tl.Ports)
+		}
+		seen[p.Host] = true
+	}
+	for _, c := range tl.Caches {
+		if !filepath.IsAbs(c.Guest) || !within(c.Host, "/nonexistent-silo-fuzz/home/.silo/cache") {
+			t.Fatalf("bad cache %+v", c)
+		}
+	}
+	if tl.CPUs < 1 || tl.MemoryMB < minMemoryMB || tl.RootfsSizeMB < minRootfsSizeMB || !strings.HasPrefix(tl.Workdir, "/") {
+		t.Fatalf("bad resources %+v", tl)
+	}
+}
+
+// originOf returns the source of the list element equal to v.
+func originOf(tl *Tool, list string, v string) Source {
+	for i, p := range tl.PassFiles {
+		if p == v {
+			return tl.Origins[list+"."+idx(i)]
+		}
+	}
+	return Source{}
+}
