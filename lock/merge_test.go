@@ -62,7 +62,9 @@ allow = ["a.com"]
 		{"list: tools", "tools = [\"x\", \"python\"]\n", "tools = [\"node\", \"x\"]\n",
 			nil, []string{"x", "python", "node"}, "", ""},
 		{"cache: same guest replaces in place", "", "[[overrides.x.cache]]\nguest = \"/c1/\"\nhost = \"shared\"\nnoGC = true\n",
-			func(t *Tool) any { return len(t.Caches) == 2 && t.Caches[0].Guest == "/c1" && t.Caches[0].NoGC && t.Caches[1].SizeHint == 1<<30 },
+			func(t *Tool) any {
+				return len(t.Caches) == 2 && t.Caches[0].Guest == "/c1" && t.Caches[0].NoGC && t.Caches[1].SizeHint == 1<<30
+			},
 			true, "caches.0", "project:1"},
 		{"cache: new guest is added", "[[overrides.x.cache]]\nguest = \"/c3\"\n", "",
 			func(t *Tool) any { return len(t.Caches) }, 3, "caches.2", "user:1"},
