@@ -16,7 +16,7 @@ import (
 )
 
 // ErrWatchdog is wrapped by the errors of VMs the watchdog killed.
-var ErrWatchdog = errors.New("watchdog")
+var ErrWatchdog = errors.New("VM watchdog")
 
 // machine is one running VM.
 type machine struct {
@@ -61,7 +61,9 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	if err != nil {
 		return code, m.explain(err)
 	}
+	t1 := time.Now()
 	m.waitPowerOff()
+	m.spec.Timing.Mark("teardown", t1)
 	return code, nil
 }
 
