@@ -1,0 +1,248 @@
+package tests
+
+// End-to-end tests of `silo image`: real registries on loopback (the
+// in-process go-containerregistry one and Debian's docker-registry as its
+// own process), the built binary, and the assembled ext4 image read back
+// with e2fsprogs' debugfs.
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// pullJSON is the part of `silo image pull --json` the tests read.
+type pullJSON struct {
+	Ref           string `json:"ref"`
+	Digest        string `json:"digest"`
+	FetchedLayers int    `json:"fetchedLayers"`
+	CachedLayers  int    `json:"cachedLayers"`
+	FetchedBytes  int64  `json:"fetchedBytes"`
+	Ext4          string `json:"ext4"`
+	Dir           string `json:"dir"`
+}
+
+// siloPull runs `silo image pull --json ARGS` and decodes its output.
+func siloPull(t testing.TB, home string, args ...string) (pullJSON, result) {
+	t.Helper()
+	res := silo(t, home, t.TempDir(), nil, nil, append([]string{"image", "pull", "--json"}, args...)...)
+	var out pullJSON
+	if res.Code != 0 {
+		t.Fatalf("silo image pull %v: exit %d\n%s", args, res.Code, res.Stderr)
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
+		t.Fatalf("silo image pull --json printed %q: %v", res.Stdout, err)
+	}
+	return out, res
+}
+
+// debugfsStat runs `debugfs -R "stat PATH"` on an ext4 image.
+func debugfsStat(t testing.TB, img, path string) string {
+	t.Helper()
+	out, err := exec.Command("debugfs", "-R", "stat "+path, img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("debugfs stat %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
+// overlayImage is busybox plus a layer that deletes, hides, links and
+// re-owns things.
+func overlayImage(t testing.TB) v1.Image {
+	base := busyboxEntries(t)
+	extra := []tarEntry{
+		{Name: "etc/motd", Body: []byte("first\n")},
+		{Name: "opt/", Type: tar.TypeDir},
+		{Name: "opt/old/", Type: tar.TypeDir},
+		{Name: "opt/old/a", Body: []byte("a")},
+		{Name: "srv/", Type: tar.TypeDir, Mode: 0o750, UID: 1000, GID: 1000},
+	}
+	top := []tarEntry{
+		{Name: "etc/.wh.motd"},
+		{Name: "opt/old/.wh..wh..opq"},
+		{Name: "opt/old/b", Body: []byte("b")},
+		{Name: "bin/ping", Mode: 0o4755, Body: []byte("#!/bin/sh\n")},
+		{Name: "bin/ping6", Type: tar.TypeLink, Linkname: "bin/ping"},
+		{Name: "srv/data", Mode: 0o640, UID: 1000, GID: 1000, Body: []byte("owned")},
+	}
+	return imageFromLayers(t, tarLayer(t, base), tarLayer(t, extra), tarLayer(t, top))
+}
+
+func TestImagePullAssembleAndManage(t *testing.T) {
+	host := startRegistry(t)
+	ref := pushImage(t, host, "e2e/overlay", overlayImage(t))
+	home := t.TempDir()
+
+	out, res := siloPull(t, home, "--rootfs", "--dir", ref)
+	if out.FetchedLayers != 3 || out.CachedLayers != 0 || out.Ext4 == "" || out.Dir == "" {
+		t.Fatalf("cold pull: %+v", out)
+	}
+	if n := strings.Count(res.Stderr, "layer "); n != 3 {
+		t.Errorf("progress when piped: want one line per layer, got:\n%s", res.Stderr)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", out.Ext4).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck: %v\n%s", err, out)
+	}
+	checks := []struct{ path, want string }{
+		{"/bin/busybox", "Mode:  0755"},
+		{"/bin/sh", "Type: symlink"},
+		{"/tmp", "Mode:  01777"},
+		{"/home/user", "User:  1000   Group:  1000"},
+		{"/bin/ping", "Mode:  04755"},
+		{"/bin/ping6", "Links: 2"},
+		{"/srv/data", "User:  1000   Group:  1000   Size: 5"},
+		{"/opt/old/b", "Type: regular"},
+		{"/etc/motd", "File not found"},
+		{"/opt/old/a", "File not found"},
+	}
+	for _, c := range checks {
+		if s := debugfsStat(t, out.Ext4, c.path); !strings.Contains(s, c.want) {
+			t.Errorf("%s in the ext4 image: want %q in\n%s", c.path, c.want, s)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(out.Dir, "etc/motd")); !os.IsNotExist(err) {
+		t.Errorf("whiteout ignored in the directory form: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(out.Dir, "tmp")); err != nil || fi.Mode()&os.ModeSticky == 0 {
+		t.Errorf("/tmp in the directory form: %v %v", fi, err)
+	}
+
+	warm, res := siloPull(t, home, "--rootfs", ref)
+	if warm.FetchedBytes != 0 || warm.CachedLayers != 3 || warm.Ext4 != out.Ext4 {
+		t.Errorf("warm pull: %+v (cold %+v)", warm, out)
+	}
+	if !strings.Contains(res.Stderr, "already in the store") {
+		t.Errorf("warm pull progress: %s", res.Stderr)
+	}
+	if r := silo(t, home, t.TempDir(), nil, nil, "-q", "image", "pull", ref); r.Code != 0 || r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("--quiet pull printed: %+v", r)
+	}
+
+	ls := silo(t, home, t.TempDir(), nil, nil, "image", "ls", "--json")
+	var listed []struct {
+		Image struct{ Ref, Digest string } `json:"image"`
+	}
+	if err := json.Unmarshal([]byte(ls.Stdout), &listed); err != nil || len(listed) != 1 || listed[0].Image.Digest != out.Digest {
+		t.Fatalf("image ls --json: %v %s", err, ls.Stdout)
+	}
+	ins := silo(t, home, t.TempDir(), nil, nil, "image", "inspect", ref)
+	if ins.Code != 0 || !strings.Contains(ins.Stdout, "PATH="+defaultPath) || !strings.Contains(ins.Stdout, out.Digest) {
+		t.Errorf("image inspect: %+v", ins)
+	}
+	if r := silo(t, home, t.TempDir(), nil, nil, "image", "rm", ref); r.Code != 0 {
+		t.Fatalf("image rm: %+v", r)
+	}
+	if r := silo(t, home, t.TempDir(), nil, nil, "image", "ls"); strings.Contains(r.Stdout, "e2e/overlay") {
+		t.Errorf("image still listed after rm:\n%s", r.Stdout)
+	}
+	if r := silo(t, home, t.TempDir(), nil, nil, "image", "rm", ref); r.Code == 0 || !strings.Contains(r.Stderr, "not pulled") {
+		t.Errorf("second rm: %+v", r)
+	}
+}
+
+func TestImagePullOCILayout(t *testing.T) {
+	img := busyboxImage(t)
+	dir := ociLayout(t, img)
+	home := t.TempDir()
+	out, _ := siloPull(t, home, "--rootfs", "oci-layout:"+dir)
+	if d, _ := img.Digest(); out.Digest != d.String() {
+		t.Errorf("digest %s, want %s", out.Digest, d)
+	}
+	if s := debugfsStat(t, out.Ext4, "/bin/cat"); !strings.Contains(s, `Fast link dest: "busybox"`) {
+		t.Errorf("/bin/cat:\n%s", s)
+	}
+}
+
+func TestImagePullErrors(t *testing.T) {
+	home := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"image", "pull", "oci-layout:" + filepath.Join(home, "missing")}, "open OCI layout"},
+		{[]string{"image", "pull", "--platform", "linux", "busybox"}, "want OS/ARCH"},
+		{[]string{"image", "pull", "UPPER/Case::bad"}, "parse image reference"},
+		{[]string{"image", "rm", "never/pulled"}, "not pulled"},
+		{[]string{"image", "inspect", "never/pulled"}, "silo image pull never/pulled"},
+	} {
+		r := silo(t, home, t.TempDir(), nil, nil, c.args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("silo %v: exit %d, stderr %q; want an error saying %q", c.args, r.Code, r.Stderr, c.want)
+		}
+	}
+}
+
+// startDockerRegistry runs Debian's docker-registry (distribution 2.x) as
+// its own process on 127.0.0.1 and returns its address.
+func startDockerRegistry(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry is not installed (Debian package docker-registry; .ci/run installs it)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
+	logf, _ := os.Create(filepath.Join(dir, "log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start docker-registry: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait(); logf.Close() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "log"))
+	t.Fatalf("docker-registry did not come up on %s:\n%s", addr, b)
+	return ""
+}
+
+func TestImagePullFromDockerRegistry(t *testing.T) {
+	addr := startDockerRegistry(t)
+	img := overlayImage(t)
+	ref := pushImage(t, addr, "debian/overlay", img)
+	home := t.TempDir()
+	out, _ := siloPull(t, home, "--rootfs", ref)
+	if d, _ := img.Digest(); out.Digest != d.String() || out.FetchedLayers != 3 {
+		t.Errorf("pull from docker-registry: %+v, want digest %s", out, d)
+	}
+	if s := debugfsStat(t, out.Ext4, "/etc/motd"); !strings.Contains(s, "File not found") {
+		t.Errorf("whiteout not applied:\n%s", s)
+	}
+	// The same image by tag shares every layer with the pull by digest.
+	tagged, _ := siloPull(t, home, strings.SplitN(ref, "@", 2)[0]+":latest")
+	if tagged.FetchedBytes != 0 || tagged.CachedLayers != 3 {
+		t.Errorf("pull by tag after pull by digest: %+v", tagged)
+	}
+}
