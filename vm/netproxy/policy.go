@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -168,9 +169,17 @@ func normalizeHost(host string) (string, netip.Addr, error) {
 	if name == "" {
 		return "", netip.Addr{}, errors.New("empty host name")
 	}
+	if !utf8.ValidString(name) {
+		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: it is not UTF-8", host)
+	}
 	ascii, err := idnaProfile.ToASCII(name)
 	if err != nil {
 		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: %w", host, err)
+	}
+	// The punycode form must read back as itself, or two spellings could
+	// name one host in different ways.
+	if again, err := idnaProfile.ToASCII(ascii); err != nil || again != ascii {
+		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: its punycode form %q does not read back", host, ascii)
 	}
 	ascii = strings.TrimSuffix(ascii, ".")
 	// Mapping can turn full-width digits into an address: check again.
