@@ -43,12 +43,16 @@ func errAt(file string, p pos, format string, args ...any) *Error {
 // the positions of the keys when the file is good.
 func decodeStrict(file string, data []byte, v any) (posIndex, error) {
 	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(v)
-	if err == nil {
-		// go-toml matches keys to fields ignoring case: insist on the case.
-		ix := indexPositions(data)
-		return ix, checkKeyCase(file, reflect.TypeOf(v).Elem(), ix)
+	var missing *toml.StrictMissingError
+	if err != nil && !errors.As(err, &missing) {
+		return nil, decodeError(file, v, err)
 	}
-	return nil, decodeError(file, v, err)
+	// The document is whole (unknown keys aside, which go-toml skipped), so
+	// its values can still be checked and all problems reported at once.
+	// go-toml matches keys to fields ignoring case: insist on the case; this
+	// also reports the unknown keys.
+	ix := indexPositions(data)
+	return ix, checkKeyCase(file, reflect.TypeOf(v).Elem(), ix)
 }
 
 // decodeError turns a go-toml error into *Error values.

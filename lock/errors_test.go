@@ -167,6 +167,19 @@ func TestAllProblemsAtOnce(t *testing.T) {
 	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
 		t.Errorf("%d problems reported, want 3:\n%v", n, err)
 	}
+
+	// An unknown key does not hide the other problems of its file.
+	f = newFixture(t)
+	p = f.projectFile(t, "passenv = [\"X\"]\n[[overrides.python.ports]]\nhost = 0\nguest = 1\n[mount]\nmode = \"x\"\n")
+	_, err = f.load(f.project)
+	for _, want := range []string{p + ":1:1: unknown key `passenv`", p + ":3:1: host port 0", p + ":6:1: mount.mode"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Errorf("%d problems reported, want 3:\n%v", n, err)
+	}
 }
 
 // TestUnreadableFiles covers files that are not configuration at all.

@@ -12,16 +12,16 @@ import (
 // checks that it never panics and that what it accepts is whole and sane.
 // `make fuzz` runs it for a minute.
 func FuzzLoad(f *testing.F) {
-	for _, name := range []string{"testdata/silo.toml", "testdata/config.toml"} {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data, uint8(0))
-		f.Add(data, uint8(1))
-		f.Add(data, uint8(2))
+	// Small seeds: the fuzzer minimises every new input it finds for up to
+	// a minute, and a large seed would spend `make fuzz`'s minute on that.
+	data, err := os.ReadFile("testdata/silo.toml")
+	if err != nil {
+		f.Fatal(err)
 	}
+	f.Add(data, uint8(0))
+	f.Add(data, uint8(1))
 	for _, s := range []string{
+		"[tool.x]\nimage = \"alpine:3\"\nshims = [\"x\", \"y:z\"]\nenv = { A = \"1\" }\ncpus = 2\n[[tool.x.cache]]\nguest = \"/c\"\nsizeHint = \"1G\"\n[tool.x.network.proxy]\nallow = [\"a.com\"]\n",
 		"passenv = [\"X\"]\n", "[[overrides.python.ports]]\nhost = 70000\n",
 		"passFiles = [\"../../.ssh/id_rsa\"]\n", "[tool.x]\nimage = \"oci-layout:d:t\"\nshims = [\"a:b\"]\n",
 		"[overrides.python]\nports = [{host = 1, guest = 1}, {host = 1, guest = 2}]\n",

@@ -177,8 +177,8 @@ func build(o Options, in inputs) (*Config, error) {
 	if in.project != nil {
 		pl = b.decode(c, in.project, &proj, true)
 	}
-	if len(b.errs) > 0 {
-		return nil, errors.Join(b.errs...)
+	if (in.global != nil && gl == nil) || (in.user != nil && ul == nil) || (in.project != nil && pl == nil) {
+		return nil, errors.Join(b.errs...) // a file that is not TOML, or has a value of the wrong type
 	}
 	c.tools = b.baseTools(&g, gl)
 	c.cache.Origins = map[string]Source{}
@@ -209,6 +209,8 @@ func (b *builder) decode(c *Config, in *input, v any, project bool) *layer {
 	ix, err := decodeStrict(in.path, in.data, v)
 	if err != nil {
 		b.errs = append(b.errs, err)
+	}
+	if ix == nil {
 		return nil
 	}
 	return &layer{file: in.path, dir: filepath.Dir(in.path), ix: ix, project: project}
