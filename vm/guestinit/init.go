@@ -56,6 +56,11 @@ func run(serve ServeFunc) error {
 	if err := loadModules(Marker); err != nil {
 		return err
 	}
+	if p.Probe {
+		// Booted, modules loaded: that is all a probe asks.
+		fmt.Println(ProbeOK)
+		return nil
+	}
 	beat, err := openPort(BeatPort)
 	if err != nil {
 		return err
@@ -65,11 +70,6 @@ func run(serve ServeFunc) error {
 	if err := prepare(p); err != nil {
 		b.fail(err)
 		return err
-	}
-	if p.Probe {
-		b.send(BeatReady)
-		b.send(BeatDone)
-		return nil
 	}
 	conn, err := openPort(AgentPort)
 	if err != nil {

@@ -24,9 +24,12 @@ const (
 	BeatDone  = 'D' // the agent returned; the guest is powering off
 )
 
+// ProbeOK is what a probe boot prints on the console before powering off.
+const ProbeOK = "silo-init: probe ok"
+
 // Kernel command line parameters the host passes to guestinit.
 const (
-	ParamProbe   = "silo.probe"   // "1": power off as soon as the devices are up
+	ParamProbe   = "silo.probe"   // "1": print ProbeOK and power off once the modules are loaded
 	ParamRoot    = "silo.root"    // block device of the rootfs ("vda"); absent: no rootfs
 	ParamWS      = "silo.ws"      // 9p mount tag of the workspace; absent: none
 	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB; 0: half of RAM

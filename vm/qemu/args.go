@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -32,13 +33,18 @@ func (m *machine) args() ([]string, error) {
 		"-kernel", m.kernel,
 		"-initrd", m.initfs,
 		"-append", strings.Join(m.kernelCmdline(), " "),
+	}
+	if m.probe {
+		return a, nil
+	}
+	a = append(a,
 		// Ports connect in this order; acceptPorts relies on it.
 		"-device", "virtio-serial-device,max_ports=3",
-		"-chardev", "socket,id=hb,path=" + esc(filepath.Join(m.dir, "hb.sock")),
-		"-device", "virtserialport,chardev=hb,name=" + guestinit.BeatPort,
-		"-chardev", "socket,id=agent,path=" + esc(filepath.Join(m.dir, "agent.sock")),
-		"-device", "virtserialport,chardev=agent,name=" + guestinit.AgentPort,
-	}
+		"-chardev", "socket,id=hb,path="+esc(filepath.Join(m.dir, "hb.sock")),
+		"-device", "virtserialport,chardev=hb,name="+guestinit.BeatPort,
+		"-chardev", "socket,id=agent,path="+esc(filepath.Join(m.dir, "agent.sock")),
+		"-device", "virtserialport,chardev=agent,name="+guestinit.AgentPort,
+	)
 	if m.spec.RootfsImage != "" {
 		a = append(a,
 			"-drive", "id=root,if=none,format=raw,read-only=on,file="+esc(m.spec.RootfsImage),
@@ -105,3 +111,13 @@ func cpuModel(a Accel) string {
 
 // esc escapes a value for QEMU's comma-separated option syntax.
 func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// ProbeCommand returns the QEMU command that boots kernel and initfs to
+// the guest init and powers off, with no disks, workspace or ports: what
+// the KVM probe runs, and the bare boot silo's own runs are measured
+// against.
+func ProbeCommand(qemu, kernel, initfs string, accel Accel) *exec.Cmd {
+	m := &machine{spec: probeSpec(), qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: accel, probe: true}
+	args, _ := m.args()
+	return exec.Command(qemu, args...)
+}

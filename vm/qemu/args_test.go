@@ -3,11 +3,14 @@ package qemu
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/guestinit"
 )
 
 func TestArgs(t *testing.T) {
@@ -121,5 +124,28 @@ func TestKVMProbeCached(t *testing.T) {
 	}
 	if third.Key == first.Key {
 		t.Fatal("the cache key ignores the kernel")
+	}
+}
+
+// TestProbeCommand boots the bare probe command under TCG: the kernel and
+// initfs alone, to the guest init and power-off.
+func TestProbeCommand(t *testing.T) {
+	r := bootable(t)
+	bin, err := New(Options{}).Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := ProbeCommand(bin, r.kernel, r.initfs, AccelTCG)
+	for _, a := range cmd.Args {
+		if strings.Contains(a, "virtserialport") || strings.Contains(a, "virtio-blk") {
+			t.Fatalf("probe command has devices: %v", cmd.Args)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd = exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), guestinit.ProbeOK) {
+		t.Fatalf("probe boot: %v\n%s", err, out)
 	}
 }

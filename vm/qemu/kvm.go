@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/silo-dev/silo/store"
@@ -56,7 +57,7 @@ func (b *Backend) KVM(ctx context.Context, kernel, initfs string) (*KVMStatus, e
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			st.Reason = "a test boot under KVM failed: " + err.Error()
+			st.Reason = "a test boot under KVM failed: " + summary(err)
 		} else {
 			st.Usable, st.Reason = true, "a test boot under KVM succeeded"
 			st.BootMS = time.Since(t0).Milliseconds()
@@ -91,13 +92,20 @@ func openKVM() error {
 func (b *Backend) probe(ctx context.Context, qemu, kernel, initfs string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "silo-kvm-probe-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	m := &machine{spec: probeSpec(), dir: dir, qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: AccelKVM, hang: b.o.HangTimeout, probe: true}
+	m := &machine{spec: probeSpec(), qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: AccelKVM, hang: b.o.HangTimeout, probe: true}
 	return m.runProbe(ctx)
+}
+
+// summary is the one line of a failed probe that says why: QEMU's own
+// error message if it printed one, else the error's first line.
+func summary(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "qemu-system") && strings.Contains(l, "error") {
+			return l
+		}
+	}
+	return lines[0]
 }
 
 // probeKey identifies what the probe answer depends on.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,36 +68,32 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	return code, nil
 }
 
-// runProbe boots the VM in probe mode: the guest init powers off as soon
-// as its devices are up. It returns nil if the VM came up and powered off.
+// runProbe boots the VM in probe mode: the guest init prints
+// guestinit.ProbeOK once its modules are loaded and powers off. It returns
+// nil if that happened.
 func (m *machine) runProbe(ctx context.Context) error {
-	ports, err := m.listen()
-	if err != nil {
-		return err
-	}
-	defer ports.close()
 	if err := m.start(); err != nil {
 		return err
 	}
 	defer m.teardown()
-	stop := context.AfterFunc(ctx, func() { m.kill(ctx.Err()) })
-	defer stop()
-	if err := m.boot(ports); err != nil {
-		return m.explain(err)
-	}
 	select {
 	case <-m.exited:
-		if m.waitErr != nil {
-			return m.explain(fmt.Errorf("qemu: %w", m.waitErr))
-		}
-		return nil
 	case <-ctx.Done():
-		return m.explain(ctx.Err())
+		m.kill(nil)
+		<-m.exited
+		return m.explain(fmt.Errorf("no power-off within the probe's deadline: %w", ctx.Err()))
 	}
+	if m.waitErr != nil {
+		return m.explain(fmt.Errorf("qemu: %w", m.waitErr))
+	}
+	if !strings.Contains(m.console.Tail(16<<10), guestinit.ProbeOK) {
+		return m.explain(errors.New("the VM powered off without reaching its init"))
+	}
+	return nil
 }
 
 // probeSpec is the Spec of a probe boot: no disks, no workspace.
-func probeSpec() *vm.Spec { return &vm.Spec{MemoryMB: 256, BootTimeout: probeTimeout} }
+func probeSpec() *vm.Spec { return &vm.Spec{BootTimeout: probeTimeout} }
 
 // serialPorts are the host ends of the VM's two virtio-serial ports.
 type serialPorts struct {

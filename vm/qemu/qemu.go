@@ -61,10 +61,17 @@ type Backend struct {
 
 var _ vm.Backend = (*Backend)(nil)
 
+// HangTimeoutEnv overrides DefaultHangTimeout when Options leave it zero:
+// a Go duration ("45s").
+const HangTimeoutEnv = "SILO_VM_HANG_TIMEOUT"
+
 // New returns the qemu backend.
 func New(o Options) *Backend {
 	if o.HangTimeout == 0 {
 		o.HangTimeout = DefaultHangTimeout
+		if d, err := time.ParseDuration(os.Getenv(HangTimeoutEnv)); err == nil && d > 0 {
+			o.HangTimeout = d
+		}
 	}
 	return &Backend{o: o}
 }
