@@ -122,7 +122,7 @@ func TestLargeBodies(t *testing.T) {
 	}))
 	down := newServer(t, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
-		_, _ = io.Copy(w, io.LimitReader(pattern{}, size))
+		_, _ = io.Copy(w, io.LimitReader(&pattern{}, size))
 	}))
 	_, addr := startProxy(t, netproxy.Policy{Allow: []string{"allowed.test"}, HostAccess: true},
 		netproxy.WithPorts(up.port, down.port))
@@ -134,8 +134,8 @@ func TestLargeBodies(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	want := sha256.New()
-	_, _ = io.Copy(want, io.LimitReader(pattern{}, size))
-	resp, err := c.Post(up.url("allowed.test", "/up"), "application/octet-stream", io.LimitReader(pattern{}, size))
+	_, _ = io.Copy(want, io.LimitReader(&pattern{}, size))
+	resp, err := c.Post(up.url("allowed.test", "/up"), "application/octet-stream", io.LimitReader(&pattern{}, size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,14 +166,27 @@ func TestLargeBodies(t *testing.T) {
 	}
 }
 
-// pattern is an endless, cheap, non-zero byte stream.
-type pattern struct{}
+// pattern is an endless, cheap byte stream: byte k is k mod 251, whatever
+// the sizes of the reads.
+type pattern struct{ off int }
 
-func (pattern) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(i*7 + 3)
+var block = func() []byte {
+	b := make([]byte, 64<<10+251)
+	for i := range b {
+		b[i] = byte(i % 251)
 	}
-	return len(p), nil
+	return b
+}()
+
+func (r *pattern) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		s := r.off % 251
+		k := copy(p[n:], block[s:s+64<<10])
+		n += k
+		r.off += k
+	}
+	return n, nil
 }
 
 // TestTunnelHalfClose: the client half-closes, the target still answers,

@@ -111,6 +111,8 @@ func New(policy Policy, opts ...Option) *Proxy {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   p.dialTimeout,
 		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       64 << 10,
+		ReadBufferSize:        64 << 10,
 	}
 	p.forwarder = &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.Host = "" },
