@@ -49,6 +49,11 @@ func (vr *verifyReader) Read(p []byte) (int, error) {
 			vr.onRead(vr.n)
 		}
 	}
+	if err != nil && err != io.EOF {
+		// Wrapped so that no reader mistakes a transport's
+		// io.ErrUnexpectedEOF for a clean end of the blob.
+		return n, fmt.Errorf("blob %s: %w", vr.dgst, err)
+	}
 	if err == io.EOF {
 		if vr.size >= 0 && vr.n != vr.size {
 			return n, fmt.Errorf("blob %s: got %d bytes, the manifest declares %d: %w", vr.dgst, vr.n, vr.size, io.ErrUnexpectedEOF)

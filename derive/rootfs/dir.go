@@ -34,6 +34,7 @@ func WriteDir(layers []Layer, dst string) (err error) {
 	}
 	defer root.Close()
 	s := &dirSink{root: root}
+	defer s.close()
 	if err := emit(t, layers, s); err != nil {
 		return err
 	}
@@ -61,6 +62,41 @@ type dirSink struct {
 	root *os.Root
 	dirs []string
 	meta []*meta
+
+	// cur is an os.Root for the directory curDir, reused while files go
+	// into the same directory: each operation is then one system call on
+	// a single name instead of a walk from the top.
+	cur    *os.Root
+	curDir string
+}
+
+// in returns an os.Root for p's directory and p's base name.
+func (s *dirSink) in(p string) (*os.Root, string, error) {
+	dir, base := path.Split(p)
+	dir = path.Clean(dir)
+	if dir == "." {
+		return s.root, base, nil
+	}
+	if s.cur == nil || s.curDir != dir {
+		if s.cur != nil {
+			s.cur.Close()
+			s.cur = nil
+		}
+		r, err := s.root.OpenRoot(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		s.cur, s.curDir = r, dir
+	}
+	return s.cur, base, nil
+}
+
+// close releases the cached directory.
+func (s *dirSink) close() {
+	if s.cur != nil {
+		s.cur.Close()
+		s.cur = nil
+	}
 }
 
 func (s *dirSink) dir(p string, m *meta) error {
@@ -88,21 +124,28 @@ func (s *dirSink) fifo(p string, m *meta) error {
 }
 
 func (s *dirSink) file(p string, m *meta, size int64, r io.Reader) error {
-	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	d, base, err := s.in(p)
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	f, err := d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
 	}
+	n, err := io.CopyBuffer(f, struct{ io.Reader }{r}, make([]byte, 256<<10))
 	if err == nil && n != size {
 		err = fmt.Errorf("%s: %d bytes of %d", p, n, size)
 	}
+	if err == nil {
+		err = f.Chmod(fileMode(m.mode))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
-	return s.setMeta(p, m)
+	return d.Chtimes(base, m.mtime, m.mtime)
 }
 
 func (s *dirSink) link(p, target string) error {
