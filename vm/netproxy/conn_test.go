@@ -3,6 +3,7 @@ package netproxy_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -210,6 +212,42 @@ func TestTunnelHalfClose(t *testing.T) {
 	got, err := io.ReadAll(br)
 	if err != nil || string(got) != "got 100000 bytes" {
 		t.Errorf("got %q, %v; want the target's answer after the half-close", got, err)
+	}
+}
+
+// TestConnectThenHalfClose: a client (nc) that sends CONNECT and its
+// request at once and shuts its side still gets the answer.
+func TestConnectThenHalfClose(t *testing.T) {
+	srv := newServer(t, false, http.HandlerFunc(echoHandler))
+	// A slow lookup leaves time for the half-close to arrive first.
+	_, addr := startProxy(t, netproxy.Policy{Allow: []string{"allowed.test"}, HostAccess: true}, netproxy.WithPorts(srv.port),
+		netproxy.WithResolver(slowResolver{200 * time.Millisecond}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "CONNECT allowed.test:%d HTTP/1.1\r\nHost: x\r\n\r\nGET /nc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", srv.port)
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK") || !strings.Contains(string(got), "GET /nc host=x") {
+		t.Errorf("got %q", got)
+	}
+}
+
+// slowResolver answers 127.0.0.1 after a delay, or gives up when its
+// context ends, as a real resolver does.
+type slowResolver struct{ d time.Duration }
+
+func (r slowResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	select {
+	case <-time.After(r.d):
+		return loopback, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

@@ -36,7 +36,10 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	t, err := p.m.decide(host, port)
 	if err == nil {
 		var upstream net.Conn
-		if upstream, err = p.dial(r.Context(), t, r.Method); err == nil {
+		// Not r.Context(): the server cancels that when the client
+		// half-closes, and a client may send its whole request behind the
+		// CONNECT line and shut its side before the tunnel is up.
+		if upstream, err = p.dial(context.WithoutCancel(r.Context()), t, r.Method); err == nil {
 			p.join(w, upstream)
 			return
 		}
