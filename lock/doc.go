@@ -15,8 +15,11 @@
 // unknown key, a value of the wrong type, an out-of-range number, a bad
 // path or image reference is an [Error] naming file:line:column, and an
 // unknown key comes with the nearest known one ("unknown key `passenv` —
-// did you mean `passEnv`?"). Every problem in every file is reported at
-// once, and Load returns no Config at all: nothing is half-applied.
+// did you mean `passEnv`?"). Keys must be written in the schema's case.
+// A file that is not TOML, or that holds a value of the wrong type, is
+// reported at its first error; otherwise every problem in every file is
+// reported at once. Either way Load returns no Config: nothing is
+// half-applied.
 //
 // # Tool definitions (config.toml)
 //

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // File names silo reads.
@@ -145,15 +147,20 @@ func findProject(dir, userHome, skip string) (*input, error) {
 	}
 }
 
-// builtins returns the decoded built-in tool definitions.
-var builtins = sync.OnceValues(func() (*globalFile, *layer) {
+// builtins returns the decoded built-in tool definitions, decoded once per
+// process.
+var builtins = sync.OnceValues(decodeBuiltins)
+
+// decodeBuiltins decodes defaults.toml. Built-in values have no position
+// (their Source is BuiltIn), so the file is not indexed here: every shim
+// call pays this. TestBuiltIns checks it strictly instead.
+func decodeBuiltins() (*globalFile, *layer) {
 	var g globalFile
-	ix, err := decodeStrict(BuiltIn, defaultsTOML, &g)
-	if err != nil {
+	if err := toml.Unmarshal(defaultsTOML, &g); err != nil {
 		panic(fmt.Sprintf("lock: the built-in defaults.toml is invalid: %v", err)) // a build defect, caught by the tests
 	}
-	return &g, &layer{file: BuiltIn, ix: ix}
-})
+	return &g, &layer{file: BuiltIn, ix: posIndex{}}
+}
 
 // build decodes, validates and merges the inputs.
 func build(o Options, in inputs) (*Config, error) {

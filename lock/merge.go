@@ -78,7 +78,7 @@ func (b *builder) baseTool(name string, d *toolDef, l *layer) *Tool {
 			"rootfsSizeMB": builtin, "mountMode": builtin,
 		},
 	}
-	if !toolNameRE.MatchString(name) {
+	if !isName(name, 64, alnum[:10]+alnum[36:]+"._-", alnum[:10]+alnum[36:]) {
 		b.fail(l, p, "tool name %q must be lower-case letters, digits, ., _ or -", name)
 	}
 	if d.Image == nil {

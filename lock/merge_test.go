@@ -154,6 +154,10 @@ func TestGlobalReplacesBuiltIn(t *testing.T) {
 // TestBuiltIns checks the built-in definitions: all valid, every shim
 // unique, every origin "built-in".
 func TestBuiltIns(t *testing.T) {
+	var g globalFile
+	if _, err := decodeStrict("defaults.toml", defaultsTOML, &g); err != nil {
+		t.Fatalf("defaults.toml: %v", err)
+	}
 	f := newFixture(t)
 	c, err := f.load(f.project)
 	if err != nil {

@@ -43,7 +43,7 @@ type indexer struct {
 // indexPositions parses data (already accepted by the decoder) and records
 // where every key and array element is.
 func indexPositions(data []byte) posIndex {
-	in := &indexer{ix: posIndex{}, arrays: map[string]int{}, lines: []int{0}}
+	in := &indexer{ix: make(posIndex, 64), arrays: map[string]int{}, lines: make([]int, 1, 64)}
 	for i, c := range data {
 		if c == '\n' {
 			in.lines = append(in.lines, i+1)
@@ -51,26 +51,27 @@ func indexPositions(data []byte) posIndex {
 	}
 	var p unstable.Parser
 	p.Reset(data)
-	var table []string
+	table := ""
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table:
 			parts, at := in.key(e)
 			table = in.resolve(parts, false)
-			in.set(table, at)
+			in.ix[table] = at
 		case unstable.ArrayTable:
 			parts, at := in.key(e)
 			parent := in.resolve(parts, true)
-			k := strings.Join(parent, pathSep)
-			n := in.arrays[k]
-			in.arrays[k] = n + 1
-			in.setIfAbsent(parent, at)
-			table = append(parent, strconv.Itoa(n))
-			in.set(table, at)
+			n := in.arrays[parent]
+			in.arrays[parent] = n + 1
+			if _, ok := in.ix[parent]; !ok {
+				in.ix[parent] = at
+			}
+			table = parent + pathSep + strconv.Itoa(n)
+			in.ix[table] = at
 		case unstable.KeyValue:
-			parts, at := in.key(e)
-			in.value(join(table, parts), e.Value(), at)
+			path, at := in.keyPath(table, e)
+			in.value(path, e.Value(), at)
 		}
 	}
 	return in.ix
@@ -91,18 +92,42 @@ func (in *indexer) key(n *unstable.Node) ([]string, pos) {
 	return parts, at
 }
 
+// keyPath returns the path of a key-value's key under prefix, and where the
+// key starts.
+func (in *indexer) keyPath(prefix string, n *unstable.Node) (string, pos) {
+	var at pos
+	first := true
+	it := n.Key()
+	for it.Next() {
+		k := it.Node()
+		if first {
+			at = in.position(int(k.Raw.Offset))
+			first = false
+		}
+		if prefix == "" {
+			prefix = string(k.Data)
+		} else {
+			prefix += pathSep + string(k.Data)
+		}
+	}
+	return prefix, at
+}
+
 // resolve turns a table header's parts into a path, numbering the parts that
 // are array tables with their current (last) element. The last part of an
 // array-table header is left for the caller to number.
-func (in *indexer) resolve(parts []string, arrayHeader bool) []string {
-	path := make([]string, 0, len(parts)+2)
+func (in *indexer) resolve(parts []string, arrayHeader bool) string {
+	path := ""
 	for i, part := range parts {
-		path = append(path, part)
+		if i > 0 {
+			path += pathSep
+		}
+		path += part
 		if arrayHeader && i == len(parts)-1 {
 			break
 		}
-		if n, ok := in.arrays[strings.Join(path, pathSep)]; ok && n > 0 {
-			path = append(path, strconv.Itoa(n-1))
+		if n, ok := in.arrays[path]; ok && n > 0 {
+			path += pathSep + strconv.Itoa(n-1)
 		}
 	}
 	return path
@@ -110,8 +135,8 @@ func (in *indexer) resolve(parts []string, arrayHeader bool) []string {
 
 // value records a key-value and, inside arrays and inline tables, each
 // element and key.
-func (in *indexer) value(path []string, v *unstable.Node, at pos) {
-	in.set(path, at)
+func (in *indexer) value(path string, v *unstable.Node, at pos) {
+	in.ix[path] = at
 	switch v.Kind {
 	case unstable.Array:
 		i := 0
@@ -125,7 +150,7 @@ func (in *indexer) value(path []string, v *unstable.Node, at pos) {
 			if c.Raw.Length > 0 {
 				cat = in.position(int(c.Raw.Offset))
 			}
-			in.value(join(path, []string{strconv.Itoa(i)}), c, cat)
+			in.value(path+pathSep+strconv.Itoa(i), c, cat)
 			i++
 		}
 	case unstable.InlineTable:
@@ -135,18 +160,9 @@ func (in *indexer) value(path []string, v *unstable.Node, at pos) {
 			if c.Kind != unstable.KeyValue {
 				continue
 			}
-			parts, cat := in.key(c)
-			in.value(join(path, parts), c.Value(), cat)
+			cpath, cat := in.keyPath(path, c)
+			in.value(cpath, c.Value(), cat)
 		}
-	}
-}
-
-func (in *indexer) set(path []string, at pos) { in.ix[strings.Join(path, pathSep)] = at }
-
-func (in *indexer) setIfAbsent(path []string, at pos) {
-	k := strings.Join(path, pathSep)
-	if _, ok := in.ix[k]; !ok {
-		in.ix[k] = at
 	}
 }
 

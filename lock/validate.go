@@ -16,12 +16,8 @@ import (
 // the file, line and column.
 
 var (
-	toolNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	shimNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
-	domainRE   = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?)*$`)
-	tagRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	sizeRE     = regexp.MustCompile(`^([0-9]{1,12})\s*([KMGT]i?B?|B)?$`)
+	tagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	sizeRE = regexp.MustCompile(`^([0-9]{1,12})\s*([KMGT]i?B?|B)?$`)
 )
 
 // Local image sources: the reference names a directory or file on the host.
@@ -163,7 +159,7 @@ func within(path, dir string) bool {
 
 // checkEnvName validates an environment variable name.
 func checkEnvName(n string) string {
-	if !envNameRE.MatchString(n) {
+	if !isName(n, 256, alnum+"_", alnum[10:]+"_") {
 		return fmt.Sprintf("%q is not a valid environment variable name (letters, digits and _, not starting with a digit)", n)
 	}
 	return ""
@@ -209,10 +205,38 @@ func checkDomain(d string) string {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
 	}
-	if !domainRE.MatchString(strings.TrimSuffix(host, ".")) {
+	if !isHostPattern(strings.TrimSuffix(host, ".")) {
 		return fmt.Sprintf("%q is not a host pattern: write one such as `pypi.org`, `*.npmjs.org` or `pypi.org:8443`", d)
 	}
 	return ""
+}
+
+const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// isName reports whether s is 1 to max bytes from chars, starting with one
+// from first.
+func isName(s string, max int, chars, first string) bool {
+	if s == "" || len(s) > max || !strings.ContainsRune(first, rune(s[0])) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !strings.ContainsRune(chars, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// isHostPattern reports whether s is a host name, optionally "*." and one:
+// dot-separated labels of letters, digits, _ and -, not starting with -.
+func isHostPattern(s string) bool {
+	s = strings.TrimPrefix(s, "*.")
+	for label := range strings.SplitSeq(s, ".") {
+		if !isName(label, 63, alnum+"_-", alnum+"_") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkShim parses "name" or "host:guest".
@@ -221,7 +245,7 @@ func checkShim(s string) (Shim, string) {
 	if !mapped {
 		guest = host
 	}
-	if !shimNameRE.MatchString(host) || !shimNameRE.MatchString(guest) {
+	if !isName(host, 128, alnum+"._+-", alnum+"_") || !isName(guest, 128, alnum+"._+-", alnum+"_") {
 		return Shim{}, fmt.Sprintf("shim %q must be a command name, or `host:guest` to run guest for host (letters, digits, ., _, +, -)", s)
 	}
 	return Shim{Name: host, Command: guest}, ""
