@@ -4,4 +4,50 @@
 // entry's inputs (image digest and platform, setup steps, parents); its
 // blake3 hash addresses the output before the output exists. Realising a
 // derivation builds the output into the store, or finds it already there.
+//
+// # Derivations
+//
+// Derivation is a struct of strings and integers serialized as JSON in
+// field order (no maps, so no undefined order; no host paths), prefixed
+// with "silo-derivation\x00" and hashed with blake3. Version is bumped
+// whenever outputs would be built differently. A rootfs derivation holds
+// the ordered layer digests, the platform, the format ("ext4" or "dir")
+// and the size policy; Parents is for setup steps that stack on it.
+//
+// # The API the runtime calls
+//
+//	res, err := derive.Rootfs(ctx, st, ref, derive.RootfsOptions{
+//		Format:   derive.FormatExt4, // or FormatDir, or both
+//		Platform: nil,               // default linux/GOARCH
+//		SizeMB:   0,                 // 0: compact ext4 (read-only lower layer)
+//		Pull:     false,             // true: ask the registry again
+//		OCI:      oci.Options{Progress: p},
+//	})
+//	res.Ext4.Path   // ext4 image entry (VM backends), kind rootfs
+//	res.Dir.Path    // unpacked directory entry (namespace backend)
+//	res.Config()    // v1.Config: Env, Entrypoint, Cmd, WorkingDir, User
+//	res.Image       // *oci.Image: digest, platform, layers
+//
+// Only the forms asked for are built. A warm call touches no registry: the
+// reference's last resolution is a store realisation
+// ("ref:<canonical ref>@<platform>", and "image:<digest>@<platform>" for
+// digest references), written by every pull; the rootfs is found by its
+// derivation hash (Store.ByDeriver). A reference never pulled is pulled
+// on first use. Every entry returned is held by the store handle's
+// temporary root until the handle is closed.
+//
+// # Store entries
+//
+//   - layer: each layer blob exactly as the registry served it (verified
+//     against its OCI digest while it streamed), realisation
+//     "oci:<digest>"; shared by every image that names it.
+//   - manifest, config: the raw blobs, realisation "oci:<digest>".
+//   - image: a small JSON document (oci.Image) referencing the manifest,
+//     config and layer entries; rooted by a direct root "image-<ref>-<hash>"
+//     so GC keeps pulled images; `silo image rm` removes that root.
+//   - rootfs: the ext4 image or directory, derivation-addressed,
+//     rebuildable, referencing its layers.
+//
+// Assembly itself (whiteouts, hardlinks, ownership without host root,
+// reproducible ext4 bytes) lives in derive/rootfs; pulling in derive/oci.
 package derive

@@ -8,13 +8,16 @@ package tests
 import (
 	"archive/tar"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,149 @@ func TestImagePullFromDockerRegistry(t *testing.T) {
 	tagged, _ := siloPull(t, home, strings.SplitN(ref, "@", 2)[0]+":latest")
 	if tagged.FetchedBytes != 0 || tagged.CachedLayers != 3 {
 		t.Errorf("pull by tag after pull by digest: %+v", tagged)
+	}
+}
+
+// benchImage is a ~100 MB (compressed), 5-layer image: in each layer one
+// 16 MiB file of incompressible bytes and 256 small files.
+func benchImage(b *testing.B) v1.Image {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var layers []v1.Layer
+	for i := range 5 {
+		big := make([]byte, 16<<20)
+		for j := 0; j+8 <= len(big); j += 8 {
+			binary.LittleEndian.PutUint64(big[j:], rng.Uint64())
+		}
+		entries := []tarEntry{
+			{Name: fmt.Sprintf("layer%d/", i), Type: tar.TypeDir},
+			{Name: fmt.Sprintf("layer%d/blob", i), Body: big},
+		}
+		for j := range 256 {
+			small := make([]byte, 4096+rng.IntN(16384))
+			for k := range small {
+				small[k] = byte('a' + rng.IntN(8))
+			}
+			entries = append(entries, tarEntry{Name: fmt.Sprintf("layer%d/f%03d", i, j), Body: small})
+		}
+		layers = append(layers, tarLayer(b, entries))
+	}
+	return imageFromLayers(b, layers...)
+}
+
+// BenchmarkImagePull pulls (and assembles) the ~100 MB, 5-layer image from
+// the loopback registry, cold and warm. Beside it, in the same run,
+// skopeo copies the same image into an OCI layout: the two alternate,
+// three rounds each, so that load from other processes hits both alike;
+// the medians and their ratio are reported.
+func BenchmarkImagePull(b *testing.B) {
+	img := benchImage(b)
+	host := startRegistry(b)
+	ref := pushImage(b, host, "bench/big", img)
+	var total int64
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		n, _ := l.Size()
+		total += n
+	}
+	tag := host + "/bench/big:latest"
+	pull := func(b *testing.B, home string, args ...string) pullJSON {
+		out, _ := siloPull(b, home, append(args, ref)...)
+		return out
+	}
+	timed := func(f func()) float64 {
+		start := time.Now()
+		f()
+		return time.Since(start).Seconds()
+	}
+	b.Run("cold-pull-vs-skopeo", func(b *testing.B) {
+		if _, err := exec.LookPath("skopeo"); err != nil {
+			b.Skip("skopeo is not installed (Debian package skopeo)")
+		}
+		var siloS, skopeoS []float64
+		for b.Loop() {
+			for range 3 {
+				dir, home := b.TempDir(), b.TempDir()
+				skopeoS = append(skopeoS, timed(func() {
+					out, err := exec.Command("skopeo", "copy", "-q", "--insecure-policy", "--src-tls-verify=false",
+						"docker://"+tag, "oci:"+filepath.Join(dir, "oci")+":latest").CombinedOutput()
+					if err != nil {
+						b.Fatalf("skopeo copy: %v\n%s", err, out)
+					}
+				}))
+				siloS = append(siloS, timed(func() { pull(b, home) }))
+			}
+		}
+		sm, km := median(siloS), median(skopeoS)
+		b.ReportMetric(sm, "silo-pull-s")
+		b.ReportMetric(km, "skopeo-copy-s")
+		b.ReportMetric(sm/km, "silo/skopeo")
+		b.ReportMetric(float64(total)/1e6/sm, "silo-MB/s")
+	})
+	b.Run("cold-pull+assemble-ext4", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			home := b.TempDir()
+			b.StartTimer()
+			pull(b, home, "--rootfs")
+		}
+	})
+	b.Run("cold-pull+unpack-dir", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			home := b.TempDir()
+			b.StartTimer()
+			pull(b, home, "--dir")
+		}
+	})
+	b.Run("warm-pull+assemble-ext4", func(b *testing.B) {
+		home := b.TempDir()
+		pull(b, home, "--rootfs")
+		var fetched int64
+		for b.Loop() {
+			fetched += pull(b, home, "--rootfs").FetchedBytes
+		}
+		b.ReportMetric(float64(fetched), "layer-bytes-fetched")
+	})
+}
+
+// median of xs (which it sorts).
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// TestImagePullConcurrent: two silo processes pulling and assembling the
+// same image at once both succeed, with the same entries.
+func TestImagePullConcurrent(t *testing.T) {
+	host := startRegistry(t)
+	ref := pushImage(t, host, "e2e/concurrent", overlayImage(t))
+	home := t.TempDir()
+	type got struct {
+		out pullJSON
+		res result
+	}
+	ch := make(chan got, 2)
+	for range 2 {
+		go func() {
+			res := silo(t, home, t.TempDir(), nil, nil, "image", "pull", "--json", "--rootfs", ref)
+			var out pullJSON
+			json.Unmarshal([]byte(res.Stdout), &out)
+			ch <- got{out, res}
+		}()
+	}
+	a, b := <-ch, <-ch
+	for _, g := range []got{a, b} {
+		if g.res.Code != 0 {
+			t.Fatalf("concurrent pull failed: %d\n%s", g.res.Code, g.res.Stderr)
+		}
+	}
+	if a.out.Ext4 == "" || a.out.Ext4 != b.out.Ext4 || a.out.Digest != b.out.Digest {
+		t.Errorf("concurrent pulls disagree: %+v vs %+v", a.out, b.out)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", a.out.Ext4).CombinedOutput(); err != nil {
+		t.Errorf("e2fsck after concurrent assembly: %v\n%s", err, out)
 	}
 }

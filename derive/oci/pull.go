@@ -182,7 +182,7 @@ func fetchLayers(ctx context.Context, st *store.Store, img v1.Image, man *v1.Man
 	}
 	jobs := o.Jobs
 	if jobs <= 0 {
-		jobs = 4
+		jobs = 6
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)

@@ -107,7 +107,7 @@ type Options struct {
 	Keychain authn.Keychain
 	// Transport is the HTTP transport for registries (default remote's).
 	Transport http.RoundTripper
-	// Jobs is the number of layers fetched at once (default 4).
+	// Jobs is the number of layers fetched at once (default 6, as skopeo).
 	Jobs int
 	// Attempts is how many times a layer download is tried before the
 	// pull fails (default 3).
