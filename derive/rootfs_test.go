@@ -197,3 +197,24 @@ func TestRootfsReproducible(t *testing.T) {
 		t.Fatalf("same layers, different ext4 images: %s vs %s", hashes[0], hashes[1])
 	}
 }
+
+// BenchmarkRootfsWarm is the per-run cost of finding an already built
+// rootfs: what every warm `silo run` pays before the sandbox starts.
+func BenchmarkRootfsWarm(b *testing.B) {
+	ref, _ := pushTest(b)
+	st, err := store.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	o := RootfsOptions{Format: FormatExt4 | FormatDir, Platform: amd64}
+	if _, err := Rootfs(context.Background(), st, ref, o); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := Rootfs(context.Background(), st, ref, o)
+		if err != nil || res.Pulled != nil {
+			b.Fatalf("warm call: %v %+v", err, res)
+		}
+	}
+}

@@ -323,3 +323,46 @@ func TestVerifyReader(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveThenGC: once every image naming a layer is removed, GC frees
+// the layer and forgets its realisation; a layer still named survives.
+func TestRemoveThenGC(t *testing.T) {
+	reg := startRegistry(t)
+	shared, only := layerOf(t, "s", "shared"), layerOf(t, "o", "only one")
+	ref1 := reg.push(t, "gc1", imageOf(t, "amd64", shared, only))
+	ref2 := reg.push(t, "gc2", imageOf(t, "amd64", shared))
+	home := t.TempDir()
+	st, err := store.Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{ref1, ref2} {
+		if _, err := Pull(context.Background(), st, ref, Options{Platform: amd64}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Remove(st, ref1, *amd64); err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // drop this handle's temporary root
+	st, err = store.Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.GC(store.GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Realisation(blobKey(digestOf(t, only))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the removed image's own layer survived GC: %v", err)
+	}
+	if _, err := st.Realisation(blobKey(digestOf(t, shared))); err != nil {
+		t.Errorf("the layer gc2 still names was collected: %v", err)
+	}
+	if _, _, err := Lookup(st, ref1, *amd64); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("removed image still resolves after GC: %v", err)
+	}
+	if _, _, err := Lookup(st, ref2, *amd64); err != nil {
+		t.Errorf("kept image: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	// tar2ext4 (hcsshim's compact ext4 writer, maintained by Microsoft and
@@ -61,6 +62,9 @@ func WriteExt4(layers []Layer, dst string, maxSize int64) (err error) {
 	pw.CloseWithError(err)
 	if cerr := <-done; cerr != nil && err == nil {
 		err = fmt.Errorf("write ext4: %w", cerr)
+	}
+	if err != nil && maxSize > 0 && strings.Contains(err.Error(), "exceeded maximum size") {
+		return fmt.Errorf("the root filesystem needs more than its %d MB size limit (raise rootfsSizeMB): %w", maxSize>>20, err)
 	}
 	if err != nil {
 		return err

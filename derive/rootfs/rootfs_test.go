@@ -239,3 +239,20 @@ func TestUnsafeLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteExt4SizeCap: content larger than the size policy's cap is a
+// clear error and leaves no image behind.
+func TestWriteExt4SizeCap(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "small.ext4")
+	big := layersOf(tarOf(t, ent{name: "big", body: strings.Repeat("x", 4<<20)}))
+	err := WriteExt4(big, dst, 1<<20)
+	if err == nil || !strings.Contains(err.Error(), "size limit") {
+		t.Fatalf("4 MiB into a 1 MiB cap: %v", err)
+	}
+	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
+		t.Errorf("image left behind: %v", err)
+	}
+	if err := WriteExt4(big, dst, 64<<20); err != nil {
+		t.Fatalf("4 MiB into a 64 MiB cap: %v", err)
+	}
+}
