@@ -60,12 +60,12 @@ func (p *Proxy) join(w http.ResponseWriter, upstream net.Conn) {
 		_ = upstream.Close()
 		return
 	}
-	if !p.track(client) {
+	if !p.startTunnel() {
 		_ = client.Close()
 		_ = upstream.Close()
 		return
 	}
-	defer p.untrack(client)
+	defer p.tunnels.Done()
 	_ = client.SetDeadline(time.Time{})
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		_ = client.Close()

@@ -206,3 +206,46 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// TestUpgrade: a plain-HTTP protocol upgrade (ws://) is relayed both ways,
+// and Close ends it too.
+func TestUpgrade(t *testing.T) {
+	srv := newServer(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "upgrade to echo", http.StatusBadRequest)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.Copy(c, brw)
+	}))
+	p, addr := startProxy(t, netproxy.Policy{Allow: []string{"allowed.test"}, HostAccess: true}, netproxy.WithPorts(srv.port))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", srv.url("allowed.test", "/ws"))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	for _, msg := range []string{"ping\n", "pong\n"} {
+		_, _ = io.WriteString(c, msg)
+		if got, err := br.ReadString('\n'); got != msg {
+			t.Fatalf("echo: got %q, %v; want %q", got, err, msg)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("upgraded connection after Close: read returned %v, want EOF", err)
+	}
+}

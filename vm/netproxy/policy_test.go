@@ -285,3 +285,15 @@ func TestPortList(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintRefusals(t *testing.T) {
+	var b strings.Builder
+	fn := PrintRefusals(&b)
+	refused := &RefusedError{Host: "github.com", Port: 443, Reason: "it is not in the allow list"}
+	fn(Event{Host: "github.com", Port: 443, Refused: refused})
+	fn(Event{Host: "github.com", Port: 443, Refused: refused})
+	fn(Event{Host: "pypi.org", Port: 443, Allowed: true})
+	if want := "silo: blocked github.com:443: it is not in the allow list\n"; b.String() != want {
+		t.Errorf("printed %q, want %q", b.String(), want)
+	}
+}

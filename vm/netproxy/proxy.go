@@ -48,8 +48,8 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	closed  bool
-	tunnels map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	conns   map[*trackedConn]struct{} // every client connection being served
+	tunnels sync.WaitGroup
 }
 
 // Option configures a Proxy.
@@ -97,7 +97,7 @@ func New(policy Policy, opts ...Option) *Proxy {
 		idleTimeout:    DefaultIdleTimeout,
 		headerTimeout:  DefaultHeaderTimeout,
 		maxHeaderBytes: DefaultMaxHeaderBytes,
-		tunnels:        make(map[net.Conn]struct{}),
+		conns:          make(map[*trackedConn]struct{}),
 	}
 	for _, o := range opts {
 		o(p)
@@ -139,10 +139,23 @@ func New(policy Policy, opts ...Option) *Proxy {
 func (p *Proxy) ServeConn(c net.Conn) {
 	p.start.Do(func() { go func() { _ = p.srv.Serve(p.ln) }() })
 	tc := &trackedConn{Conn: c, done: make(chan struct{})}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	p.conns[tc] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, tc)
+		p.mu.Unlock()
+	}()
 	select {
 	case p.ln.ch <- tc:
 	case <-p.ln.done:
-		_ = c.Close()
+		_ = tc.Close()
 		return
 	}
 	<-tc.done
@@ -172,19 +185,19 @@ func (p *Proxy) Serve(l net.Listener) error {
 	}
 }
 
-// Close stops the proxy: every client connection and tunnel is closed, and
-// Close waits for the tunnels to end.
+// Close stops the proxy: every client connection, tunnel and upgraded
+// connection is closed, and Close waits for the tunnels to end.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
-	for c := range p.tunnels {
+	for c := range p.conns {
 		_ = c.Close()
 	}
 	p.mu.Unlock()
 	p.ln.close()
 	err := p.srv.Close()
 	p.transport.CloseIdleConnections()
-	p.wg.Wait()
+	p.tunnels.Wait()
 	return err
 }
 
@@ -194,24 +207,16 @@ func (p *Proxy) isClosed() bool {
 	return p.closed
 }
 
-// track registers a hijacked connection so that Close can end it; it
-// reports false once the proxy is closed.
-func (p *Proxy) track(c net.Conn) bool {
+// startTunnel counts a tunnel that Close must wait for; it reports false
+// once the proxy is closed.
+func (p *Proxy) startTunnel() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
-	p.tunnels[c] = struct{}{}
-	p.wg.Add(1)
+	p.tunnels.Add(1)
 	return true
-}
-
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.tunnels, c)
-	p.mu.Unlock()
-	p.wg.Done()
 }
 
 // emit reports an event, if anyone listens.

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -56,15 +58,17 @@ func TestForwardHTTP(t *testing.T) {
 	}
 	// Keep-alive both ways: the client kept its one connection to the
 	// proxy, and the proxy reused its upstream connections. (Go's
-	// transport sometimes drops the very first one after a request body,
-	// so upstream allows a spare.)
+	// transport now and then drops an upstream connection after a request
+	// with a body, more often under load: allow a few, far from one per
+	// request.)
 	if reused != n-1 {
 		t.Errorf("the client reused its proxy connection %d times in %d requests, want %d", reused, n, n-1)
 	}
 	up := srv.conns.Load()
-	if up > 2 {
-		t.Errorf("upstream saw %d connections for %d keep-alive requests, want 1 or 2", up, n)
+	if up > n/4 {
+		t.Errorf("upstream saw %d connections for %d keep-alive requests, want at most %d", up, n, n/4)
 	}
+	t.Logf("%d requests, %d upstream connections", n, up)
 	evs := ev.all()
 	if int64(len(evs)) != up || !evs[0].Allowed || evs[0].Host != "allowed.test" || evs[0].Method != "POST" {
 		t.Errorf("events = %v, want one allowed POST to allowed.test per upstream connection", evs)
@@ -260,5 +264,54 @@ func TestUpstreamDown(t *testing.T) {
 	_, _, cresp := rawConnect(t, addr, fmt.Sprintf("allowed.test:%d", port))
 	if cresp.StatusCode != http.StatusBadGateway {
 		t.Errorf("CONNECT: got %q, want 502", cresp.Status)
+	}
+}
+
+// TestPublicAddress: without HostAccess, a permitted name that resolves to
+// an ordinary address is reached. It needs an interface address outside
+// the refused ranges (this machine kind has one on eth0).
+func TestPublicAddress(t *testing.T) {
+	var public netip.Addr
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(ipn.IP)
+			ip = ip.Unmap()
+			if ip.Is4() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() {
+				public = ip
+				break
+			}
+		}
+	}
+	if !public.IsValid() {
+		t.Skip("no public-range interface address on this machine")
+	}
+	l, err := net.Listen("tcp", netip.AddrPortFrom(public, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server{Server: httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))}
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	srv.port = l.Addr().(*net.TCPAddr).Port
+	res := netproxy.StaticResolver{"public.test": {public}}
+	for _, pattern := range []string{"public.test", "*"} {
+		var ev events
+		_, addr := startProxy(t, netproxy.Policy{Allow: []string{pattern}}, netproxy.WithResolver(res),
+			netproxy.WithPorts(srv.port), netproxy.WithEvents(ev.add))
+		resp, err := client(t, addr, nil).Get(srv.url("public.test", "/pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "GET /pub") {
+			t.Errorf("allow %q: got %d %q", pattern, resp.StatusCode, body)
+		}
+		if evs := ev.all(); len(evs) != 1 || evs[0].Addr.Addr() != public {
+			t.Errorf("events = %v, want one connection to %v", evs, public)
+		}
 	}
 }

@@ -2,10 +2,12 @@ package netproxy
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -80,4 +82,26 @@ func (e Event) String() string {
 		reason = e.Refused.Reason
 	}
 	return fmt.Sprintf("blocked %s: %s", dest, reason)
+}
+
+// PrintRefusals returns an event handler for WithEvents that writes one
+// line to w for each refused destination, the first time it is refused:
+// "silo: blocked github.com:443: it is not in the allow list". Allowed
+// connections are not printed. It is safe for concurrent use.
+func PrintRefusals(w io.Writer) func(Event) {
+	var mu sync.Mutex
+	seen := make(map[string]bool)
+	return func(e Event) {
+		if e.Allowed {
+			return
+		}
+		dest := net.JoinHostPort(e.Host, strconv.Itoa(e.Port))
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[dest] {
+			return
+		}
+		seen[dest] = true
+		fmt.Fprintf(w, "silo: %s\n", e)
+	}
 }
