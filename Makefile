@@ -37,7 +37,7 @@ lint: ## gofmt, go vet and staticcheck.
 	staticcheck $(PKGS)
 
 fuzz: ## Fuzz the config loader for a minute.
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./lock
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 5s ./lock
 
 demo: build ## Run silo's main job offline on an embedded default.
 	./scripts/demo.sh
