@@ -52,18 +52,28 @@ func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulle
 	}
 	defer cleanup()
 	out := &Image{Version: imageVersion, Ref: r.String(), Platform: plat.String()}
-	man, manEntry, err := storeManifest(st, img, out)
+	b, err := readBlobs(img, out)
 	if err != nil {
 		return nil, err
 	}
-	cfgEntry, err := storeConfig(st, img, man, out)
-	if err != nil {
-		return nil, err
-	}
+	// The manifest, the config and the layers are stored concurrently:
+	// each commit waits on its own fsyncs.
 	pulled := &Pulled{Image: out}
-	if err := fetchLayers(ctx, st, img, man, o, pulled); err != nil {
+	var manEntry, cfgEntry *store.Entry
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		manEntry, err = storeBlob(st, b.manRaw, out.Digest, string(b.man.MediaType), store.KindManifest, "manifest.json")
+		return err
+	})
+	g.Go(func() (err error) {
+		cfgEntry, err = storeBlob(st, b.cfgRaw, b.man.Config.Digest.String(), string(b.man.Config.MediaType), store.KindConfig, "config.json")
+		return err
+	})
+	g.Go(func() error { return fetchLayers(gctx, st, img, b.man, o, pulled) })
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	out.ConfigEntry = cfgEntry.Name
 	refs := []string{manEntry.Name, cfgEntry.Name}
 	for _, l := range out.Layers {
 		refs = append(refs, l.Entry)
@@ -88,11 +98,11 @@ func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulle
 
 // record remembers what r resolved to, and roots the image.
 func record(st *store.Store, r *Reference, p v1.Platform, dgst, entry string) error {
-	if err := st.SetRealisation(refKey(r, p), entry); err != nil {
-		return fmt.Errorf("record resolution: %w", err)
-	}
-	if err := st.SetRealisation(digestKey(dgst, p), entry); err != nil {
-		return fmt.Errorf("record resolution: %w", err)
+	var g errgroup.Group
+	g.Go(func() error { return st.SetRealisation(refKey(r, p), entry) })
+	g.Go(func() error { return st.SetRealisation(digestKey(dgst, p), entry) })
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("record the resolution: %w", err)
 	}
 	if err := st.AddRoot(RootName(r, p), entry); err != nil {
 		return fmt.Errorf("root the image: %w", err)
@@ -100,31 +110,41 @@ func record(st *store.Store, r *Reference, p v1.Platform, dgst, entry string) er
 	return nil
 }
 
-// storeManifest keeps the manifest as an entry.
-func storeManifest(st *store.Store, img v1.Image, out *Image) (*v1.Manifest, *store.Entry, error) {
+// imageBlobs are an image's manifest and config, read and verified.
+type imageBlobs struct {
+	manRaw, cfgRaw []byte
+	man            *v1.Manifest
+}
+
+// readBlobs reads and verifies the manifest and the config, and fills in
+// out's digest, layers and config.
+func readBlobs(img v1.Image, out *Image) (*imageBlobs, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	if err := verifyBytes(raw, d.String()); err != nil {
-		return nil, nil, fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	man, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse manifest: %w", err)
+		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	out.Digest = d.String()
-	e, err := storeBlob(st, raw, d.String(), string(man.MediaType), store.KindManifest, "manifest.json")
-	return man, e, err
+	cfg, err := readConfig(img, man, out)
+	if err != nil {
+		return nil, err
+	}
+	return &imageBlobs{manRaw: raw, cfgRaw: cfg, man: man}, nil
 }
 
-// storeConfig keeps the config blob as an entry and copies the parts a
-// sandbox needs (Env, Cmd, …) into out.
-func storeConfig(st *store.Store, img v1.Image, man *v1.Manifest, out *Image) (*store.Entry, error) {
+// readConfig reads and verifies the config blob and copies the parts a
+// sandbox needs (Env, Cmd, …) and the layer list into out.
+func readConfig(img v1.Image, man *v1.Manifest, out *Image) ([]byte, error) {
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", man.Config.Digest, err)
@@ -146,11 +166,7 @@ func storeConfig(st *store.Store, img v1.Image, man *v1.Manifest, out *Image) (*
 			MediaType: string(l.MediaType), Size: l.Size,
 		})
 	}
-	e, err := storeBlob(st, raw, man.Config.Digest.String(), string(man.Config.MediaType), store.KindConfig, "config.json")
-	if err == nil {
-		out.ConfigEntry = e.Name
-	}
-	return e, err
+	return raw, nil
 }
 
 // storeBlob adds a small verified blob, or finds it by digest.
