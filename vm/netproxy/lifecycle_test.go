@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -247,5 +248,65 @@ func TestUpgrade(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Errorf("upgraded connection after Close: read returned %v, want EOF", err)
+	}
+}
+
+// TestMaxConns: connections past the limit get 503 at once; the ones
+// within it are unaffected.
+func TestMaxConns(t *testing.T) {
+	_, addr := startProxy(t, netproxy.Policy{Allow: []string{"allowed.test"}}, netproxy.WithMaxConns(2))
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	// Make sure both are being served: each answers a request.
+	for _, c := range held {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("held connection: %v, %v", resp, err)
+		}
+	}
+	// The 400 above closed both (the proxy may not have let go of them
+	// yet). Hold two idle connections that were not turned away, then
+	// retry an extra one until it is turned away (it never is if the
+	// limit does not hold).
+	deadline := time.Now().Add(15 * time.Second)
+	for held := 0; held < 2; {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && os.IsTimeout(err) {
+			defer c.Close()
+			held++
+			continue
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("could not hold two connections")
+		}
+	}
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if strings.HasPrefix(string(got), "HTTP/1.1 503") && strings.Contains(string(got), "2 connections open") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a third connection was never turned away; last answer %q", got)
+		}
 	}
 }

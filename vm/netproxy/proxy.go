@@ -3,6 +3,7 @@ package netproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -24,6 +25,7 @@ const (
 	DefaultIdleTimeout    = 5 * time.Minute
 	DefaultHeaderTimeout  = 10 * time.Second
 	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxConns       = 256
 )
 
 // Proxy is an HTTP proxy enforcing one Policy. It is safe for concurrent
@@ -38,7 +40,7 @@ type Proxy struct {
 	tool     string
 
 	dialTimeout, idleTimeout, headerTimeout time.Duration
-	maxHeaderBytes                          int
+	maxHeaderBytes, maxConns                int
 
 	transport *http.Transport
 	forwarder *httputil.ReverseProxy
@@ -86,6 +88,10 @@ func WithHeaderTimeout(d time.Duration) Option { return func(p *Proxy) { p.heade
 // WithMaxHeaderBytes bounds the size of a request's headers.
 func WithMaxHeaderBytes(n int) Option { return func(p *Proxy) { p.maxHeaderBytes = n } }
 
+// WithMaxConns bounds the client connections served at once; a sandbox
+// that opens more gets 503 on the extra ones.
+func WithMaxConns(n int) Option { return func(p *Proxy) { p.maxConns = n } }
+
 // New returns a proxy enforcing policy. A pattern that cannot be read makes
 // it refuse everything (see Policy.Validate to report that earlier).
 func New(policy Policy, opts ...Option) *Proxy {
@@ -97,6 +103,7 @@ func New(policy Policy, opts ...Option) *Proxy {
 		idleTimeout:    DefaultIdleTimeout,
 		headerTimeout:  DefaultHeaderTimeout,
 		maxHeaderBytes: DefaultMaxHeaderBytes,
+		maxConns:       DefaultMaxConns,
 		conns:          make(map[*trackedConn]struct{}),
 	}
 	for _, o := range opts {
@@ -140,8 +147,12 @@ func (p *Proxy) ServeConn(c net.Conn) {
 	p.start.Do(func() { go func() { _ = p.srv.Serve(p.ln) }() })
 	tc := &trackedConn{Conn: c, done: make(chan struct{})}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || len(p.conns) >= p.maxConns {
+		busy := !p.closed
 		p.mu.Unlock()
+		if busy {
+			tooMany(c, p.maxConns)
+		}
 		_ = c.Close()
 		return
 	}
@@ -159,6 +170,13 @@ func (p *Proxy) ServeConn(c net.Conn) {
 		return
 	}
 	<-tc.done
+}
+
+// tooMany answers a connection past the limit without reading it.
+func tooMany(c net.Conn, limit int) {
+	body := fmt.Sprintf("silo: the sandbox has %d connections open through its network proxy, the most it may; close some and retry.\n", limit)
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
 // Serve accepts connections on l and serves each until l fails or the
