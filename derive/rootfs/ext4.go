@@ -144,19 +144,29 @@ var zeroBlock [sparseBlock]byte
 
 func (s *sparseFile) Write(b []byte) (int, error) {
 	n := 0
-	for len(b) > 0 {
-		k := min(len(b), sparseBlock-int(s.off%sparseBlock))
-		if !bytes.Equal(b[:k], zeroBlock[:k]) {
-			if _, err := s.f.WriteAt(b[:k], s.off); err != nil {
+	runStart, runOff := -1, int64(0) // pending run of non-zero data
+	flush := func(end int) error {
+		if runStart < 0 {
+			return nil
+		}
+		_, err := s.f.WriteAt(b[runStart:end], runOff)
+		runStart = -1
+		return err
+	}
+	for n < len(b) {
+		k := min(len(b)-n, sparseBlock-int(s.off%sparseBlock))
+		if bytes.Equal(b[n:n+k], zeroBlock[:k]) {
+			if err := flush(n); err != nil {
 				return n, err
 			}
+		} else if runStart < 0 {
+			runStart, runOff = n, s.off
 		}
 		s.off += int64(k)
 		s.end = max(s.end, s.off)
 		n += k
-		b = b[k:]
 	}
-	return n, nil
+	return n, flush(n)
 }
 
 func (s *sparseFile) Read(b []byte) (int, error) {
