@@ -167,11 +167,11 @@ func initfsFor(st *store.Store, k *store.Entry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(exe)
+	h, err := kernel.AgentHash(st.Home(), exe)
 	if err != nil {
 		return "", err
 	}
-	e, err := st.ByDeriver(kernel.InitfsDeriver(k.ContentHash, store.HashBytes(b)))
+	e, err := st.ByDeriver(kernel.InitfsDeriver(k.ContentHash, h))
 	if err != nil {
 		return "", err
 	}

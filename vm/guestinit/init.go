@@ -53,9 +53,12 @@ func run(serve ServeFunc) error {
 		return fmt.Errorf("read /proc/cmdline: %w", err)
 	}
 	p := ParseCmdline(string(cmdline))
+	trace := tracer(p.Debug)
+	trace("init started")
 	if err := loadModules(Marker); err != nil {
 		return err
 	}
+	trace("modules loaded")
 	if p.Probe {
 		// Booted, modules loaded: that is all a probe asks.
 		fmt.Println(ProbeOK)
@@ -71,12 +74,14 @@ func run(serve ServeFunc) error {
 		b.fail(err)
 		return err
 	}
+	trace("filesystems mounted")
 	conn, err := openPort(AgentPort)
 	if err != nil {
 		b.fail(err)
 		return err
 	}
 	b.send(BeatReady)
+	trace("ready")
 	err = serve(conn, LowerDir, WorkspaceDir, ScratchDir)
 	unix.Sync()
 	if err != nil {
@@ -86,6 +91,19 @@ func run(serve ServeFunc) error {
 	}
 	b.send(BeatDone)
 	return nil
+}
+
+// tracer returns a function that prints a step with the time since the
+// kernel started, when debugging; else one that does nothing.
+func tracer(debug bool) func(step string) {
+	if !debug {
+		return func(string) {}
+	}
+	return func(step string) {
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+		fmt.Printf("silo-init: %8.3f s %s\n", float64(ts.Nano())/1e9, step)
+	}
 }
 
 // mountBase mounts /dev, /proc and /sys.

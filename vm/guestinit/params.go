@@ -33,6 +33,7 @@ const (
 	ParamRoot    = "silo.root"    // block device of the rootfs ("vda"); absent: no rootfs
 	ParamWS      = "silo.ws"      // 9p mount tag of the workspace; absent: none
 	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB; 0: half of RAM
+	ParamDebug   = "silo.debug"   // "1": print each step's time on the console
 )
 
 // Params are the silo.* parameters of a kernel command line.
@@ -41,6 +42,7 @@ type Params struct {
 	Root      string
 	Workspace string
 	ScratchMB int
+	Debug     bool
 }
 
 // ParseCmdline reads the silo.* parameters out of a kernel command line.
@@ -57,6 +59,8 @@ func ParseCmdline(cmdline string) Params {
 			p.Workspace = v
 		case ParamScratch:
 			p.ScratchMB, _ = strconv.Atoi(v)
+		case ParamDebug:
+			p.Debug = v == "1"
 		}
 	}
 	return p
@@ -76,6 +80,9 @@ func (p Params) Cmdline() []string {
 	}
 	if p.ScratchMB > 0 {
 		out = append(out, ParamScratch+"="+strconv.Itoa(p.ScratchMB))
+	}
+	if p.Debug {
+		out = append(out, ParamDebug+"=1")
 	}
 	return out
 }

@@ -165,15 +165,22 @@ func InitfsDeriver(kernelContent, agent store.Hash) store.Hash {
 // Initfs returns the initfs entry for kernel k and the agent binary at
 // agentPath, building and adding it on first use.
 func Initfs(st *store.Store, k *store.Entry, agentPath string) (*store.Entry, error) {
-	agent, err := os.ReadFile(agentPath)
+	agentHash, err := AgentHash(st.Home(), agentPath)
 	if err != nil {
-		return nil, fmt.Errorf("read the guest agent: %w", err)
+		return nil, err
 	}
-	deriver := InitfsDeriver(k.ContentHash, store.HashBytes(agent))
+	deriver := InitfsDeriver(k.ContentHash, agentHash)
 	if e, err := st.ByDeriver(deriver); err == nil {
 		return st.Use(e.Name)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	agent, err := os.ReadFile(agentPath)
+	if err != nil {
+		return nil, fmt.Errorf("read the guest agent: %w", err)
+	}
+	if store.HashBytes(agent) != agentHash {
+		return nil, fmt.Errorf("the guest agent %s changed while silo read it; retry", agentPath)
 	}
 	info, err := ReadInfo(k.Path)
 	if err != nil {

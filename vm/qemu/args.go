@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -60,7 +61,7 @@ func (m *machine) args() ([]string, error) {
 
 // kernelCmdline returns the guest kernel's command line.
 func (m *machine) kernelCmdline() []string {
-	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe}
+	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe, Debug: debug()}
 	if m.spec.RootfsImage != "" {
 		p.Root = "vda"
 	}
@@ -75,7 +76,10 @@ func (m *machine) kernelCmdline() []string {
 // may fail to calibrate its TSC against the emulated PIT, then spin
 // forever; giving it the host's TSC frequency removes those hangs.
 func baseCmdline() []string {
-	c := []string{"console=" + consoleDev(), "quiet", "panic=-1", "mitigations=off", "rodata=off"}
+	c := []string{"console=" + consoleDev(), "panic=-1", "mitigations=off", "rodata=off"}
+	if !debug() {
+		c = append(c, "quiet")
+	}
 	if runtime.GOARCH == "amd64" {
 		if khz := hostTSCkHz(); khz > 0 {
 			c = append(c, fmt.Sprintf("tsc_early_khz=%d", khz))
@@ -121,3 +125,9 @@ func ProbeCommand(qemu, kernel, initfs string, accel Accel) *exec.Cmd {
 	args, _ := m.args()
 	return exec.Command(qemu, args...)
 }
+
+// DebugEnv, set to 1, shows the VM's console on stderr and has the guest
+// init print the time of each step.
+const DebugEnv = "SILO_VM_DEBUG"
+
+func debug() bool { return os.Getenv(DebugEnv) == "1" }

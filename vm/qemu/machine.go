@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -155,6 +157,10 @@ func (m *machine) start() error {
 	m.console = newTailBuffer(16 << 10)
 	m.cmd = exec.Command(m.qemu, args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.console, m.console
+	if debug() {
+		w := io.MultiWriter(m.console, os.Stderr)
+		m.cmd.Stdout, m.cmd.Stderr = w, w
+	}
 	m.cmd.SysProcAttr = sysProcAttr()
 	if err := m.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", m.qemu, err)
