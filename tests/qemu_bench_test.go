@@ -91,4 +91,3 @@ func minDur(d []time.Duration) time.Duration {
 	}
 	return m
 }
-
