@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,29 +71,63 @@ type gcState struct {
 	marked map[string]bool
 }
 
-// mark marks everything reachable from roots.
+// mark marks everything reachable from roots, breadth first, reading each
+// level's metadata in parallel.
 func (g *gcState) mark(roots []string, skip map[string]bool) map[string]bool {
 	marked := map[string]bool{}
-	stack := slices.Clone(roots)
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if marked[n] || skip[n] {
-			continue
-		}
-		m := g.meta(n)
-		if m == nil {
-			// Unreadable metadata: keep what a root names (verify reports
-			// it), but its references cannot be followed.
-			if _, err := os.Lstat(g.s.metaPath(n)); err == nil {
+	frontier := roots
+	for len(frontier) > 0 {
+		var todo []string
+		for _, n := range frontier {
+			if !marked[n] && !skip[n] {
 				marked[n] = true
+				todo = append(todo, n)
 			}
-			continue
 		}
-		marked[n] = true
-		stack = append(stack, m.References...)
+		g.prefetch(todo)
+		frontier = frontier[:0:0]
+		for _, n := range todo {
+			m := g.metas[n]
+			if m == nil {
+				// Unreadable metadata: keep what a root names (verify
+				// reports it), but its references cannot be followed.
+				if _, err := os.Lstat(g.s.metaPath(n)); err != nil {
+					delete(marked, n)
+				}
+				continue
+			}
+			frontier = append(frontier, m.References...)
+		}
 	}
 	return marked
+}
+
+// prefetch reads the metadata of names not read yet, in parallel.
+func (g *gcState) prefetch(names []string) {
+	var todo []string
+	for _, n := range names {
+		if _, ok := g.metas[n]; !ok {
+			todo = append(todo, n)
+		}
+	}
+	out := make([]*metaFile, len(todo))
+	var wg sync.WaitGroup
+	workers := 8
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(todo); i += workers {
+				if m, err := g.s.readMeta(todo[i]); err == nil {
+					out[i] = m
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, n := range todo {
+		g.metas[n] = out[i]
+	}
 }
 
 // meta returns n's metadata, reading it once; nil when absent or corrupt.
@@ -128,27 +164,23 @@ func (s *Store) gcLocked(o GCOptions, trash string) (*GCReport, error) {
 		}
 		g.marked = g.mark(all, evicted)
 	}
-	names, err := s.names()
+	names, err := listNames(s.meta, ".json")
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range names {
 		if g.marked[n] {
 			rep.Live++
-			if m := g.meta(n); m != nil {
+			if m := g.metas[n]; m != nil {
 				rep.LiveSize += m.DiskSize
 			}
 			continue
 		}
 		if !evicted[n] {
-			it := GCItem{Name: n}
-			if m := g.meta(n); m != nil {
-				it.Kind, it.DiskSize = m.Kind, m.DiskSize
-			}
-			rep.Removed = append(rep.Removed, it)
+			rep.Removed = append(rep.Removed, g.garbage(n, o.DryRun))
 		}
 	}
-	orphans, err := s.orphanFiles(names)
+	orphans, zsts, err := s.orphanFiles(names)
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +190,35 @@ func (s *Store) gcLocked(o GCOptions, trash string) (*GCReport, error) {
 		if o.DryRun {
 			continue
 		}
-		if err := s.removeEntry(it.Name, g.metas[it.Name], trash); err != nil {
+		if err := s.removeEntry(it.Name, zsts[it.Name], trash); err != nil {
 			return nil, err
 		}
 	}
 	if !o.DryRun {
 		s.pruneRealisations()
+		s.pruneIndex()
 	}
 	return rep, nil
+}
+
+// garbage describes the unreachable entry n. A plain file is measured with
+// lstat; metadata is read only for trees, compressed entries, and for the
+// kinds a dry run lists.
+func (g *gcState) garbage(n string, dryRun bool) GCItem {
+	it := GCItem{Name: n}
+	if !dryRun {
+		if fi, err := os.Lstat(g.s.entryPath(n)); err == nil && fi.Mode().IsRegular() {
+			it.DiskSize = diskSize(fi)
+			if m := g.metas[n]; m != nil {
+				it.Kind = m.Kind
+			}
+			return it
+		}
+	}
+	if m := g.meta(n); m != nil {
+		it.Kind, it.DiskSize = m.Kind, m.DiskSize
+	}
+	return it
 }
 
 // gcRoots gathers the entries every root names, and those pinned by
@@ -245,70 +298,109 @@ func (g *gcState) evict(o GCOptions, pinned map[string]bool) map[string]bool {
 	return evicted
 }
 
-// orphanFiles returns store files that have no metadata (entries whose add
-// never finished, compressed forms of collected entries, stray files).
-func (s *Store) orphanFiles(names []string) ([]GCItem, error) {
-	valid := make(map[string]bool, len(names))
-	for _, n := range names {
-		valid[n] = true
+// listNames returns the names in dir that end in suffix, without it,
+// leaving out dot files.
+func listNames(dir, suffix string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
-	var out []GCItem
-	for _, d := range []struct{ dir, suffix string }{{s.dir, ""}, {s.zst, ".zst"}} {
-		f, err := os.Open(d.dir)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", d.dir, err)
-		}
-		list, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", d.dir, err)
-		}
-		for _, n := range list {
-			base, ok := strings.CutSuffix(n, d.suffix)
-			if strings.HasPrefix(n, ".") || !ok || valid[base] {
-				continue
-			}
-			it := GCItem{Name: base, Orphan: true}
-			if fi, err := os.Lstat(filepath.Join(d.dir, n)); err == nil {
-				it.DiskSize = diskSize(fi)
-			}
-			out = append(out, it)
+	list, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	out := list[:0]
+	for _, n := range list {
+		if base, ok := strings.CutSuffix(n, suffix); ok && !strings.HasPrefix(n, ".") {
+			out = append(out, base)
 		}
 	}
 	return out, nil
 }
 
+// orphanFiles returns store files that have no metadata (entries whose add
+// never finished, compressed forms of collected entries, stray files), and
+// the set of entries that have a compressed form.
+func (s *Store) orphanFiles(names []string) ([]GCItem, map[string]bool, error) {
+	valid := make(map[string]bool, len(names))
+	for _, n := range names {
+		valid[n] = true
+	}
+	raw, err := listNames(s.dir, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	zsts, err := listNames(s.zst, ".zst")
+	if err != nil {
+		return nil, nil, err
+	}
+	zset := make(map[string]bool, len(zsts))
+	var out []GCItem
+	seen := map[string]bool{}
+	for _, z := range zsts {
+		zset[z] = true
+	}
+	for _, l := range []struct {
+		names []string
+		dir   func(string) string
+	}{{raw, s.entryPath}, {zsts, s.zstPath}} {
+		for _, n := range l.names {
+			if valid[n] {
+				continue
+			}
+			it := GCItem{Name: n, Orphan: true}
+			if fi, err := os.Lstat(l.dir(n)); err == nil {
+				it.DiskSize = diskSize(fi)
+			}
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, it)
+			}
+		}
+	}
+	return out, zset, nil
+}
+
 // removeEntry deletes an entry's metadata, then its file or tree (moved
-// to trash, deleted once the lock is released), its compressed form and
-// its index record. The caller holds the exclusive lock.
-func (s *Store) removeEntry(name string, m *metaFile, trash string) error {
+// to trash, deleted once the lock is released) and its compressed form
+// when it has one. The caller holds the exclusive lock.
+func (s *Store) removeEntry(name string, zst bool, trash string) error {
 	if err := os.Remove(s.metaPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove metadata of %s: %w", name, err)
 	}
 	p := s.entryPath(name)
-	fi, err := os.Lstat(p)
-	switch {
-	case err == nil && fi.IsDir():
-		if err := os.MkdirAll(trash, 0o700); err != nil {
-			return err
-		}
-		if err := os.Rename(p, filepath.Join(trash, name)); err != nil {
-			return fmt.Errorf("remove %s: %w", name, err)
-		}
-	case err == nil:
-		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("remove %s: %w", name, err)
+	err := unix.Unlink(p)
+	if errors.Is(err, unix.EISDIR) {
+		if err = os.MkdirAll(trash, 0o700); err == nil {
+			err = os.Rename(p, filepath.Join(trash, name))
 		}
 	}
-	if err := os.Remove(s.zstPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", s.zstPath(name), err)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	if m != nil && !m.Deriver.IsZero() {
-		d := filepath.Join(s.idx, "content", m.ContentHash.String()[len(hashPrefix):])
-		os.Remove(filepath.Join(d, name))
-		os.Remove(d) // only when empty
+	if zst {
+		if err := os.Remove(s.zstPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", s.zstPath(name), err)
+		}
 	}
 	return nil
+}
+
+// pruneIndex drops content index records of entries that are gone.
+func (s *Store) pruneIndex() {
+	base := filepath.Join(s.idx, "content")
+	dirs, _ := os.ReadDir(base)
+	for _, d := range dirs {
+		p := filepath.Join(base, d.Name())
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if !s.exists(e.Name()) {
+				os.Remove(filepath.Join(p, e.Name()))
+			}
+		}
+		os.Remove(p) // only when empty
+	}
 }
 
 // pruneRealisations drops realisations whose entry is gone.

@@ -53,19 +53,33 @@ type TempRoot struct {
 	names map[string]bool
 }
 
-// newTempRootFile creates and locks roots/.temp/<id>.
+// newTempRootFile creates and locks roots/.temp/<id>. The file is created
+// and locked under a temporary name and renamed into place, so that no
+// other process ever sees it unlocked and takes it for a dead one's; if a
+// sweeper removes the temporary name in between, it tries again.
 func (s *Store) newTempRootFile(id string) (*TempRoot, error) {
 	p := filepath.Join(s.roots, tempRoots, id)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("create temporary root: %w", err)
-	}
-	if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	for range 100 {
+		f, err := os.OpenFile(p+".new", os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("create temporary root: %w", err)
+		}
+		if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			os.Remove(p + ".new")
+			return nil, fmt.Errorf("lock temporary root %s: %w", p, err)
+		}
+		err = os.Rename(p+".new", p)
+		if err == nil {
+			return &TempRoot{s: s, path: p, f: f, names: map[string]bool{}}, nil
+		}
 		f.Close()
-		os.Remove(p)
-		return nil, fmt.Errorf("lock temporary root %s: %w", p, err)
+		if !errors.Is(err, os.ErrNotExist) {
+			os.Remove(p + ".new")
+			return nil, fmt.Errorf("create temporary root: %w", err)
+		}
 	}
-	return &TempRoot{s: s, path: p, f: f, names: map[string]bool{}}, nil
+	return nil, fmt.Errorf("create temporary root %s: it kept disappearing", p)
 }
 
 // TempRoot creates a temporary root holding entries, kept until Release or

@@ -68,7 +68,7 @@ func (s *Store) Report() (*DiskReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	orphans, err := s.orphanFiles(names)
+	orphans, _, err := s.orphanFiles(names)
 	if err != nil {
 		return nil, err
 	}

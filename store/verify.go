@@ -162,7 +162,7 @@ func (s *Store) verifyOrphans(rep *VerifyReport) error {
 	if err != nil {
 		return err
 	}
-	orphans, err := s.orphanFiles(names)
+	orphans, _, err := s.orphanFiles(names)
 	if err != nil {
 		return err
 	}
@@ -189,8 +189,7 @@ func (s *Store) repair(rep *VerifyReport) error {
 		if p.Kind == ProblemMissing {
 			continue // nothing here to remove; fetch or rebuild what is missing
 		}
-		m, _ := s.readMeta(p.Name)
-		if err := s.removeEntry(p.Name, m, trash); err != nil {
+		if err := s.removeEntry(p.Name, true, trash); err != nil {
 			return fmt.Errorf("repair %s: %w", p.Name, err)
 		}
 		rep.Problems[i].Repaired = true

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// fixture fills s with n small file entries, the fast way (no fsync): every
+// fourth one a rootfs that references the three before it. The first
+// roots rootfs entries get a direct root each. It returns the names.
+func fixture(b testing.TB, s *Store, n, roots int) []string {
+	b.Helper()
+	names := make([]string, n)
+	now := time.Now()
+	for i := range n {
+		data := []byte(strconv.Itoa(i))
+		h := HashBytes(data)
+		m := &metaFile{Version: metaVersion, Mode: 0o444, Entry: Entry{
+			Kind: KindLayer, ContentHash: h, Size: int64(len(data)), DiskSize: 4096, RawDiskSize: 4096, Created: now,
+		}}
+		if i%4 == 3 {
+			m.Kind = KindRootfs
+			m.References = names[i-3 : i]
+			m.Rebuildable = true
+		}
+		m.Name = storeName(h, string(m.Kind))
+		names[i] = m.Name
+		if err := os.WriteFile(s.entryPath(m.Name), data, 0o444); err != nil {
+			b.Fatal(err)
+		}
+		js, _ := jsonMarshal(m)
+		if err := os.WriteFile(s.metaPath(m.Name), js, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for r := range roots {
+		if err := os.Symlink(filepath.Join("..", "store", names[r*4+3]), filepath.Join(s.roots, "root-"+strconv.Itoa(r))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return names
+}
+
+// BenchmarkGC collects a store of 100k entries with 10k roots (each
+// rooting a rootfs and its 3 layers: 40k live, 60k garbage).
+func BenchmarkGC(b *testing.B) {
+	n, roots := 100_000, 10_000
+	if testing.Short() {
+		n, roots = 10_000, 1_000
+	}
+	for b.Loop() {
+		b.StopTimer()
+		s := open(b)
+		fixture(b, s, n, roots)
+		s.Close()
+		s, err := Open(s.Home())
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Flush the fixture so that its writeback does not land in the
+		// measured GC.
+		if err := syncFS(s.Dir()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := s.GC(GCOptions{})
+		sweep := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		rep2, err := s.GC(GCOptions{})
+		steady := time.Since(start)
+		b.StopTimer()
+		if err != nil || rep.Live != 4*roots || len(rep.Removed) != n-4*roots || len(rep2.Removed) != 0 {
+			b.Fatalf("GC: live %d removed %d, then %d: %v", rep.Live, len(rep.Removed), len(rep2.Removed), err)
+		}
+		b.ReportMetric(sweep.Seconds(), "s/gc-sweeping")
+		b.ReportMetric(steady.Seconds(), "s/gc-nothing-to-do")
+		s.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkGet looks up a warm entry by name.
+func BenchmarkGet(b *testing.B) {
+	s := open(b)
+	names := fixture(b, s, 1000, 0)
+	for b.Loop() {
+		if _, err := s.Get(names[500]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAddFile adds a 1 GiB file (copied, and moved), next to b3sum
+// hashing the same file in the same run.
+func BenchmarkAddFile(b *testing.B) {
+	size := int64(1 << 30)
+	if testing.Short() {
+		size = 64 << 20
+	}
+	dir := b.TempDir()
+	src := filepath.Join(dir, "big")
+	f, err := os.Create(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.ReadFrom(bytesOf(1, int(size))); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	s := open(b)
+	b.SetBytes(size)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		b3 := timeB3sum(b, src)
+		// A fresh name each time, so nothing deduplicates.
+		moved := filepath.Join(dir, "moved")
+		copyFile(b, src, moved)
+		b.StartTimer()
+		start := time.Now()
+		if _, err := s.AddFile(src, AddOptions{Name: fmt.Sprintf("copy-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+		cp := time.Since(start)
+		b.StopTimer()
+		if err := os.Rename(moved, filepath.Join(s.tmp, s.id, "moved")); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := s.AddFile(filepath.Join(s.tmp, s.id, "moved"), AddOptions{Name: fmt.Sprintf("move-%d", i), Move: true}); err != nil {
+			b.Fatal(err)
+		}
+		mv := time.Since(start)
+		start = time.Now()
+		fh, _ := os.Open(src)
+		if _, err := hashFile(fh, size); err != nil {
+			b.Fatal(err)
+		}
+		fh.Close()
+		hashOnly := time.Since(start)
+		mb := float64(size) / 1e6
+		b.ReportMetric(mb/cp.Seconds(), "MB/s-add-copy")
+		b.ReportMetric(mb/mv.Seconds(), "MB/s-add-move")
+		b.ReportMetric(mb/hashOnly.Seconds(), "MB/s-hash")
+		if b3 > 0 {
+			b.ReportMetric(mb/b3.Seconds(), "MB/s-b3sum")
+			b.ReportMetric(b3.Seconds()/mv.Seconds(), "x-b3sum-move")
+			b.ReportMetric(b3.Seconds()/cp.Seconds(), "x-b3sum-copy")
+		}
+		b.StartTimer()
+	}
+}
+
+// timeB3sum times `b3sum` on path (0 when b3sum is not installed).
+func timeB3sum(b *testing.B, path string) time.Duration {
+	if _, err := exec.LookPath("b3sum"); err != nil {
+		b.Log("b3sum not installed: no comparison")
+		return 0
+	}
+	exec.Command("b3sum", path).Run() // warm the page cache as for the store
+	start := time.Now()
+	out, err := exec.Command("b3sum", "--no-names", path).Output()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("b3sum: %v", err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	fi, _ := f.Stat()
+	h, _ := hashFile(f, fi.Size())
+	if want := h.String()[len(hashPrefix):]; string(bytes.TrimSpace(out)) != want {
+		b.Fatalf("b3sum says %s, the store %s", out, want)
+	}
+	return d
+}
+
+func copyFile(b testing.TB, src, dst string) {
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := out.ReadFrom(in); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkAddDir adds a tree of 200k small files (copied), next to b3sum
+// hashing the same files.
+func BenchmarkAddDir(b *testing.B) {
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	src := b.TempDir()
+	var total int64
+	for i := range n {
+		d := filepath.Join(src, strconv.Itoa(i%100), strconv.Itoa(i%1000/100))
+		if i < 1000 {
+			os.MkdirAll(d, 0o755)
+		}
+		data := bytes.Repeat([]byte{byte(i)}, 100+i%3000)
+		total += int64(len(data))
+		if err := os.WriteFile(filepath.Join(d, strconv.Itoa(i)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := open(b)
+	b.SetBytes(total)
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		if _, err := s.AddDir(src, AddOptions{Name: fmt.Sprintf("tree-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(n)/d.Seconds(), "files/s")
+		if _, err := exec.LookPath("b3sum"); err == nil {
+			cmd := exec.Command("sh", "-c", "find . -type f -print0 | xargs -0 b3sum >/dev/null")
+			cmd.Dir = src
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "files/s-b3sum")
+		}
+		b.StartTimer()
+	}
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
