@@ -55,6 +55,18 @@
 //
 // A refused request gets 403 with a body (and, for CONNECT, a status
 // line) saying which host was refused and which silo.toml key would allow
-// it; WithEvents receives every decision so that silo can print
-// "blocked github.com".
+// it; WithEvents receives every decision (a refusal, or an upstream
+// connection opened: one per tunnel, one per kept-alive upstream
+// connection for forwarded requests) so that silo can print
+// "blocked github.com" (PrintRefusals does that).
+//
+// # Limits
+//
+// Request headers must arrive within the header timeout (10 s) and fit in
+// 64 KiB; resolving and connecting get 10 s; a tunnel, or a client
+// connection between requests, that moves no byte for 5 minutes is
+// closed; at most 256 client connections are served at once (503 past
+// that). Bodies stream both ways in 32 KiB buffers, never held whole.
+// Protocol upgrades of plain-HTTP requests (ws://) are relayed but have no
+// idle timeout of their own; Close ends them with everything else.
 package netproxy
