@@ -8,12 +8,16 @@ package tests
 import (
 	"archive/tar"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -469,5 +473,40 @@ func TestImagePullUnprivileged(t *testing.T) {
 	}
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || fi.Mode()&os.ModeSetuid == 0 {
 		t.Errorf("dir form bin/ping: owner %d mode %v, want 65534 and setuid", st.Uid, fi.Mode())
+	}
+}
+
+// TestImagePullWithCredentials: a registry that wants a password gets the
+// one in the user's docker config (authn.DefaultKeychain), and a pull
+// without it fails saying so.
+func TestImagePullWithCredentials(t *testing.T) {
+	backend := startRegistry(t)
+	ref := pushImage(t, backend, "private/bb", busyboxImage(t))
+	target, _ := url.Parse("http://" + backend)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "silo" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="silo-test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	privRef := host + strings.TrimPrefix(ref, backend)
+
+	home := t.TempDir()
+	if r := silo(t, home, t.TempDir(), []string{"DOCKER_CONFIG=" + t.TempDir()}, nil, "image", "pull", privRef); r.Code == 0 || !strings.Contains(r.Stderr, "UNAUTHORIZED") {
+		t.Fatalf("pull without credentials: exit %d, %s", r.Code, r.Stderr)
+	}
+	cfg := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("silo:s3cret"))
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := silo(t, home, t.TempDir(), []string{"DOCKER_CONFIG=" + cfg}, nil, "image", "pull", "--json", privRef)
+	if r.Code != 0 {
+		t.Fatalf("pull with credentials: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
