@@ -276,8 +276,10 @@ func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
 	op := newTreeOp(h)
 	moved := false
 	if o.Move {
+		// Another filesystem, or a source directory we may not rename
+		// (that needs write permission on it): copy instead.
 		err := os.Rename(src, stagePath)
-		if err != nil && !errors.Is(err, unix.EXDEV) {
+		if err != nil && !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("move into the store: %w", err)
 		}
 		moved = err == nil
@@ -296,7 +298,7 @@ func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
 		removeAll(stagePath)
 		return nil, err
 	}
-	e, err := s.commit(&staged{path: stagePath, dir: true, content: sumOf(h), size: op.size, disk: op.disk}, o)
+	e, err := s.commit(&staged{path: stagePath, dir: true, content: sumOf(h), size: op.size, disk: op.disk, mode: op.topMode}, o)
 	if err == nil && o.Move && !moved {
 		removeAll(src)
 	}

@@ -81,6 +81,12 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 	} else if err != nil {
 		return nil, fmt.Errorf("rename into the store: %w", err)
 	}
+	if st.dir {
+		// The top directory was left writable for the rename.
+		if err := chmod(s.entryPath(name), st.mode); err != nil {
+			return nil, err
+		}
+	}
 	if err := syncDir(s.dir); err != nil {
 		return nil, err
 	}
@@ -119,7 +125,7 @@ func (s *Store) statEntry(name string) (*staged, error) {
 		if err := op.run(p); err != nil {
 			return nil, err
 		}
-		return &staged{path: p, dir: true, content: sumOf(h), size: op.size, disk: op.disk}, nil
+		return &staged{path: p, dir: true, content: sumOf(h), size: op.size, disk: op.disk, mode: op.topMode}, nil
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is neither a file nor a directory", p)

@@ -162,7 +162,7 @@ func (s *Store) compressOne(name string) (after int64, ok bool, err error) {
 	if err := s.writeMeta(m); err != nil {
 		return 0, false, err
 	}
-	if err := os.Rename(s.entryPath(name), trash); err != nil {
+	if err := renameOut(s.entryPath(name), trash); err != nil {
 		return 0, false, err
 	}
 	return m.DiskSize, true, nil
@@ -219,7 +219,8 @@ func (s *Store) decompress(m *metaFile) (*metaFile, error) {
 		return nil, err
 	}
 	stage := filepath.Join(tmp, fmt.Sprintf("unzst-%d", time.Now().UnixNano()))
-	if err := s.unpackEntry(m, stage); err != nil {
+	top, err := s.unpackEntry(m, stage)
+	if err != nil {
 		removeAll(stage)
 		return nil, err
 	}
@@ -235,6 +236,10 @@ func (s *Store) decompress(m *metaFile) (*metaFile, error) {
 	} else if err != nil {
 		removeAll(stage)
 		return nil, err
+	} else if m.Dir {
+		if err := chmod(s.entryPath(m.Name), top); err != nil {
+			return nil, err
+		}
 	}
 	if err := syncDir(s.dir); err != nil {
 		return nil, err
@@ -242,21 +247,23 @@ func (s *Store) decompress(m *metaFile) (*metaFile, error) {
 	return s.markDecompressedLocked(m.Name)
 }
 
-// unpackEntry decompresses m's blob to stage and checks its hash.
-func (s *Store) unpackEntry(m *metaFile, stage string) error {
+// unpackEntry decompresses m's blob to stage and checks its hash. For a
+// tree, it returns the mode to give the top directory once renamed.
+func (s *Store) unpackEntry(m *metaFile, stage string) (uint32, error) {
 	f, err := os.Open(s.zstPath(m.Name))
 	if err != nil {
-		return fmt.Errorf("open compressed form: %w; run `silo store verify --repair`", err)
+		return 0, fmt.Errorf("open compressed form: %w; run `silo store verify --repair`", err)
 	}
 	defer f.Close()
 	zr, err := zstd.NewReader(f)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer zr.Close()
 	var got Hash
+	var top uint32
 	if m.Dir {
-		got, _, err = unpackTree(zr, stage)
+		got, _, top, err = unpackTreeMode(zr, stage)
 		if err == nil {
 			err = syncFS(stage)
 		}
@@ -267,12 +274,12 @@ func (s *Store) unpackEntry(m *metaFile, stage string) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("decompress: %w", err)
+		return 0, fmt.Errorf("decompress: %w", err)
 	}
 	if got != m.ContentHash {
-		return fmt.Errorf("the compressed form is corrupt (hash %s, want %s); run `silo store verify --repair`", got, m.ContentHash)
+		return 0, fmt.Errorf("the compressed form is corrupt (hash %s, want %s); run `silo store verify --repair`", got, m.ContentHash)
 	}
-	return nil
+	return top, nil
 }
 
 // markDecompressed records that name is stored raw again.

@@ -18,31 +18,40 @@ type unpacker struct {
 	enc  *narEnc
 	fin  *treeOp // for finish
 	size int64
+	top  bool // the next directory is the top one
 }
 
 // unpackTree reads the archive r into dst ("" to only hash it) and returns
-// the content hash and apparent size.
+// the content hash and apparent size. The top directory is left writable
+// (see treeOp.dir).
 func unpackTree(r io.Reader, dst string) (Hash, int64, error) {
+	h, size, _, err := unpackTreeMode(r, dst)
+	return h, size, err
+}
+
+// unpackTreeMode is unpackTree that also returns the top directory's
+// canonical mode.
+func unpackTreeMode(r io.Reader, dst string) (Hash, int64, uint32, error) {
 	d, err := newNarDec(r)
 	if err != nil {
-		return Hash{}, 0, err
+		return Hash{}, 0, 0, err
 	}
 	h := newHasher()
-	u := &unpacker{d: d, enc: newNarEnc(h, false), fin: &treeOp{root: os.Geteuid() == 0}}
+	u := &unpacker{d: d, enc: newNarEnc(h, false), fin: &treeOp{root: os.Geteuid() == 0}, top: true}
 	tag, err := d.tag()
 	if err != nil {
-		return Hash{}, 0, err
+		return Hash{}, 0, 0, err
 	}
 	if tag != tagDir {
-		return Hash{}, 0, fmt.Errorf("read tree archive: the top is not a directory")
+		return Hash{}, 0, 0, fmt.Errorf("read tree archive: the top is not a directory")
 	}
 	if err := u.node(tag, dst); err != nil {
-		return Hash{}, 0, err
+		return Hash{}, 0, 0, err
 	}
 	if u.enc.err != nil {
-		return Hash{}, 0, u.enc.err
+		return Hash{}, 0, 0, u.enc.err
 	}
-	return sumOf(h), u.size, nil
+	return sumOf(h), u.size, u.fin.topMode, nil
 }
 
 // checkChildName refuses names that could escape the tree.
@@ -90,6 +99,11 @@ func (u *unpacker) node(tag byte, dst string) error {
 
 func (u *unpacker) dir(n *narNode, dst string) error {
 	u.enc.dirStart(n.Mode, owner{})
+	top := u.top
+	u.top = false
+	if top {
+		u.fin.topMode = canonMode(n.Mode)
+	}
 	if dst != "" {
 		if err := os.Mkdir(dst, 0o700); err != nil {
 			return err
@@ -132,7 +146,7 @@ func (u *unpacker) dir(n *narNode, dst string) error {
 	if dst == "" {
 		return nil
 	}
-	return u.fin.finish(dst, n.Mode, n.Owner, false)
+	return u.fin.finish(dst, n.Mode, n.Owner, top)
 }
 
 func (u *unpacker) file(n *narNode, dst string) error {

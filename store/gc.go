@@ -373,7 +373,7 @@ func (s *Store) removeEntry(name string, zst bool, trash string) error {
 	err := unix.Unlink(p)
 	if errors.Is(err, unix.EISDIR) {
 		if err = os.MkdirAll(trash, 0o700); err == nil {
-			err = os.Rename(p, filepath.Join(trash, name))
+			err = renameOut(p, filepath.Join(trash, name))
 		}
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

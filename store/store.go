@@ -174,3 +174,15 @@ func removeAll(path string) error {
 	})
 	return os.RemoveAll(path)
 }
+
+// renameOut moves the store entry p (a file or a read-only tree) to dst,
+// on the same filesystem. A directory is made writable first: renaming it
+// to a new parent needs write permission on it.
+func renameOut(p, dst string) error {
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		if err := os.Chmod(p, 0o700); err != nil {
+			return err
+		}
+	}
+	return os.Rename(p, dst)
+}

@@ -24,6 +24,8 @@ type treeOp struct {
 	root   bool // running as root: restore ownership on copies
 
 	size, disk int64
+	topMode    uint32 // canonical mode of the top directory, applied after its rename into the store
+	depth      int
 	seen       map[[2]uint64]bool
 	buf        []byte
 }
@@ -103,6 +105,15 @@ func (t *treeOp) node(src, dst string, fi os.FileInfo) error {
 
 func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 	t.encs(func(e *narEnc) { e.dirStart(mode, o) })
+	// The top directory stays writable until it has been renamed into the
+	// store: renaming a directory to a new parent needs write permission
+	// on it (to update ".."), and silo may run unprivileged.
+	top := t.depth == 0
+	if top {
+		t.topMode = canonMode(mode)
+	}
+	t.depth++
+	defer func() { t.depth-- }()
 	if dst != "" {
 		if err := os.Mkdir(dst, 0o700); err != nil {
 			return err
@@ -135,9 +146,9 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 	}
 	t.encs(func(e *narEnc) { e.dirEnd() })
 	if dst != "" {
-		return t.finish(dst, mode, o, false)
+		return t.finish(dst, mode, o, top)
 	}
-	if t.fix && mode != canonMode(mode) {
+	if t.fix && !top && mode != canonMode(mode) {
 		return chmod(src, canonMode(mode))
 	}
 	return nil
