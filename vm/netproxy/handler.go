@@ -38,8 +38,9 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		var upstream net.Conn
 		// Not r.Context(): the server cancels that when the client
 		// half-closes, and a client may send its whole request behind the
-		// CONNECT line and shut its side before the tunnel is up.
-		if upstream, err = p.dial(context.WithoutCancel(r.Context()), t, r.Method); err == nil {
+		// CONNECT line and shut its side before the tunnel is up. Close
+		// still cancels the dial.
+		if upstream, err = p.dial(p.ctx, t, r.Method); err == nil {
 			p.join(w, upstream)
 			return
 		}

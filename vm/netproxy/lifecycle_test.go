@@ -310,3 +310,42 @@ func TestMaxConns(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDuringDial: Close cancels a CONNECT still resolving, instead of
+// leaving its goroutine for the whole dial timeout.
+func TestCloseDuringDial(t *testing.T) {
+	before := runtime.NumGoroutine()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := netproxy.New(netproxy.Policy{Allow: []string{"allowed.test"}},
+		netproxy.WithResolver(slowResolver{time.Hour}), netproxy.WithDialTimeout(time.Hour))
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(l) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // let it start resolving
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("the client was not let go: %v", err)
+	}
+	c.Close()
+	<-served
+	deadline := time.Now().Add(10 * time.Second)
+	after := runtime.NumGoroutine()
+	for after > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		after = runtime.NumGoroutine()
+	}
+	if after > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}

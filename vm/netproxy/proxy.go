@@ -48,6 +48,9 @@ type Proxy struct {
 	ln        *connListener
 	start     sync.Once
 
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	closed  bool
 	conns   map[*trackedConn]struct{} // every client connection being served
@@ -110,6 +113,7 @@ func New(policy Policy, opts ...Option) *Proxy {
 		o(p)
 	}
 	p.m = compile(policy, p.install, p.ports)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.transport = &http.Transport{
 		Proxy:                 nil, // never the host's own proxy settings
 		DialContext:           p.dialForward,
@@ -208,6 +212,7 @@ func (p *Proxy) Serve(l net.Listener) error {
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.cancel()
 	for c := range p.conns {
 		_ = c.Close()
 	}
