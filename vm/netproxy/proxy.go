@@ -115,15 +115,16 @@ func New(policy Policy, opts ...Option) *Proxy {
 	p.m = compile(policy, p.install, p.ports)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.transport = &http.Transport{
-		Proxy:                 nil, // never the host's own proxy settings
-		DialContext:           p.dialForward,
-		DisableCompression:    true,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   p.dialTimeout,
-		ExpectContinueTimeout: time.Second,
-		WriteBufferSize:       64 << 10,
-		ReadBufferSize:        64 << 10,
+		Proxy:                  nil, // never the host's own proxy settings
+		DialContext:            p.dialForward,
+		DisableCompression:     true,
+		MaxIdleConnsPerHost:    8,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    p.dialTimeout,
+		ExpectContinueTimeout:  time.Second,
+		WriteBufferSize:        64 << 10,
+		ReadBufferSize:         64 << 10,
+		MaxResponseHeaderBytes: 1 << 20,
 	}
 	p.forwarder = &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.Host = "" },
