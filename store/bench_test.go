@@ -84,6 +84,7 @@ func BenchmarkGC(b *testing.B) {
 			b.Fatalf("GC: live %d removed %d, then %d: %v", rep.Live, len(rep.Removed), len(rep2.Removed), err)
 		}
 		b.ReportMetric(sweep.Seconds(), "s/gc-sweeping")
+		b.ReportMetric(rep.Locked.Seconds(), "s/gc-sweeping-locked")
 		b.ReportMetric(steady.Seconds(), "s/gc-nothing-to-do")
 		s.Close()
 		b.StartTimer()

@@ -35,7 +35,8 @@ type CompressItem struct {
 type CompressReport struct {
 	DryRun  bool           `json:"dry_run,omitempty"`
 	Entries []CompressItem `json:"entries"`
-	Skipped []string       `json:"skipped"` // in use by a live process
+	Skipped []string       `json:"skipped"`        // in use by a live process
+	Kept    []string       `json:"incompressible"` // zstd would not make them smaller on disk
 	Before  int64          `json:"before"`
 	After   int64          `json:"after"`
 	Saved   int64          `json:"saved"`
@@ -57,7 +58,7 @@ func (s *Store) Compress(o CompressOptions) (*CompressReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &CompressReport{DryRun: o.DryRun, Entries: []CompressItem{}, Skipped: []string{}}
+	rep := &CompressReport{DryRun: o.DryRun, Entries: []CompressItem{}, Skipped: []string{}, Kept: []string{}}
 	for _, e := range cands {
 		if held[e.Name] {
 			rep.Skipped = append(rep.Skipped, e.Name)
@@ -66,6 +67,10 @@ func (s *Store) Compress(o CompressOptions) (*CompressReport, error) {
 		it := CompressItem{Name: e.Name, Kind: e.Kind, Before: e.DiskSize}
 		if !o.DryRun {
 			after, ok, err := s.compressOne(e.Name)
+			if errors.Is(err, errNoGain) {
+				rep.Kept = append(rep.Kept, e.Name)
+				continue
+			}
 			if err != nil {
 				return rep, fmt.Errorf("compress %s: %w", e.Name, err)
 			}
@@ -116,6 +121,9 @@ func (s *Store) compressCandidates(o CompressOptions) ([]*Entry, error) {
 	return cands, nil
 }
 
+// errNoGain says a compressed form would not be smaller on disk.
+var errNoGain = errors.New("compression would not save space")
+
 // compressOne writes name's compressed form, then, under the exclusive
 // lock, swaps it in: rename the blob into .zst, record it, remove the raw
 // entry. It returns the blob's disk size, or ok=false when a process
@@ -137,6 +145,9 @@ func (s *Store) compressOne(name string) (after int64, ok bool, err error) {
 	fi, err := os.Stat(blob)
 	if err != nil {
 		return 0, false, err
+	}
+	if diskSize(fi) >= m.RawDiskSize {
+		return 0, false, errNoGain
 	}
 	trash := filepath.Join(tmp, "trash-"+name)
 	defer removeAll(trash) // after the lock is released

@@ -21,10 +21,10 @@ func blocks(t *testing.T, p string) int64 {
 func TestCompressRoundTrip(t *testing.T) {
 	s := open(t)
 	src := t.TempDir()
-	// A sparse 64 MiB file with 8 KiB of data in the middle.
+	// A sparse 64 MiB file with 512 KiB of data in the middle.
 	sparse := filepath.Join(src, "disk.img")
 	f, _ := os.Create(sparse)
-	f.WriteAt(bytes.Repeat([]byte("data"), 2048), 32<<20)
+	f.WriteAt(bytes.Repeat([]byte("data"), 128<<10), 32<<20)
 	f.Truncate(64 << 20)
 	f.Close()
 	file, err := s.AddFile(sparse, AddOptions{Kind: KindRootfs})
@@ -121,7 +121,7 @@ func TestCompressRoundTrip(t *testing.T) {
 
 func TestCompressedCorruptBlob(t *testing.T) {
 	s := open(t)
-	e := addN(t, s, "x", string(bytes.Repeat([]byte("abc"), 1000)), AddOptions{})
+	e := addN(t, s, "x", string(bytes.Repeat([]byte("abc"), 10000)), AddOptions{})
 	s = reopen(t, s)
 	if _, err := s.Compress(CompressOptions{Names: []string{e.Name}}); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,6 +36,9 @@ type GCReport struct {
 	Live        int      `json:"live"`         // entries kept
 	LiveSize    int64    `json:"live_size"`    // their disk bytes
 	PrunedRoots []string `json:"pruned_roots"` // dangling indirect roots removed
+
+	Locked time.Duration `json:"locked_ns"` // how long the store lock was held (mark and sweep)
+	Total  time.Duration `json:"total_ns"`  // including deleting the swept files afterwards
 }
 
 // GC collects every entry no root reaches: it marks from the direct,
@@ -55,12 +57,15 @@ func (s *Store) GC(o GCOptions) (*GCReport, error) {
 		return nil, err
 	}
 	trash = filepath.Join(trash, fmt.Sprintf("trash-%d", time.Now().UnixNano()))
+	start := time.Now()
 	r, err := s.gcLocked(o, trash)
 	unlock()
+	locked := time.Since(start)
 	removeAll(trash)
 	if err != nil {
 		return nil, fmt.Errorf("collect garbage: %w", err)
 	}
+	r.Locked, r.Total = locked, time.Since(start)
 	return r, nil
 }
 
@@ -362,26 +367,25 @@ func (s *Store) orphanFiles(names []string) ([]GCItem, map[string]bool, error) {
 	return out, zset, nil
 }
 
-// removeEntry deletes an entry's metadata, then its file or tree (moved
-// to trash, deleted once the lock is released) and its compressed form
-// when it has one. The caller holds the exclusive lock.
+// removeEntry moves an entry's metadata, then its file or tree, then its
+// compressed form into trash (a directory under this handle's .tmp, on the
+// same filesystem), to be deleted once the lock is released: a rename is
+// several times cheaper than freeing the blocks, which is left to run
+// without blocking other processes. The caller holds the exclusive lock.
 func (s *Store) removeEntry(name string, zst bool, trash string) error {
-	if err := os.Remove(s.metaPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove metadata of %s: %w", name, err)
-	}
-	p := s.entryPath(name)
-	err := unix.Unlink(p)
-	if errors.Is(err, unix.EISDIR) {
-		if err = os.MkdirAll(trash, 0o700); err == nil {
-			err = renameOut(p, filepath.Join(trash, name))
-		}
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.MkdirAll(trash, 0o700); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	if zst {
-		if err := os.Remove(s.zstPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", s.zstPath(name), err)
+	for _, m := range []struct{ from, to string }{
+		{s.metaPath(name), filepath.Join(trash, "m-"+name)},
+		{s.entryPath(name), filepath.Join(trash, "e-"+name)},
+		{s.zstPath(name), filepath.Join(trash, "z-"+name)},
+	} {
+		if m.to[len(trash)+1] == 'z' && !zst {
+			continue
+		}
+		if err := renameOut(m.from, m.to); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", m.from, err)
 		}
 	}
 	return nil

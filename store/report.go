@@ -76,8 +76,8 @@ func (s *Store) Report() (*DiskReport, error) {
 		rep.OrphanFiles++
 		rep.OrphanBytes += o.DiskSize
 	}
-	_ = filepath.WalkDir(s.tmp, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil {
+	_ = filepath.WalkDir(s.tmp, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != s.tmp {
 			if fi, err := d.Info(); err == nil {
 				rep.TmpBytes += diskSize(fi)
 			}

@@ -179,6 +179,10 @@ func removeAll(path string) error {
 // on the same filesystem. A directory is made writable first: renaming it
 // to a new parent needs write permission on it.
 func renameOut(p, dst string) error {
+	err := os.Rename(p, dst)
+	if !errors.Is(err, os.ErrPermission) {
+		return err
+	}
 	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 		if err := os.Chmod(p, 0o700); err != nil {
 			return err
