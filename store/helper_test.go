@@ -32,6 +32,8 @@ func TestHelperProcess(t *testing.T) {
 		err = helperAddAndRoot(home, seed)
 	case "add-tree":
 		err = helperAddTree(home, os.Getenv("SILO_STORE_SRC"))
+	case "unprivileged":
+		err = helperUnprivileged(home)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -152,5 +154,72 @@ func helperAddTree(home, src string) error {
 		return err
 	}
 	fmt.Println(e.Name)
+	return nil
+}
+
+// helperUnprivileged exercises, as an unprivileged user, everything that
+// moves read-only trees around: AddDir by move and by copy of a tree with a
+// read-only directory, compression, decompression, GC and verify.
+func helperUnprivileged(home string) error {
+	s, err := Open(home)
+	if err != nil {
+		return err
+	}
+	d, err := s.MkTemp("build-")
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(d, "rootfs")
+	for _, p := range []string{"ro/file", "rw/file"} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(p+" content, compressible compressible compressible"), 0o444); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "ro"), 0o555); err != nil {
+		return err
+	}
+	copied, err := s.AddDir(root, AddOptions{Name: "copied"})
+	if err != nil {
+		return err
+	}
+	moved, err := s.AddDir(root, AddOptions{Name: "moved", Move: true})
+	if err != nil {
+		return err
+	}
+	if copied.ContentHash != moved.ContentHash {
+		return fmt.Errorf("copy and move hash differently")
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if s, err = Open(home); err != nil {
+		return err
+	}
+	defer s.Close()
+	if r, err := s.Compress(CompressOptions{All: true}); err != nil || len(r.Entries) != 2 {
+		return fmt.Errorf("compress: %+v %v", r, err)
+	}
+	if _, err := s.Use(moved.Name); err != nil {
+		return err
+	}
+	if r, err := s.Verify(nil, false); err != nil || !r.OK() {
+		return fmt.Errorf("verify: %+v %v", r, err)
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if s, err = Open(home); err != nil {
+		return err
+	}
+	r, err := s.GC(GCOptions{})
+	if err != nil {
+		return err
+	}
+	if len(r.Removed) != 2 {
+		return fmt.Errorf("GC removed %+v", r.Removed)
+	}
 	return nil
 }

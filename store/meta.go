@@ -36,12 +36,12 @@ type Entry struct {
 	Name        string            `json:"name"` // "<32 nix32 chars>-<name>", the store path's base name
 	Path        string            `json:"path"` // absolute path in the store
 	Kind        Kind              `json:"kind"`
-	Dir         bool              `json:"dir,omitempty"`      // a directory tree rather than a file
-	ContentHash Hash              `json:"content_hash"`       // blake3 of the file, or of the directory's canonical serialization
-	Deriver     Hash              `json:"deriver,omitzero"`   // non-zero for derivation-addressed entries
-	Size        int64             `json:"size"`               // apparent bytes
-	DiskSize    int64             `json:"disk_size"`          // bytes on disk now (the compressed form when compressed)
-	RawDiskSize int64             `json:"raw_disk_size"`      // bytes on disk when not compressed
+	Dir         bool              `json:"dir,omitempty"`    // a directory tree rather than a file
+	ContentHash Hash              `json:"content_hash"`     // blake3 of the file, or of the directory's canonical serialization
+	Deriver     Hash              `json:"deriver,omitzero"` // non-zero for derivation-addressed entries
+	Size        int64             `json:"size"`             // apparent bytes
+	DiskSize    int64             `json:"disk_size"`        // bytes on disk now (the compressed form when compressed)
+	RawDiskSize int64             `json:"raw_disk_size"`    // bytes on disk when not compressed
 	References  []string          `json:"references,omitempty"`
 	Rebuildable bool              `json:"rebuildable,omitempty"`
 	Compressed  bool              `json:"compressed,omitempty"`

@@ -264,3 +264,28 @@ func TestConcurrentAddSameTree(t *testing.T) {
 		t.Errorf("verify: %v %+v", err, rep)
 	}
 }
+
+// TestUnprivileged runs the tree operations as uid 65534: renaming a
+// read-only tree needs care that root never needs.
+func TestUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged uid")
+	}
+	base := t.TempDir()
+	for p := base; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+	bin := filepath.Join(base, "store.test")
+	copyFile(t, os.Args[0], bin)
+	os.Chmod(bin, 0o755)
+	home := filepath.Join(base, "home")
+	os.Mkdir(home, 0o755)
+	os.Chown(home, 65534, 65534)
+	cmd := helper(t, "unprivileged", home, 0)
+	cmd.Path, cmd.Args[0] = bin, bin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Stderr = nil
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+}
