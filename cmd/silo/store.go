@@ -1,15 +1,420 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// StoreCmd is being written.
-type StoreCmd struct{}
+	"golang.org/x/term"
 
-// Run is not written yet.
-func (StoreCmd) Run() error { return errors.New("not written yet") }
+	"github.com/silo-dev/silo/store"
+)
 
-// CacheCmd is being written.
-type CacheCmd struct{}
+// StoreCmd groups the low-level store commands.
+type StoreCmd struct {
+	Add      StoreAddCmd      `cmd:"" help:"Add a file or directory tree to the store and print its path."`
+	Ls       StoreLsCmd       `cmd:"" help:"List the store's entries."`
+	PathInfo StorePathInfoCmd `cmd:"" name:"path-info" help:"Show the metadata of entries given by name, path or hash prefix."`
+	Verify   StoreVerifyCmd   `cmd:"" help:"Re-hash entries against their metadata; exit 1 when anything is wrong."`
+	GC       StoreGCCmd       `cmd:"" name:"gc" help:"Remove every entry no root reaches."`
+	Roots    StoreRootsCmd    `cmd:"" help:"List the roots that keep entries alive."`
+	Compress StoreCompressCmd `cmd:"" help:"Compress cold entries with zstd (decompressed again on use)."`
+}
 
-// Run is not written yet.
-func (CacheCmd) Run() error { return errors.New("not written yet") }
+// storeOpen opens the store under silo's home.
+func storeOpen(g *Globals) (*store.Store, error) {
+	home, err := g.HomeDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(home)
+}
+
+// storePrintJSON prints v as indented JSON on stdout.
+func storePrintJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// storeStatus shows what long work is doing on stderr when it is a
+// terminal, and nothing otherwise; the returned func clears it.
+func storeStatus(g *Globals, msg string) func() {
+	if g.Quiet || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return func() {}
+	}
+	fmt.Fprintf(os.Stderr, "%s…", msg)
+	return func() { fmt.Fprint(os.Stderr, "\r\033[K") }
+}
+
+// storeBytes formats a byte count for people.
+func storeBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// StoreAddCmd adds a file or a tree.
+type StoreAddCmd struct {
+	Path        string   `arg:"" type:"existingpath" help:"File or directory to add (a directory is added as a tree)."`
+	Name        string   `help:"Human part of the store name (default: the path's base name)."`
+	Kind        string   `default:"file" help:"Kind of entry: layer, rootfs, setup, kernel, initfs, file, …"`
+	Ref         []string `name:"ref" help:"Store name this entry refers to (repeatable); it must exist." placeholder:"ENTRY"`
+	Deriver     string   `help:"Address the entry by this derivation hash (blake3:…) instead of its content." placeholder:"HASH"`
+	Rebuildable bool     `help:"Allow cache gc --max-size/--max-age to evict it."`
+	Root        string   `help:"Also make it a direct root of this name." placeholder:"NAME"`
+	JSON        bool     `name:"json" help:"Print the entry as JSON."`
+}
+
+// Run adds the path.
+func (c *StoreAddCmd) Run(g *Globals) error {
+	o := store.AddOptions{Name: c.Name, Kind: store.Kind(c.Kind), References: c.Ref, Rebuildable: c.Rebuildable}
+	if c.Deriver != "" {
+		h, err := store.ParseHash(c.Deriver)
+		if err != nil {
+			return fmt.Errorf("--deriver: %w", err)
+		}
+		o.Deriver = h
+	}
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fi, err := os.Stat(c.Path)
+	if err != nil {
+		return err
+	}
+	done := storeStatus(g, "adding "+c.Path)
+	var e *store.Entry
+	if fi.IsDir() {
+		e, err = s.AddDir(c.Path, o)
+	} else {
+		e, err = s.AddFile(c.Path, o)
+	}
+	done()
+	if err != nil {
+		return err
+	}
+	if c.Root != "" {
+		if err := s.AddRoot(c.Root, e.Name); err != nil {
+			return err
+		}
+	}
+	if c.JSON {
+		return storePrintJSON(e)
+	}
+	fmt.Println(e.Path)
+	return nil
+}
+
+// StoreLsCmd lists entries.
+type StoreLsCmd struct {
+	Kind string `help:"Only entries of this kind."`
+	JSON bool   `name:"json" help:"Print the list as JSON."`
+}
+
+// Run lists the entries.
+func (c *StoreLsCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	es, err := s.List(store.Filter{Kind: store.Kind(c.Kind)})
+	if err != nil {
+		return err
+	}
+	return storePrintEntries(es, c.JSON)
+}
+
+// storePrintEntries prints entries as a table or as JSON.
+func storePrintEntries(es []*store.Entry, asJSON bool) error {
+	if asJSON {
+		if es == nil {
+			es = []*store.Entry{}
+		}
+		return storePrintJSON(es)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tON DISK\tLAST USED")
+	for _, e := range es {
+		disk := storeBytes(e.DiskSize)
+		if e.Compressed {
+			disk += " (zstd)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, storeBytes(e.Size), disk, e.LastUsed.Format(time.DateTime))
+	}
+	return w.Flush()
+}
+
+// StorePathInfoCmd shows entries' metadata.
+type StorePathInfoCmd struct {
+	Entries []string `arg:"" help:"Store names, paths inside the store, name prefixes or blake3: content-hash prefixes."`
+	JSON    bool     `name:"json" help:"Print the entries as JSON."`
+}
+
+// Run looks each argument up.
+func (c *StorePathInfoCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var out []*store.Entry
+	for _, a := range c.Entries {
+		es, err := storeLookup(s, a)
+		if err != nil {
+			return err
+		}
+		out = append(out, es...)
+	}
+	if c.JSON {
+		return storePrintJSON(out)
+	}
+	for i, e := range out {
+		if i > 0 {
+			fmt.Println()
+		}
+		storePrintInfo(e)
+	}
+	return nil
+}
+
+// storeLookup resolves a name, a path or a prefix to entries.
+func storeLookup(s *store.Store, a string) ([]*store.Entry, error) {
+	if e, err := s.Get(a); err == nil {
+		return []*store.Entry{e}, nil
+	} else if strings.Contains(a, "/") {
+		return nil, err
+	}
+	es, err := s.ByPrefix(a)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("%s: %w (see `silo store ls`)", a, store.ErrNotFound)
+	}
+	return es, nil
+}
+
+// storePrintInfo prints one entry's metadata as "key: value" lines.
+func storePrintInfo(e *store.Entry) {
+	fmt.Printf("path:         %s\n", e.Path)
+	fmt.Printf("kind:         %s\n", e.Kind)
+	fmt.Printf("content hash: %s\n", e.ContentHash)
+	if !e.Deriver.IsZero() {
+		fmt.Printf("deriver:      %s\n", e.Deriver)
+	}
+	fmt.Printf("size:         %s (%d bytes)\n", storeBytes(e.Size), e.Size)
+	fmt.Printf("on disk:      %s (%d bytes)", storeBytes(e.DiskSize), e.DiskSize)
+	if e.Compressed {
+		fmt.Printf(", zstd-compressed from %s", storeBytes(e.RawDiskSize))
+	}
+	fmt.Println()
+	for _, r := range e.References {
+		fmt.Printf("references:   %s\n", r)
+	}
+	fmt.Printf("rebuildable:  %v\n", e.Rebuildable)
+	for k, v := range e.Annotations {
+		fmt.Printf("annotation:   %s=%s\n", k, v)
+	}
+	fmt.Printf("created:      %s\n", e.Created.Format(time.RFC3339))
+	fmt.Printf("last used:    %s\n", e.LastUsed.Format(time.RFC3339))
+}
+
+// StoreVerifyCmd checks entries.
+type StoreVerifyCmd struct {
+	Entries []string `arg:"" optional:"" help:"Entries to check (default: all, plus a search for orphans)."`
+	Repair  bool     `help:"Remove what is broken so that it can be fetched or built again."`
+	JSON    bool     `name:"json" help:"Print the report as JSON."`
+}
+
+// Run verifies and exits 1 when a problem is left.
+func (c *StoreVerifyCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	done := storeStatus(g, "verifying")
+	rep, err := s.Verify(c.Entries, c.Repair)
+	done()
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if err := storePrintJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			state := ""
+			if p.Repaired {
+				state = " (removed)"
+			}
+			fmt.Printf("%s: %s: %s%s\n", p.Kind, p.Name, p.Detail, state)
+		}
+		if !g.Quiet {
+			fmt.Fprintf(os.Stderr, "%d entries checked, %d problems\n", rep.Checked, len(rep.Problems))
+			if !rep.OK() && !c.Repair {
+				fmt.Fprintln(os.Stderr, "run `silo store verify --repair` to remove what is broken")
+			}
+		}
+	}
+	if !rep.OK() {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// StoreGCCmd collects garbage.
+type StoreGCCmd struct {
+	DryRun bool `name:"dry-run" help:"List what would be removed and how much space it takes; remove nothing."`
+	JSON   bool `name:"json" help:"Print the report as JSON."`
+}
+
+// Run collects.
+func (c *StoreGCCmd) Run(g *Globals) error {
+	return storeGC(g, store.GCOptions{DryRun: c.DryRun}, c.JSON)
+}
+
+// storeGC runs a collection and prints its report.
+func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	done := storeStatus(g, "collecting garbage")
+	rep, err := s.GC(o)
+	done()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return storePrintJSON(rep)
+	}
+	verb := "removed"
+	if o.DryRun {
+		verb = "would remove"
+	}
+	for _, it := range rep.Removed {
+		why := ""
+		switch {
+		case it.Evicted:
+			why = " (evicted)"
+		case it.Orphan:
+			why = " (orphan)"
+		}
+		fmt.Printf("%s %s\t%s%s\n", verb, it.Name, storeBytes(it.DiskSize), why)
+	}
+	for _, r := range rep.PrunedRoots {
+		fmt.Printf("pruned root %s (the file is gone)\n", r)
+	}
+	if !g.Quiet {
+		fmt.Fprintf(os.Stderr, "%s %d entries, %s; %d entries (%s) kept\n", verb, len(rep.Removed), storeBytes(rep.Freed), rep.Live, storeBytes(rep.LiveSize))
+	}
+	return nil
+}
+
+// StoreRootsCmd lists roots.
+type StoreRootsCmd struct {
+	JSON bool `name:"json" help:"Print the roots as JSON."`
+}
+
+// Run lists the roots.
+func (c *StoreRootsCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	rs, err := s.Roots()
+	s.Close()
+	if err != nil {
+		return err
+	}
+	// This command's own handle is a temporary root of nothing: leave it out.
+	out := []store.Root{}
+	for _, r := range rs {
+		if r.Kind != store.RootTemporary || len(r.Entries) > 0 {
+			out = append(out, r)
+		}
+	}
+	if c.JSON {
+		return storePrintJSON(out)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KIND\tROOT\tENTRIES")
+	for _, r := range out {
+		name := r.Name
+		if r.Dangling {
+			name += " (gone)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Kind, name, strings.Join(r.Entries, " "))
+	}
+	return w.Flush()
+}
+
+// StoreCompressCmd compresses entries.
+type StoreCompressCmd struct {
+	Entries  []string `arg:"" optional:"" help:"Entries to compress (default: the cold ones)."`
+	All      bool     `help:"Compress every entry that is not in use, cold or not."`
+	DryRun   bool     `name:"dry-run" help:"List what would be compressed; change nothing."`
+	ColdDays int      `name:"cold-days" default:"14" help:"An entry is cold when unused for this many days."`
+	JSON     bool     `name:"json" help:"Print the report as JSON."`
+}
+
+// Run compresses.
+func (c *StoreCompressCmd) Run(g *Globals) error {
+	return storeCompress(g, store.CompressOptions{Names: c.Entries, All: c.All, DryRun: c.DryRun, ColdFor: time.Duration(c.ColdDays) * 24 * time.Hour}, c.JSON)
+}
+
+// storeCompress compresses and prints the report.
+func storeCompress(g *Globals, o store.CompressOptions, asJSON bool) error {
+	if o.ColdFor <= 0 {
+		return errors.New("--cold-days must be at least 1")
+	}
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	done := storeStatus(g, "compressing")
+	rep, err := s.Compress(o)
+	done()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return storePrintJSON(rep)
+	}
+	for _, it := range rep.Entries {
+		if o.DryRun {
+			fmt.Printf("would compress %s\t%s\n", it.Name, storeBytes(it.Before))
+		} else {
+			fmt.Printf("compressed %s\t%s -> %s\n", it.Name, storeBytes(it.Before), storeBytes(it.After))
+		}
+	}
+	for _, n := range rep.Skipped {
+		fmt.Printf("skipped %s (in use)\n", n)
+	}
+	for _, n := range rep.Kept {
+		fmt.Printf("kept %s (zstd would not make it smaller)\n", n)
+	}
+	if !g.Quiet && !o.DryRun {
+		fmt.Fprintf(os.Stderr, "%d entries compressed, %s saved\n", len(rep.Entries), storeBytes(rep.Saved))
+	}
+	return nil
+}
