@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/vm/guestinit"
 	"github.com/silo-dev/silo/vm/qemu"
 )
@@ -48,7 +49,8 @@ func BenchmarkQemuRun(b *testing.B) {
 				b.Fatalf("silo run: exit %d: %s", r.Code, r.Stderr)
 			}
 			runs = append(runs, time.Since(t0))
-			cmd := qemu.ProbeCommand(bin, kernel, initfs, qemu.AccelTCG)
+			// The same VM shape as the run's: the tool's default CPUs and memory.
+			cmd := qemu.ProbeCommand(bin, kernel, initfs, qemu.AccelTCG, lock.DefaultCPUs, lock.DefaultMemoryMB)
 			t0 = time.Now()
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), guestinit.ProbeOK) {

@@ -82,6 +82,7 @@ func run(serve ServeFunc) error {
 	}
 	b.send(BeatReady)
 	trace("ready")
+	go onlineCPUs(trace)
 	err = serve(conn, LowerDir, WorkspaceDir, ScratchDir)
 	unix.Sync()
 	if err != nil {
@@ -104,6 +105,20 @@ func tracer(debug bool) func(step string) {
 		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
 		fmt.Printf("silo-init: %8.3f s %s\n", float64(ts.Nano())/1e9, step)
 	}
+}
+
+// onlineCPUs brings up the vCPUs the kernel was told not to boot with
+// (maxcpus=1), off the boot's critical path.
+func onlineCPUs(trace func(string)) {
+	paths, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/online")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "0" {
+			if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+				fmt.Fprintf(os.Stderr, "silo-init: bring %s online: %v\n", filepath.Base(filepath.Dir(p)), err)
+			}
+		}
+	}
+	trace("vCPUs online")
 }
 
 // mountBase mounts /dev, /proc and /sys.

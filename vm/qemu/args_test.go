@@ -26,7 +26,7 @@ func TestArgs(t *testing.T) {
 			spec:  vm.Spec{RootfsImage: "/s/root,fs.ext4", Workspace: "/home/u/my,proj", CPUs: 2, MemoryMB: 512, RootfsSizeMB: 300},
 			accel: AccelTCG,
 			want: []string{"-cpu qemu64", "-accel tcg", "-m 512", "-smp 2", "read-only=on,file=/s/root,,fs.ext4",
-				"path=/home/u/my,,proj", "silo.root=vda", "silo.ws=workspace", "silo.scratch=300", "-no-reboot", "-nodefaults"},
+				"path=/home/u/my,,proj", "silo.root=vda", "silo.ws=workspace", "silo.scratch=300", "-no-reboot", "-nodefaults", "maxcpus=1"},
 			notWanted: []string{"silo.probe", "rtc=off", "snapshot"},
 		},
 		{
@@ -34,7 +34,7 @@ func TestArgs(t *testing.T) {
 			spec:      vm.Spec{},
 			accel:     AccelKVM,
 			want:      []string{"-cpu host", "-accel kvm", "-m 1024", "-smp 1"},
-			notWanted: []string{"silo.root", "silo.ws", "virtio-blk", "virtio-9p", "silo.scratch"},
+			notWanted: []string{"silo.root", "silo.ws", "virtio-blk", "virtio-9p", "silo.scratch", "maxcpus"},
 		},
 	}
 	for _, tt := range tests {
@@ -135,9 +135,9 @@ func TestProbeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := ProbeCommand(bin, r.kernel, r.initfs, AccelTCG)
+	cmd := ProbeCommand(bin, r.kernel, r.initfs, AccelTCG, 2, 0)
 	for _, a := range cmd.Args {
-		if strings.Contains(a, "virtserialport") || strings.Contains(a, "virtio-blk") {
+		if strings.Contains(a, "virtserialport") || strings.Contains(a, "virtio-blk") || strings.Contains(a, "virtio-9p") {
 			t.Fatalf("probe command has devices: %v", cmd.Args)
 		}
 	}
