@@ -106,8 +106,7 @@ func client(t testing.TB, addr string, tlsSrv *server) *http.Client {
 	t.Helper()
 	tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: addr})}
 	if tlsSrv != nil {
-		tr.TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
-		tr.TLSClientConfig.ServerName = "example.com"
+		tr.TLSClientConfig = tlsConfigFor(tlsSrv)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
