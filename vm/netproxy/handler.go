@@ -111,7 +111,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if _, err := p.m.decide(r.URL.Hostname(), port); err != nil {
-		p.refuse(w, r, err.(*RefusedError))
+		p.forwardError(w, r, err)
 		return
 	}
 	ctx := context.WithValue(r.Context(), methodKey{}, r.Method)
