@@ -174,6 +174,9 @@ func qemuSigint(t *testing.T, s *sandbox, ws string) {
 	cmd := exec.Command(siloBin, "run", "bb", "sh", "-c", `trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done`)
 	cmd.Dir = ws
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=qemu")
+	// Its own process group, signalled as a whole: what a terminal's
+	// Ctrl-C does to the foreground job.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +192,7 @@ func qemuSigint(t *testing.T, s *sandbox, ws string) {
 	if line, err := rd.ReadString('\n'); line != "ready\n" {
 		t.Fatalf("first line %q, %v; stderr: %s", line, err, stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	rest, _ := io.ReadAll(rd)
 	err = cmd.Wait()
 	code := cmd.ProcessState.ExitCode()
