@@ -84,8 +84,11 @@ func (s *Store) readMeta(name string) (*metaFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read metadata of %s: %w", name, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil {
+	if fi.Size() > 1<<20 {
+		return nil, fmt.Errorf("metadata of %s is corrupt (%d bytes); run `silo store verify --repair`", name, fi.Size())
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, fmt.Errorf("read metadata of %s: %w", name, err)
 	}
 	var m metaFile
@@ -104,7 +107,7 @@ func (s *Store) readMeta(name string) (*metaFile, error) {
 // rename, fsync of the directory.
 func (s *Store) writeMeta(m *metaFile) error {
 	m.Version = metaVersion
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode metadata of %s: %w", m.Name, err)
 	}

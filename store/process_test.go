@@ -129,7 +129,7 @@ func TestGCRace(t *testing.T) {
 			gcs++
 			collected += len(r.Removed)
 			// flock(2) is not fair: leave the adder a moment to get in.
-			time.Sleep(time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	var rooted []string
