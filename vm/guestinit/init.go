@@ -24,6 +24,9 @@ const (
 // BeatInterval is how often the guest tells the host it is alive.
 const BeatInterval = 500 * time.Millisecond
 
+// cpuOnlineDelay is how long a command runs on the boot vCPU alone.
+const cpuOnlineDelay = time.Second
+
 // deviceWait bounds the wait for a device node after its module loaded.
 const deviceWait = 20 * time.Second
 
@@ -82,7 +85,15 @@ func run(serve ServeFunc) error {
 	}
 	b.send(BeatReady)
 	trace("ready")
-	go onlineCPUs(trace)
+	// Under TCG a second vCPU slows everything down, so short commands
+	// run on one; a command that is still running after a second gets
+	// them all.
+	// The agent chroots this very process: hold the CPU directory open.
+	if cpus, err := os.Open("/sys/devices/system/cpu"); err == nil {
+		defer cpus.Close()
+		online := time.AfterFunc(cpuOnlineDelay, func() { onlineCPUs(cpus, trace) })
+		defer online.Stop()
+	}
 	err = serve(conn, LowerDir, WorkspaceDir, ScratchDir)
 	unix.Sync()
 	if err != nil {
@@ -108,15 +119,28 @@ func tracer(debug bool) func(step string) {
 }
 
 // onlineCPUs brings up the vCPUs the kernel was told not to boot with
-// (maxcpus=1), off the boot's critical path.
-func onlineCPUs(trace func(string)) {
-	paths, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/online")
-	for _, p := range paths {
-		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "0" {
-			if err := os.WriteFile(p, []byte("1"), 0); err != nil {
-				fmt.Fprintf(os.Stderr, "silo-init: bring %s online: %v\n", filepath.Base(filepath.Dir(p)), err)
+// (maxcpus=1). dir is /sys/devices/system/cpu, opened before the agent
+// changed the root.
+func onlineCPUs(dir *os.File, trace func(string)) {
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "cpu") || strings.Trim(n[3:], "0123456789") != "" || n == "cpu" {
+			continue
+		}
+		fd, err := unix.Openat(int(dir.Fd()), n+"/online", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // cpu0 has no online switch
+		}
+		state := make([]byte, 1)
+		if _, err := unix.Read(fd, state); err == nil && state[0] == '0' {
+			if _, err := unix.Pwrite(fd, []byte("1"), 0); err != nil {
+				fmt.Fprintf(os.Stderr, "silo-init: bring %s online: %v\n", n, err)
 			}
 		}
+		unix.Close(fd)
 	}
 	trace("vCPUs online")
 }

@@ -70,9 +70,10 @@ func (m *machine) kernelCmdline() []string {
 	}
 	c := append(baseCmdline(), p.Cmdline()...)
 	if m.spec.CPUs > 1 {
-		// Bringing up secondary vCPUs is the slowest step of a TCG boot
-		// (~0.5 s): boot on one, and let the guest init bring the others
-		// online once the agent is running.
+		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
+		// bringing them up, and every step after): boot on one, and let
+		// the guest init bring the others online once the command has
+		// run for a second.
 		c = append(c, "maxcpus=1")
 	}
 	return c

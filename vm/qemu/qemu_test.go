@@ -122,3 +122,21 @@ func TestBootLoop(t *testing.T) {
 	}
 	t.Logf("%d boots, mean boot phase %v", n, boot/n)
 }
+
+// TestVCPUsComeOnline: a 2-vCPU VM boots on one, and the guest init brings
+// the second online while the command runs.
+func TestVCPUsComeOnline(t *testing.T) {
+	r := bootable(t)
+	var stdout bytes.Buffer
+	spec := &vm.Spec{
+		RootfsImage: busyboxRootfs(t), Kernel: r.kernel, Initfs: r.initfs, Workspace: t.TempDir(),
+		Argv: []string{"/bin/sh", "-c", "sleep 3; grep -c ^processor /proc/cpuinfo"}, Env: []string{"PATH=/bin"},
+		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, CPUs: 2,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, err := New(Options{Home: r.home, Accel: AccelTCG}).Run(ctx, spec)
+	if err != nil || code != 0 || stdout.String() != "2\n" {
+		t.Fatalf("exit %d, %v, processors %q; want 2", code, err, stdout.String())
+	}
+}
