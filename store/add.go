@@ -106,6 +106,9 @@ func (s *Store) addFile(src string, o AddOptions) (*Entry, error) {
 	}
 	if !o.Deriver.IsZero() {
 		if e, ok, err := s.hit(storeName(o.Deriver, o.Name)); ok || err != nil {
+			if ok && o.Move {
+				os.Remove(src)
+			}
 			return e, err
 		}
 	}
@@ -264,6 +267,9 @@ func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
 	}
 	if !o.Deriver.IsZero() {
 		if e, ok, err := s.hit(storeName(o.Deriver, o.Name)); ok || err != nil {
+			if ok && o.Move {
+				removeAll(src)
+			}
 			return e, err
 		}
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -195,28 +194,15 @@ func tempRootAlive(p string) bool {
 // liveTempRoots returns the names held by live temporary roots and removes
 // the files of dead ones.
 func (s *Store) liveTempRoots() (map[string]bool, error) {
-	dir := filepath.Join(s.roots, tempRoots)
-	ents, err := os.ReadDir(dir)
+	roots, err := s.tempRootList()
 	if err != nil {
-		return nil, fmt.Errorf("read temporary roots: %w", err)
+		return nil, err
 	}
 	held := map[string]bool{}
-	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		if !tempRootAlive(p) {
-			continue
+	for _, r := range roots {
+		for _, n := range r.Entries {
+			held[n] = true
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			continue // released meanwhile
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if n := sc.Text(); n != "" {
-				held[n] = true
-			}
-		}
-		f.Close()
 	}
 	return held, nil
 }

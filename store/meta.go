@@ -121,6 +121,9 @@ func (s *Store) writeMeta(m *metaFile) error {
 	}
 	_, err = f.Write(b)
 	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -162,6 +162,8 @@ func (s *Store) Use(name string) (*Entry, error) {
 		if m, err = s.decompress(m); err != nil {
 			return nil, fmt.Errorf("use %s: %w", n, err)
 		}
+	} else if _, err := os.Lstat(m.Path); err != nil {
+		return nil, fmt.Errorf("use %s: %w; run `silo store verify --repair` and fetch it again", n, err)
 	}
 	s.touch(n)
 	m.LastUsed = time.Now()
@@ -232,6 +234,9 @@ func (s *Store) writeAtomic(p string, b []byte) error {
 		return roErr(err)
 	}
 	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
