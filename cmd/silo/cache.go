@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/silo-dev/silo/store"
+)
+
+// CacheCmd groups silo's cache verbs, on top of the store.
+type CacheCmd struct {
+	Report   CacheReportCmd   `cmd:"" help:"Disk use per kind of entry: on disk and apparent, compressed, orphans."`
+	List     CacheListCmd     `cmd:"" help:"List cached entries, least recently used first."`
+	GC       CacheGCCmd       `cmd:"" name:"gc" help:"Remove unreachable entries; with limits, evict rebuildable ones too."`
+	Compress CacheCompressCmd `cmd:"" help:"Compress entries unused for 14 days (or all with --all)."`
+	Clean    CacheCleanCmd    `cmd:"" help:"Remove everything that can be fetched or rebuilt and nothing pins."`
+}
+
+// CacheReportCmd prints the disk report.
+type CacheReportCmd struct {
+	JSON bool `name:"json" help:"Print the report as JSON."`
+}
+
+// Run prints the report.
+func (c *CacheReportCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := s.Report()
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return storePrintJSON(rep)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "KIND\tENTRIES\tCOMPRESSED\tON DISK\tAPPARENT\t")
+	for _, u := range append(rep.Kinds, rep.Total) {
+		k := string(u.Kind)
+		if k == "" {
+			k = "total"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t\n", k, u.Count, u.Compressed, storeBytes(u.DiskSize), storeBytes(u.Size))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("compression saves %s; %d orphaned files (%s, removed by gc); staging %s\n",
+		storeBytes(rep.Saved), rep.OrphanFiles, storeBytes(rep.OrphanBytes), storeBytes(rep.TmpBytes))
+	return nil
+}
+
+// CacheListCmd lists entries by last use.
+type CacheListCmd struct {
+	Kind string `help:"Only entries of this kind."`
+	JSON bool   `name:"json" help:"Print the list as JSON."`
+}
+
+// Run lists.
+func (c *CacheListCmd) Run(g *Globals) error {
+	s, err := storeOpen(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	es, err := s.List(store.Filter{Kind: store.Kind(c.Kind)})
+	if err != nil {
+		return err
+	}
+	sortByLastUse(es)
+	return storePrintEntries(es, c.JSON)
+}
+
+// sortByLastUse orders entries least recently used first.
+func sortByLastUse(es []*store.Entry) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].LastUsed.Before(es[j-1].LastUsed); j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// CacheGCCmd collects with optional eviction limits.
+type CacheGCCmd struct {
+	DryRun  bool  `name:"dry-run" help:"List what would be removed; remove nothing."`
+	MaxSize int64 `name:"max-size" help:"Evict rebuildable entries, least recently used first, until the cache takes at most this many MB." placeholder:"MB"`
+	MaxAge  int   `name:"max-age" help:"Evict rebuildable entries unused for more than this many days." placeholder:"DAYS"`
+	JSON    bool  `name:"json" help:"Print the report as JSON."`
+}
+
+// Run collects.
+func (c *CacheGCCmd) Run(g *Globals) error {
+	if c.MaxSize < 0 || c.MaxAge < 0 {
+		return fmt.Errorf("--max-size and --max-age must not be negative")
+	}
+	return storeGC(g, store.GCOptions{DryRun: c.DryRun, MaxSize: c.MaxSize << 20, MaxAge: time.Duration(c.MaxAge) * 24 * time.Hour}, c.JSON)
+}
+
+// CacheCompressCmd compresses cold entries.
+type CacheCompressCmd struct {
+	All    bool `help:"Compress every entry that is not in use, cold or not."`
+	DryRun bool `name:"dry-run" help:"List what would be compressed; change nothing."`
+	JSON   bool `name:"json" help:"Print the report as JSON."`
+}
+
+// Run compresses.
+func (c *CacheCompressCmd) Run(g *Globals) error {
+	return storeCompress(g, store.CompressOptions{All: c.All, DryRun: c.DryRun, ColdFor: store.DefaultColdFor}, c.JSON)
+}
+
+// CacheCleanCmd removes every evictable entry.
+type CacheCleanCmd struct {
+	DryRun bool `name:"dry-run" help:"List what would be removed; remove nothing."`
+	JSON   bool `name:"json" help:"Print the report as JSON."`
+}
+
+// Run is a GC that evicts every rebuildable entry nothing pins.
+func (c *CacheCleanCmd) Run(g *Globals) error {
+	return storeGC(g, store.GCOptions{DryRun: c.DryRun, MaxSize: 1}, c.JSON)
+}
