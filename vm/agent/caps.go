@@ -24,6 +24,14 @@ var keptCaps = []int{
 	unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
 }
 
+func init() {
+	// Keep the main goroutine on the main thread, so that no other
+	// goroutine runs there: startDropped throws away the thread it cuts
+	// down, and the main thread (whose credentials /proc/1 shows) cannot
+	// be thrown away.
+	runtime.LockOSThread()
+}
+
 // startDropped starts argv0 with the capabilities cut down to keptCaps.
 // Capabilities are per thread in Linux and a child inherits its forking
 // thread's, so the fork happens on a locked thread that drops them first

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/signal"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"golang.org/x/sys/unix"
 
 	"github.com/silo-dev/silo/vm/proto"
 )
@@ -29,6 +32,10 @@ const acceptTimeout = 30 * time.Second
 // run as PID 1 of its own PID namespace (or VM), with the privilege to
 // mount.
 func Serve(conn io.ReadWriteCloser, l Layout) error {
+	// Not dumpable: the sandbox's root cannot read the agent's memory,
+	// environment or file descriptors through /proc/1.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	ignoreSignals()
 	mux, err := yamux.Server(conn, proto.Config())
 	if err != nil {
 		conn.Close()
@@ -172,4 +179,18 @@ func splice(a, b net.Conn) {
 	go half(a, b)
 	go half(b, a)
 	wg.Wait()
+}
+
+// ignoreSignals makes the agent deaf to signals from inside the sandbox.
+// The kernel only delivers to a namespace's PID 1 the signals it handles,
+// and the Go runtime handles them all (SIGTERM and SIGINT would end it):
+// catching and dropping them keeps the agent alive. Ignoring them
+// outright would not do: ignored signals stay ignored in the command.
+func ignoreSignals() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch)
+	go func() {
+		for range ch {
+		}
+	}()
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,10 @@ type Options struct {
 // Backend runs sandboxes as bubblewrap namespaces.
 type Backend struct {
 	opts Options
+
+	loaderOnce sync.Once
+	loader     []string // bwrap arguments for a dynamic agent
+	loaderErr  error
 }
 
 // New returns a namespace backend.
@@ -116,13 +121,17 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	b.loaderOnce.Do(func() { b.loader, b.loaderErr = loaderBinds(agent) })
+	if b.loaderErr != nil {
+		return -1, b.loaderErr
+	}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("make the agent socket: %w", err)
 	}
 	host, guest := os.NewFile(uintptr(fds[0]), "agent-host"), os.NewFile(uintptr(fds[1]), "agent-guest")
 	var stderr bytes.Buffer
-	cmd := exec.Command(bw, args(spec, agent)...)
+	cmd := exec.Command(bw, args(spec, agent, b.loader)...)
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{guest}
 	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 8 << 10}
@@ -171,7 +180,7 @@ func reap(cmd *exec.Cmd) error {
 }
 
 // args is bwrap's command line for spec.
-func args(spec *vm.Spec, agent string) []string {
+func args(spec *vm.Spec, agent string, loader []string) []string {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--die-with-parent", "--as-pid-1", "--new-session",
@@ -180,6 +189,7 @@ func args(spec *vm.Spec, agent string) []string {
 		"--ro-bind", spec.RootfsDir, LowerPath,
 		"--bind", spec.Workspace, WorkspacePath,
 	}
+	a = append(a, loader...)
 	if spec.RootfsSizeMB > 0 {
 		a = append(a, "--size", strconv.Itoa(spec.RootfsSizeMB<<20))
 	}

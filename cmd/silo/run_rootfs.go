@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
+)
+
+// rootfs is the store side of one run: the rootfs entry in use, held by
+// the store handle's temporary root until close.
+type rootfs struct {
+	st  *store.Store
+	env []string // the image's environment
+}
+
+// close releases the store handle and its temporary root.
+func (r *rootfs) close() {
+	if r != nil && r.st != nil {
+		r.st.Close()
+	}
+}
+
+// resolveRootfs finds (or pulls and builds) the rootfs of image in the
+// form the backend boots, holds it against GC for the run, and fills it
+// into spec.
+func resolveRootfs(ctx context.Context, home, image, backend string, spec *vm.Spec) (*rootfs, error) {
+	st, err := store.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	r := &rootfs{st: st}
+	format := derive.FormatExt4
+	if backend == "namespace" {
+		format = derive.FormatDir
+	}
+	res, err := derive.Rootfs(ctx, st, image, derive.RootfsOptions{Format: format})
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("image %s: %w", image, err)
+	}
+	entry := res.Dir
+	if format == derive.FormatExt4 {
+		entry = res.Ext4
+	}
+	if entry, err = st.Use(entry.Name); err != nil {
+		r.close()
+		return nil, fmt.Errorf("image %s: %w", image, err)
+	}
+	if format == derive.FormatDir {
+		spec.RootfsDir = entry.Path
+	} else {
+		spec.RootfsImage = entry.Path
+	}
+	r.env = res.Config().Env
+	return r, nil
+}

@@ -1,0 +1,317 @@
+package tests
+
+// The sandbox's boundaries, each tried from inside.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestContractSecretsStayOutside(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		env := []string{"AWS_SECRET_ACCESS_KEY=host-aws-secret", "SILO_TEST_PASS=passed-in", "GITHUB_TOKEN=host-gh-token"}
+		r := s.run(t, ws, env, nil, "sh", "-c", `env; echo ---; ls -a /root /root/.ssh 2>&1; cat `+s.userHome+`/.ssh/id_rsa 2>&1;
+			grep -rl "host secret" /etc /root /tmp /workspace 2>/dev/null; true`)
+		if r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+		}
+		for _, leak := range []string{"host-aws-secret", "AWS_SECRET_ACCESS_KEY", "host-gh-token", "host secret", "BEGIN OPENSSH"} {
+			if strings.Contains(r.Stdout, leak) {
+				t.Errorf("%q is visible inside:\n%s", leak, r.Stdout)
+			}
+		}
+		if !strings.Contains(r.Stdout, "SILO_TEST_PASS=passed-in\n") {
+			t.Errorf("the passEnv variable did not arrive:\n%s", r.Stdout)
+		}
+		if !strings.Contains(r.Stdout, "HOME=/root\n") {
+			t.Errorf("HOME inside is not /root:\n%s", r.Stdout)
+		}
+	})
+}
+
+func TestContractAgentUnreachable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		s.checkDenied(t, ws, []string{
+			"cat /proc/1/environ",
+			"readlink /proc/1/fd/3",
+			"cat /proc/1/mem",
+			"ls /proc/1/root/",
+		})
+		// The agent ignores the sandbox's signals: the run completes.
+		if out := s.sh(t, ws, "kill -KILL 1; kill -TERM 1; kill -INT 1; sleep 0.2; echo alive"); out != "alive\n" {
+			t.Errorf("after signalling PID 1: %q", out)
+		}
+		out := s.sh(t, ws, "grep CapEff /proc/self/status")
+		if strings.Contains(out, "1ffffffffff") {
+			t.Errorf("the command runs with every capability: %s", out)
+		}
+	})
+}
+
+func TestContractProtectedPaths(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		t.Run("git repository", func(t *testing.T) {
+			ws := s.project(t)
+			writeFile(t, filepath.Join(ws, ".git/config"), "[core]\n")
+			writeFile(t, filepath.Join(ws, ".git/HEAD"), "ref: refs/heads/main\n")
+			before := snapshot(t, ws)
+			s.checkDenied(t, ws, []string{
+				"echo '[tool.x]' >> silo.toml",
+				"rm -f silo.toml",
+				"mv silo.toml x.toml",
+				"echo evil > silo.lock",
+				"mkdir -p .git/hooks && echo evil > .git/hooks/post-checkout",
+				"echo '[core] hooksPath = /tmp' >> .git/config",
+				"echo evil > .envrc",
+				"mkdir -p .vscode && echo {} > .vscode/tasks.json",
+				"echo evil > .gitmodules",
+				"umount /workspace/silo.toml",
+				"umount -l /workspace/.git/hooks",
+				"mount -o remount,rw /workspace/silo.toml",
+				"unshare -Urm sh -c 'umount /workspace/silo.toml && echo evil > /workspace/silo.toml'",
+				"unshare -Urm sh -c 'mount -o remount,bind,rw /workspace/silo.toml && echo evil > /workspace/silo.toml'",
+			})
+			s.sh(t, ws, "echo fine > allowed.txt && echo ok > .git/HEAD")
+			after := snapshot(t, ws)
+			delete(after, "allowed.txt")
+			after[".git/HEAD"] = before[".git/HEAD"]
+			if diff := diffSnapshots(before, after); diff != "" {
+				t.Errorf("the host workspace changed:\n%s", diff)
+			}
+		})
+		t.Run("no git at all", func(t *testing.T) {
+			ws := s.project(t)
+			before := snapshot(t, ws)
+			s.checkDenied(t, ws, []string{
+				"mkdir -p .git/hooks && echo evil > .git/hooks/post-checkout",
+				"git init 2>/dev/null || mkdir .git/x",
+				"echo evil > silo.lock",
+			})
+			if diff := diffSnapshots(before, snapshot(t, ws)); diff != "" {
+				t.Errorf("the host workspace changed:\n%s", diff)
+			}
+		})
+	})
+}
+
+// checkDenied runs each script in the sandbox and fails unless it fails.
+func (s *sandbox) checkDenied(t *testing.T, ws string, scripts []string) {
+	t.Helper()
+	for _, script := range scripts {
+		r := s.run(t, ws, nil, nil, "sh", "-c", script)
+		if r.Code == 0 {
+			t.Errorf("%q succeeded inside the sandbox; it must fail", script)
+		}
+	}
+}
+
+func TestContractExcludedPaths(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		out := s.sh(t, ws, "mkdir -p node_modules/left-pad && echo module > node_modules/left-pad/index.js && cat node_modules/left-pad/index.js")
+		if out != "module\n" {
+			t.Errorf("the excluded directory is not writable inside: %q", out)
+		}
+		if _, err := os.Lstat(filepath.Join(ws, "node_modules")); !os.IsNotExist(err) {
+			t.Errorf("node_modules made inside is visible on the host (%v)", err)
+		}
+		// A host node_modules is hidden inside, and kept.
+		writeFile(t, filepath.Join(ws, "node_modules/host.js"), "host\n")
+		out = s.sh(t, ws, "ls -A node_modules; echo sandbox > node_modules/new.js")
+		if out != "" {
+			t.Errorf("the host's node_modules is visible inside: %q", out)
+		}
+		if got := readFile(filepath.Join(ws, "node_modules/host.js")); got != "host\n" {
+			t.Errorf("host node_modules changed: %q", got)
+		}
+		if _, err := os.Lstat(filepath.Join(ws, "node_modules/new.js")); !os.IsNotExist(err) {
+			t.Errorf("a file written in the excluded directory reached the host (%v)", err)
+		}
+	})
+}
+
+func TestContractSymlinksResolveInside(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		for name, target := range map[string]string{"passwd": "/etc/passwd", "home": s.userHome, "key": filepath.Join(s.userHome, ".ssh/id_rsa")} {
+			if err := os.Symlink(target, filepath.Join(ws, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hostPasswd := readFile("/etc/passwd")
+		out := s.sh(t, ws, "cat passwd; ls -A home 2>&1; cat key 2>&1; echo x > passwd 2>&1; true")
+		if !strings.Contains(out, "root:x:0:0") {
+			t.Errorf("passwd does not resolve to the sandbox's /etc/passwd: %q", out)
+		}
+		if strings.Contains(out, "host secret") || strings.Contains(out, ".ssh") {
+			t.Errorf("a workspace symlink reached the host's home: %q", out)
+		}
+		if hostPasswd != "" && strings.Contains(out, hostPasswd) {
+			t.Errorf("passwd resolved to the host's /etc/passwd")
+		}
+		if readFile("/etc/passwd") != hostPasswd {
+			t.Fatalf("the host's /etc/passwd changed")
+		}
+	})
+}
+
+func TestContractRootfsUnchanged(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		s.sh(t, ws, "true") // realise the rootfs
+		entries := rootfsEntries(t, s.home)
+		before := map[string]string{}
+		for _, e := range entries {
+			before[e] = treeHash(t, e)
+		}
+		r := s.run(t, ws, nil, nil, "sh", "-c", "rm -rf / 2>/dev/null; ls /bin/busybox")
+		if r.Code == 0 {
+			t.Errorf("rm -rf / inside left /bin/busybox in place")
+		}
+		for _, e := range entries {
+			if got := treeHash(t, e); got != before[e] {
+				t.Errorf("store entry %s changed after rm -rf / inside", filepath.Base(e))
+			}
+		}
+		if got := readFile(filepath.Join(ws, "silo.toml")); !strings.Contains(got, "tools") {
+			t.Errorf("silo.toml changed after rm -rf / inside: %q", got)
+		}
+		if got := s.sh(t, ws, "ls /bin/busybox"); got != "/bin/busybox\n" {
+			t.Errorf("the next run does not start from a whole rootfs: %q", got)
+		}
+	})
+}
+
+func TestContractNoNetwork(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				io.WriteString(c, "host service\n")
+				c.Close()
+			}
+		}()
+		port := l.Addr().(*net.TCPAddr).Port
+		ws := s.project(t)
+		r := s.run(t, ws, nil, nil, "sh", "-c", "nc -w 2 127.0.0.1 "+strconv.Itoa(port)+" </dev/null; ip addr 2>/dev/null | grep -c inet")
+		if strings.Contains(r.Stdout, "host service") {
+			t.Errorf("the sandbox reached a host service on loopback")
+		}
+		if r := s.run(t, ws, nil, nil, "sh", "-c", "ls /proc | grep -c '^[0-9]'"); procCount(r.Stdout) < 0 || procCount(r.Stdout) > 5 {
+			t.Errorf("the sandbox sees processes that are not its own: %q", r.Stdout)
+		}
+	})
+}
+
+// rootfsEntries lists the store entries that are directories (the
+// unpacked rootfs) or ext4 images.
+func rootfsEntries(t *testing.T, home string) []string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(home, "store", "*"))
+	var out []string
+	for _, m := range matches {
+		base := filepath.Base(m)
+		if strings.HasPrefix(base, ".") {
+			continue
+		}
+		if fi, err := os.Stat(m); err == nil && (fi.IsDir() || strings.HasSuffix(base, ".ext4")) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no rootfs entry in %s/store", home)
+	}
+	return out
+}
+
+// treeHash hashes a file or a directory tree: names, modes, link targets
+// and contents.
+func treeHash(t *testing.T, root string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		io.WriteString(h, rel+"\x00"+fi.Mode().String()+"\x00")
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			io.WriteString(h, target)
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			io.Copy(h, f)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("hash %s: %v", root, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// snapshot records every path under dir with its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = fi.Mode().String() + ":" + readFile(p)
+		return nil
+	})
+	return m
+}
+
+// diffSnapshots describes how two snapshots differ, or returns "".
+func diffSnapshots(a, b map[string]string) string {
+	var lines []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok {
+			lines = append(lines, "removed "+k)
+		} else if v != w {
+			lines = append(lines, "changed "+k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			lines = append(lines, "added "+k)
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// procCount parses a count printed by the sandbox, -1 if it is not one.
+func procCount(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return -1
+	}
+	return n
+}
