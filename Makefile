@@ -36,8 +36,10 @@ lint: ## gofmt, go vet and staticcheck.
 	$(GO) vet $(PKGS)
 	staticcheck $(PKGS)
 
-fuzz: ## Fuzz the config loader for a minute.
+fuzz: ## Fuzz the config loader for a minute, the proxy's parsers for 30 s each.
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 5s ./lock
+	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime 30s -fuzzminimizetime 5s ./vm/netproxy
+	$(GO) test -run '^$$' -fuzz FuzzServeConn -fuzztime 30s -fuzzminimizetime 5s ./vm/netproxy
 
 demo: build ## Run silo's main job offline on an embedded default.
 	./scripts/demo.sh

@@ -40,7 +40,7 @@
 //	sizeHint = "2GiB"                   # B, KiB, MiB, GiB, TiB (binary, "i" optional; bare = MiB)
 //	noGC = true                         # never evicted
 //	[tool.python.network]
-//	hostAccess = false                  # true: the sandbox reaches the host's network directly
+//	hostAccess = false                  # true: host services (host.silo.internal) through the proxy
 //	proxy.allow = ["pypi.org"]          # host names, "*.example.com", optional ":port"
 //	proxy.deny = []
 //	proxy.installAllow = []             # allowed only while setup and postInstall run
