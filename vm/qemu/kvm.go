@@ -142,9 +142,18 @@ func writeKVMCache(path string, st *KVMStatus) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), ".kvm-*.json")
+	if err != nil {
 		return fmt.Errorf("cache the KVM probe: %w", err)
 	}
-	return os.Rename(tmp, path)
+	_, werr := f.Write(append(b, '\n'))
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("cache the KVM probe: %w", errors.Join(werr, cerr))
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("cache the KVM probe: %w", err)
+	}
+	return nil
 }
