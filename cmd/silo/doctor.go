@@ -56,8 +56,13 @@ func (c *DoctorCmd) Run(g *Globals) error {
 	qv, qerr := qemuVersion()
 	add("qemu", qerr, qv)
 	kinfo, kerr := c.runtimeChecks(home, add)
-	if qerr == nil && kerr == nil {
+	switch {
+	case qerr == nil && kerr == nil:
 		c.kvmCheck(home, kinfo, add)
+	case qemu.KVMDevice() != nil:
+		add("kvm", fmt.Errorf("%v: VMs run under TCG emulation (slower)", qemu.KVMDevice()), "")
+	default:
+		add("kvm", errors.New("/dev/kvm opens, but whether it can run a kernel is unknown until one is imported"), "")
 	}
 	add("qemu backend", backendAvailable("qemu"), "runs micro-VMs (under TCG unless KVM works)")
 	b, reason, err := vm.Select("")

@@ -79,6 +79,10 @@ func (b *Backend) CachedKVM() *KVMStatus {
 	return st
 }
 
+// KVMDevice reports why /dev/kvm cannot be used, or nil. A usable device
+// is necessary, not sufficient: see KVM.
+func KVMDevice() error { return openKVM() }
+
 // openKVM checks that /dev/kvm can be opened for reading and writing.
 func openKVM() error {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
