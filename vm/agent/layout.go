@@ -8,4 +8,11 @@ type Layout struct {
 	Workspace string
 	// Scratch is writable and empty, on the sandbox's own storage.
 	Scratch string
+	// SharedKernel says the sandbox runs on the host's kernel (the
+	// namespace backend): what it writes is already in the host's page
+	// cache, so Serve does not sync before it returns (a VM syncs), and
+	// the agent's /proc and /dev, which bubblewrap made for the sandbox,
+	// are bound in as they are (a VM gets a fresh /proc and a minimal
+	// /dev built from its devtmpfs).
+	SharedKernel bool
 }

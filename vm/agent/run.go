@@ -44,7 +44,9 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		return 127, nil
 	}
 	code := a.relay(c, stdout, stderr)
-	unix.Sync()
+	if !a.layout.SharedKernel {
+		unix.Sync()
+	}
 	return code, nil
 }
 

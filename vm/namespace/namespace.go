@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ type Options struct {
 	// Bwrap is the bubblewrap binary; "" finds bwrap in PATH.
 	Bwrap string
 	// Agent is a static Linux binary that runs the agent when invoked as
-	// "AGENT __agent --fd 3 …"; "" means silo itself.
+	// "AGENT __agent --fd 3 …"; "" means $SILO_AGENT, else silo-agent
+	// beside the running binary, else the running binary (silo) itself.
 	Agent string
 }
 
@@ -88,11 +90,18 @@ func (b *Backend) agent() (string, error) {
 	if b.opts.Agent != "" {
 		return b.opts.Agent, nil
 	}
-	p, err := os.Executable()
+	if p := os.Getenv("SILO_AGENT"); p != "" {
+		return p, nil
+	}
+	self, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find silo's own binary for the agent: %w", err)
 	}
-	return p, nil
+	lean := filepath.Join(filepath.Dir(self), "silo-agent")
+	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return lean, nil
+	}
+	return self, nil
 }
 
 // userNamespaces reports whether this kernel lets this user make a user
@@ -196,7 +205,7 @@ func args(spec *vm.Spec, agent string, loader []string) []string {
 	a = append(a, "--tmpfs", ScratchPath,
 		"--proc", "/proc", "--dev", "/dev",
 		"--", AgentPath, "__agent", "--fd", "3",
-		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath)
+		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath, "--shared-kernel")
 	return a
 }
 

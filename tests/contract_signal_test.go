@@ -1,0 +1,249 @@
+package tests
+
+// Signals, the terminal, the watchdog and the unprivileged path, through the
+// built binary.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// start starts "silo run bb ARGS…" with stdout piped, and returns the
+// command, a reader of its stdout and its stderr buffer.
+func (s *sandbox) start(t *testing.T, dir string, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, siloBin, append([]string{"run", "bb"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewReader(out), &stderr
+}
+
+// expectLine reads one line and fails unless it is want.
+func expectLine(t *testing.T, r *bufio.Reader, want string, stderr *bytes.Buffer) {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if line != want+"\n" {
+		t.Fatalf("read %q (%v), want %q; stderr: %s", line, err, want, stderr)
+	}
+}
+
+// exitCode waits for cmd and returns its exit status.
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return 0
+}
+
+func TestContractSIGINT(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		t.Run("reaches the guest's handler", func(t *testing.T) {
+			cmd, out, stderr := s.start(t, ws, "sh", "-c", `trap 'echo caught INT; exit 7' INT; echo ready; while :; do sleep 0.05; done`)
+			expectLine(t, out, "ready", stderr)
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			expectLine(t, out, "caught INT", stderr)
+			if code := exitCode(t, cmd); code != 7 {
+				t.Errorf("exit %d, want the handler's 7; stderr: %s", code, stderr)
+			}
+		})
+		t.Run("a second one kills the sandbox", func(t *testing.T) {
+			cmd, out, stderr := s.start(t, ws, "sh", "-c", `trap '' INT; echo ready; sleep 600; echo not killed`)
+			expectLine(t, out, "ready", stderr)
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			time.Sleep(300 * time.Millisecond) // two separate presses
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			rest, _ := io.ReadAll(out)
+			if code := exitCode(t, cmd); code != 130 {
+				t.Errorf("exit %d, want 130; stderr: %s", code, stderr)
+			}
+			if strings.Contains(string(rest), "not killed") {
+				t.Errorf("the command ran on after the sandbox was killed")
+			}
+			expectGone(t, ws)
+		})
+	})
+}
+
+func TestContractWatchdog(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		r := s.run(t, ws, []string{"SILO_BOOT_TIMEOUT=1ms"}, nil, "true")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "did not become ready") || !strings.Contains(r.Stderr, "killed") {
+			t.Errorf("a sandbox missing its boot deadline: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		expectGone(t, ws)
+		if r := s.run(t, ws, []string{"SILO_BOOT_TIMEOUT=soon"}, nil, "true"); r.Code == 0 || !strings.Contains(r.Stderr, "SILO_BOOT_TIMEOUT") {
+			t.Errorf("a bad SILO_BOOT_TIMEOUT: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+	})
+}
+
+// expectGone fails if a process whose command line names ws (the sandbox
+// of that workspace) is still running a few seconds after silo exited.
+func expectGone(t *testing.T, ws string) {
+	t.Helper()
+	var left []string
+	for i := 0; i < 50; i++ {
+		left = left[:0]
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err == nil && bytes.Contains(b, []byte(ws)) {
+				left = append(left, strings.ReplaceAll(string(b), "\x00", " "))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("processes of the sandbox are still running: %q", left)
+}
+
+func TestContractTerminal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		master, slave := openPTY(t)
+		setSize(t, master, 33, 101)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, siloBin, "shell", "bb")
+		cmd.Dir = ws
+		cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend, "TERM=dumb")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		slave.Close()
+		term := newTermReader(master)
+		io.WriteString(master, "stty size; tty; echo $((6*7))x\n")
+		term.waitFor(t, "33 101")
+		term.waitFor(t, "/dev/pts/")
+		term.waitFor(t, "42x")
+		// The window changes size: the guest follows.
+		setSize(t, master, 50, 120)
+		_ = cmd.Process.Signal(syscall.SIGWINCH)
+		io.WriteString(master, "sleep 0.2; stty size\n")
+		term.waitFor(t, "50 120")
+		// Ctrl-C in a terminal goes to the guest's foreground job, not silo.
+		io.WriteString(master, "sleep 600\n")
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(master, "\x03")
+		io.WriteString(master, "echo after-interrupt; exit 5\n")
+		term.waitFor(t, "after-interrupt")
+		if code := exitCode(t, cmd); code != 5 {
+			t.Errorf("shell exited %d, want 5", code)
+		}
+		master.Close()
+	})
+}
+
+// termReader collects what a terminal prints.
+type termReader struct {
+	data chan []byte
+	seen bytes.Buffer
+}
+
+func newTermReader(f *os.File) *termReader {
+	r := &termReader{data: make(chan []byte, 64)}
+	go func() {
+		for {
+			b := make([]byte, 4096)
+			n, err := f.Read(b)
+			if n > 0 {
+				r.data <- b[:n]
+			}
+			if err != nil {
+				close(r.data)
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// waitFor reads until the output holds want (then forgets what came
+// before it), or fails after 30 seconds.
+func (r *termReader) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		if i := strings.Index(r.seen.String(), want); i >= 0 {
+			rest := r.seen.String()[i+len(want):]
+			r.seen.Reset()
+			r.seen.WriteString(rest)
+			return
+		}
+		select {
+		case b, ok := <-r.data:
+			if !ok {
+				t.Fatalf("terminal closed before %q; got %q", want, r.seen.String())
+			}
+			r.seen.Write(b)
+		case <-deadline:
+			t.Fatalf("no %q on the terminal within 30s; got %q", want, r.seen.String())
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// setSize sets a terminal's window size.
+func setSize(t *testing.T, f *os.File, rows, cols uint16) {
+	t.Helper()
+	if err := unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatal(err)
+	}
+}
