@@ -101,7 +101,9 @@ func busyboxLayer() (v1.Layer, error) {
 		}
 	}
 	dir := func(name string, mode int64) { add(&tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: mode}, nil) }
-	file := func(name, body string) { add(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}, []byte(body)) }
+	file := func(name, body string) {
+		add(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}, []byte(body))
+	}
 	dir("bin/", 0o755)
 	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bin)
 	for _, a := range applets {
