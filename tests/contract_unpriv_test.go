@@ -1,0 +1,105 @@
+package tests
+
+// silo must work for a normal user, with unprivileged user namespaces (bwrap
+// is not setuid on Debian). When the tests run as root, this runs the
+// binary as the unprivileged uid 65534 (nobody).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// unprivUID is the uid the unprivileged test runs as.
+const unprivUID = 65534
+
+func TestContractUnprivilegedUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the tests already run unprivileged: every other contract test covers this path")
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	base, err := os.MkdirTemp("", "silo-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Everything the user needs, owned by the user: silo, the image, the
+	// homes and the project.
+	bin := filepath.Join(base, "silo")
+	copyFile(t, siloBin, bin, 0o755)
+	layout := filepath.Join(base, "busybox-oci")
+	if out, err := exec.Command("cp", "-a", ociLayout(t, busyboxImage(t)), layout).CombinedOutput(); err != nil {
+		t.Fatalf("copy the layout: %v %s", err, out)
+	}
+	home, userHome, ws := filepath.Join(base, "silo-home"), filepath.Join(base, "home"), filepath.Join(base, "project")
+	writeFile(t, filepath.Join(home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\n", "oci-layout:"+layout))
+	writeFile(t, filepath.Join(userHome, ".ssh/id_rsa"), "host secret\n")
+	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n")
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", unprivUID, unprivUID), layout, home, userHome, ws).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+
+	run := func(script string) result {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "run", "--backend", "namespace", "bb", "sh", "-c", script)
+		cmd.Dir = ws
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivUID}}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		r := result{Stdout: stdout.String(), Stderr: stderr.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run as uid %d: %v", unprivUID, err)
+		}
+		return r
+	}
+
+	r := run("id -u; echo made > made.txt; cat /root/.ssh/id_rsa 2>&1; exit 42")
+	if r.Code != 42 {
+		t.Fatalf("as uid %d: exit %d, want 42; stderr: %s", unprivUID, r.Code, r.Stderr)
+	}
+	if !strings.HasPrefix(r.Stdout, "0\n") || strings.Contains(r.Stdout, "host secret") {
+		t.Errorf("inside, as uid %d: %q", unprivUID, r.Stdout)
+	}
+	st, err := os.Stat(filepath.Join(ws, "made.txt"))
+	if err != nil {
+		t.Fatalf("the file made inside is not on the host: %v", err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != unprivUID {
+		t.Errorf("the file made inside is owned by uid %d, want the invoking user %d", uid, unprivUID)
+	}
+	if r := run("echo evil > silo.toml"); r.Code == 0 {
+		t.Errorf("an unprivileged sandbox could write silo.toml")
+	}
+	if got := readFile(filepath.Join(ws, "silo.toml")); got != "tools = [\"bb\"]\n" {
+		t.Errorf("silo.toml changed: %q", got)
+	}
+}
+
+// copyFile copies src to dst with mode.
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
