@@ -210,12 +210,38 @@ func prepare(p Params) error {
 			return fmt.Errorf("mount the 9p workspace %q: %w", p.Workspace, err)
 		}
 	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	opts := "mode=0755"
 	if p.ScratchMB > 0 {
 		opts += fmt.Sprintf(",size=%dm", p.ScratchMB)
 	}
 	if err := unix.Mount("scratch", ScratchDir, "tmpfs", 0, opts); err != nil {
 		return fmt.Errorf("mount the scratch tmpfs: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp brings lo up: a VM's network namespace starts with it down,
+// and the sandbox's proxy bridge and local servers listen on 127.0.0.1.
+// The kernel gives lo its addresses as it comes up.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up the loopback interface: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up the loopback interface: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up the loopback interface: %w", err)
 	}
 	return nil
 }

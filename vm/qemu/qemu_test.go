@@ -62,7 +62,9 @@ func TestRunContract(t *testing.T) {
 	in := make([]byte, 1<<20)
 	rand.Read(in)
 	// Everything outside /workspace goes: the image must not notice.
+	// The loopback interface is up: a local server answers.
 	script := `sha256sum > stdin.sha
+nc -l -p 5555 -e echo loopback-ok & sleep 0.3; nc 127.0.0.1 5555 </dev/null > loopback.txt 2>&1
 echo out; echo err >&2
 rm -rf /bin /etc /tmp /dev/null 2>/dev/null
 exit 42`
@@ -76,6 +78,9 @@ exit 42`
 	}
 	if want := fmt.Sprintf("%x", sha256.Sum256(in)); !strings.HasPrefix(string(got), want) {
 		t.Fatalf("stdin sha256 inside %q, sent %s", got, want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(ws, "loopback.txt")); string(got) != "loopback-ok\n" {
+		t.Errorf("a server on the guest's 127.0.0.1: %q", got)
 	}
 	if after := sha(t, rootfs); after != before {
 		t.Fatalf("the rootfs image changed: %s -> %s", before, after)
