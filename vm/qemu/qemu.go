@@ -119,9 +119,9 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	dir, err := os.MkdirTemp("", "silo-vm-")
+	dir, err := runDir()
 	if err != nil {
-		return -1, fmt.Errorf("make the VM's runtime directory: %w", err)
+		return -1, err
 	}
 	defer os.RemoveAll(dir)
 	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, accel: accel, hang: b.o.HangTimeout}
@@ -129,6 +129,20 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	return m.run(ctx, t0)
+}
+
+// runDir makes the private directory of one VM's sockets, under $TMPDIR
+// unless that path is too long for a unix socket, then under /tmp.
+func runDir() (string, error) {
+	parent := os.TempDir()
+	if len(parent) > 80 {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "silo-vm-")
+	if err != nil {
+		return "", fmt.Errorf("make the VM's runtime directory: %w", err)
+	}
+	return dir, nil
 }
 
 // runtimeEntries returns the vmlinux and initfs files to boot.
