@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +30,36 @@ type treeOp struct {
 	depth      int
 	seen       map[[2]uint64]bool
 	buf        []byte
+
+	// When copying, small files are written by workers while the walk
+	// goes on reading and hashing; directories are finished (made
+	// read-only, mtime set) after the workers are done.
+	jobs chan copyJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	werr error
+	dirs []dirFinish
 }
+
+// copyJob is one small file for a copy worker to write.
+type copyJob struct {
+	dst  string
+	data []byte
+	mode uint32
+	o    owner
+}
+
+// dirFinish is a copied directory still to be made read-only.
+type dirFinish struct {
+	dst  string
+	mode uint32
+	o    owner
+	top  bool
+}
+
+// smallFile is the size up to which a copied file is read into memory and
+// written by a worker.
+const smallFile = 1 << 20
 
 func newTreeOp(hash io.Writer) *treeOp {
 	return &treeOp{
@@ -48,7 +79,16 @@ func (t *treeOp) run(src string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", src)
 	}
-	if err := t.node(src, t.copyTo, fi); err != nil {
+	if t.copyTo != "" {
+		t.startWorkers()
+	}
+	err = t.node(src, t.copyTo, fi)
+	if t.copyTo != "" {
+		if werr := t.stopWorkers(); err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if t.hash.err != nil {
@@ -146,7 +186,8 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 	}
 	t.encs(func(e *narEnc) { e.dirEnd() })
 	if dst != "" {
-		return t.finish(dst, mode, o, top)
+		t.dirs = append(t.dirs, dirFinish{dst, mode, o, top})
+		return nil
 	}
 	if t.fix && !top && mode != canonMode(mode) {
 		return chmod(src, canonMode(mode))
@@ -162,6 +203,18 @@ func (t *treeOp) file(src, dst string, mode uint32, o owner, size int64) error {
 		return err
 	}
 	defer f.Close()
+	if dst != "" && size <= smallFile {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(f, data); err != nil {
+			return fmt.Errorf("read %s: %w (did it change while being stored?)", src, err)
+		}
+		if n, _ := f.Read(t.buf[:1]); n != 0 {
+			return fmt.Errorf("%s changed size while it was being stored; try again when nothing writes to it", src)
+		}
+		encWriter{t}.Write(data)
+		t.jobs <- copyJob{dst: dst, data: data, mode: mode, o: o}
+		return nil
+	}
 	var sink io.Writer = encWriter{t}
 	var sw *sparseWriter
 	if dst != "" {
@@ -310,4 +363,71 @@ func isZero(b []byte) bool {
 		b = b[sparseBlock:]
 	}
 	return string(b) == string(zeroBlock[:len(b)])
+}
+
+// startWorkers starts the copy workers.
+func (t *treeOp) startWorkers() {
+	t.jobs = make(chan copyJob, 64)
+	for range max(2, runtime.NumCPU()) {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			for j := range t.jobs {
+				if err := t.writeSmall(j); err != nil {
+					t.mu.Lock()
+					if t.werr == nil {
+						t.werr = err
+					}
+					t.mu.Unlock()
+				}
+			}
+		}()
+	}
+}
+
+// stopWorkers waits for the workers, then finishes the copied directories,
+// children before parents.
+func (t *treeOp) stopWorkers() error {
+	close(t.jobs)
+	t.wg.Wait()
+	if t.werr != nil {
+		return t.werr
+	}
+	for _, d := range t.dirs {
+		if err := t.finish(d.dst, d.mode, d.o, d.top); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSmall writes one small file, holes for zero blocks, with its mode,
+// owner (when root) and mtime.
+func (t *treeOp) writeSmall(j copyJob) error {
+	f, err := os.OpenFile(j.dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	sw := &sparseWriter{f: f}
+	_, err = sw.Write(j.data)
+	if err == nil {
+		err = sw.finish()
+	}
+	if err == nil && t.root {
+		err = f.Chown(int(j.o.UID), int(j.o.GID))
+	}
+	if err == nil {
+		err = unix.Fchmod(int(f.Fd()), canonMode(j.mode))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		ts := []unix.Timespec{unix.NsecToTimespec(j.o.Mtime), unix.NsecToTimespec(j.o.Mtime)}
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, j.dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", j.dst, err)
+	}
+	return nil
 }
