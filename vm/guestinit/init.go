@@ -58,7 +58,7 @@ func run(serve ServeFunc) error {
 	p := ParseCmdline(string(cmdline))
 	trace := tracer(p.Debug)
 	trace("init started")
-	if err := loadModules(Marker); err != nil {
+	if err := loadModules(Marker, trace); err != nil {
 		return err
 	}
 	trace("modules loaded")
@@ -161,7 +161,7 @@ func mountBase() error {
 }
 
 // loadModules loads the modules the marker file lists, in order.
-func loadModules(marker string) error {
+func loadModules(marker string, trace func(string)) error {
 	list, err := os.ReadFile(marker)
 	if err != nil {
 		return fmt.Errorf("read the initfs module list: %w", err)
@@ -170,6 +170,7 @@ func loadModules(marker string) error {
 		if err := loadModule(p); err != nil {
 			return err
 		}
+		trace("loaded " + filepath.Base(p))
 	}
 	return nil
 }
