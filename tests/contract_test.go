@@ -55,7 +55,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *sandbox)) {
 }
 
 // newSandbox makes the homes for one backend.
-func newSandbox(t *testing.T, backend string) *sandbox {
+func newSandbox(t testing.TB, backend string) *sandbox {
 	t.Helper()
 	s := &sandbox{backend: backend, home: t.TempDir(), userHome: t.TempDir()}
 	s.image = "oci-layout:" + ociLayout(t, busyboxImage(t))
@@ -66,7 +66,7 @@ func newSandbox(t *testing.T, backend string) *sandbox {
 
 // project makes a workspace using bb, passing SILO_TEST_PASS and excluding
 // node_modules.
-func (s *sandbox) project(t *testing.T) string {
+func (s *sandbox) project(t testing.TB) string {
 	t.Helper()
 	ws := t.TempDir()
 	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\npassEnv = [\"SILO_TEST_PASS\"]\n[mount]\nexclude = [\"node_modules\"]\n")

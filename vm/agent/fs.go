@@ -20,6 +20,7 @@ type sandboxFS struct {
 	ws     *os.File // the workspace as the host sees it (no sandbox mounts)
 	mounts []string // sandbox mounts over workspace paths, guest paths
 	made   []placeholder
+	roView bool // the read-only view of the workspace is mounted
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -96,7 +97,7 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 	if err := fs.excludes(dst, filepath.Join(l.Scratch, "exclude"), s.Exclude); err != nil {
 		return err
 	}
-	return fs.protect(dst, s.Protected)
+	return fs.protect(dst, filepath.Join(l.Scratch, "ro"), s.Protected)
 }
 
 // passFiles writes each pass file into scratch and binds it read-only at
@@ -121,7 +122,7 @@ func passFiles(scratch, root string, files []proto.File) error {
 		if err := touch(dst); err != nil {
 			return fmt.Errorf("pass file %s: %w", f.Guest, err)
 		}
-		if err := bindReadOnly(src, dst); err != nil {
+		if err := bindReadOnly(src, dst, true); err != nil {
 			return fmt.Errorf("pass file %s: %w", f.Guest, err)
 		}
 	}
@@ -163,15 +164,20 @@ func touch(p string) error {
 
 // bindReadOnly binds src at dst and makes the bind read-only, keeping the
 // flags the kernel locks (nosuid, nodev, noexec) in a user namespace.
-func bindReadOnly(src, dst string) error {
-	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+// recursive also binds what is mounted under src (read-write).
+func bindReadOnly(src, dst string, recursive bool) error {
+	flags := uintptr(unix.MS_BIND)
+	if recursive {
+		flags |= unix.MS_REC
+	}
+	if err := unix.Mount(src, dst, "", flags, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", dst, err)
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(dst, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", dst, err)
 	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	flags = uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
 	for _, f := range [][2]int64{{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
 		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME}} {
 		if st.Flags&f[0] != 0 {

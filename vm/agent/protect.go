@@ -53,7 +53,7 @@ func (fs *sandboxFS) excludes(ws, scratch string, paths []string) error {
 // or not: a missing one is held by an empty read-only placeholder (a
 // missing parent, such as .git in a project without git, is itself held),
 // so that the sandbox can neither write nor create it.
-func (fs *sandboxFS) protect(ws string, paths []string) error {
+func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 	sorted := append([]string(nil), paths...)
 	sort.Strings(sorted)
 	var done []string
@@ -69,10 +69,14 @@ func (fs *sandboxFS) protect(ws string, paths []string) error {
 		if err != nil {
 			return fmt.Errorf("protected path %q: %w", p, err)
 		}
-		if err := bindReadOnly(dst, dst); err != nil {
+		got := dst[len(ws)+1:]
+		if err := fs.readOnlyView(ws, roView); err != nil {
+			return err
+		}
+		// A bind of a read-only mount is read-only: one mount per path.
+		if err := unix.Mount(filepath.Join(roView, got), dst, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("protected path %q: %w", p, err)
 		}
-		got := dst[len(ws)+1:]
 		fs.mounts = append(fs.mounts, "/workspace/"+got)
 		done = append(done, got)
 	}
@@ -99,6 +103,21 @@ func (fs *sandboxFS) completeDirs(ws, dst, rel string) (string, error) {
 		fs.made = append(fs.made, placeholder{rel: dst[len(ws)+1:], dir: true})
 	}
 	return dst, nil
+}
+
+// readOnlyView binds the workspace read-only at view, once.
+func (fs *sandboxFS) readOnlyView(ws, view string) error {
+	if fs.roView {
+		return nil
+	}
+	if err := os.MkdirAll(view, 0o755); err != nil {
+		return fmt.Errorf("make the read-only workspace view: %w", err)
+	}
+	if err := bindReadOnly(ws, view, false); err != nil {
+		return fmt.Errorf("read-only workspace view: %w", err)
+	}
+	fs.roView = true
+	return nil
 }
 
 // covered reports whether rel is, or is under, one of done.

@@ -161,6 +161,12 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	spec.Timing.Mark("boot", start)
 	code, err := vm.Attach(ctx, conn, spec)
 	t := time.Now()
+	if err == nil {
+		// The agent has cleaned up and reported: nothing is left to do
+		// in the sandbox, so end it now rather than wait for it to wind
+		// down (the agent dies with bwrap, and the namespaces with it).
+		_ = cmd.Process.Kill()
+	}
 	werr := reap(cmd)
 	spec.Timing.Mark("teardown", t)
 	if err != nil {

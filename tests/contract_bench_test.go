@@ -1,0 +1,88 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkNamespaceRun measures a warm `silo run T true` on the namespace
+// backend, median of 50, beside bare bwrap running /bin/true on the same
+// rootfs directory entry, interleaved so that both see the same load. It
+// reports silo with itself as the agent and with the lean silo-agent.
+func BenchmarkNamespaceRun(b *testing.B) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		b.Skip("bubblewrap is not installed")
+	}
+	s := newSandbox(b, "namespace")
+	ws := s.project(b)
+	agent := filepath.Join(b.TempDir(), "silo-agent")
+	build := exec.Command("go", "build", "-trimpath", "-o", agent, "./cmd/silo-agent")
+	build.Dir, build.Env = repoRoot, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build silo-agent: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=namespace")
+	silo := func(extra ...string) *exec.Cmd {
+		c := exec.Command(siloBin, "run", "bb", "true")
+		c.Dir, c.Env = ws, append(append([]string(nil), env...), extra...)
+		return c
+	}
+	timeRun(b, silo()) // warm: pull and unpack the image
+	rootfs := rootfsDir(b, s.home)
+	bare := func() *exec.Cmd {
+		return exec.Command("bwrap", "--unshare-all", "--die-with-parent", "--as-pid-1", "--uid", "0", "--gid", "0",
+			"--ro-bind", rootfs, "/", "/bin/true")
+	}
+	const n = 50
+	var self, lean, bw []time.Duration
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < n; j++ {
+			bw = append(bw, timeRun(b, bare()))
+			self = append(self, timeRun(b, silo()))
+			lean = append(lean, timeRun(b, silo("SILO_AGENT="+agent)))
+		}
+	}
+	mb, ms, ml := medianMS(bw), medianMS(self), medianMS(lean)
+	b.ReportMetric(ms, "silo-ms")
+	b.ReportMetric(ml, "silo-lean-agent-ms")
+	b.ReportMetric(mb, "bwrap-ms")
+	b.ReportMetric(ms/mb, "silo/bwrap")
+	b.ReportMetric(ml/mb, "silo-lean/bwrap")
+	b.ReportMetric(0, "ns/op")
+}
+
+// timeRun runs c and returns how long it took; it fails on a non-zero exit.
+func timeRun(b *testing.B, c *exec.Cmd) time.Duration {
+	b.Helper()
+	t0 := time.Now()
+	out, err := c.CombinedOutput()
+	d := time.Since(t0)
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", c.Args, err, out)
+	}
+	return d
+}
+
+// medianMS returns the median of ds in milliseconds.
+func medianMS(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Microseconds()) / 1000
+}
+
+// rootfsDir returns the unpacked rootfs directory entry in home's store.
+func rootfsDir(b *testing.B, home string) string {
+	b.Helper()
+	matches, _ := filepath.Glob(filepath.Join(home, "store", "*-rootfs"))
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			return m
+		}
+	}
+	b.Fatalf("no rootfs directory entry in %s/store", home)
+	return ""
+}
