@@ -5,8 +5,11 @@ package tests
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -217,6 +220,39 @@ func TestContractNoNetwork(t *testing.T) {
 		}
 		if r := s.run(t, ws, nil, nil, "sh", "-c", "ls /proc | grep -c '^[0-9]'"); procCount(r.Stdout) < 0 || procCount(r.Stdout) > 5 {
 			t.Errorf("the sandbox sees processes that are not its own: %q", r.Stdout)
+		}
+	})
+}
+
+func TestContractNetworkThroughProxy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello through the proxy\n")
+		}))
+		defer srv.Close()
+		port := srv.Listener.Addr().(*net.TCPAddr).Port
+		// A tool whose policy lets it reach the host: only through the
+		// proxy, by the host's alias.
+		f, err := os.OpenFile(filepath.Join(s.home, "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "\n[tool.net]\nimage = %q\n[tool.net.network]\nhostAccess = true\n", s.image)
+		f.Close()
+		ws := t.TempDir()
+		writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"net\", \"bb\"]\n")
+		url := fmt.Sprintf("http://host.silo.internal:%d/", port)
+		r := s.silo(t, ws, nil, nil, "run", "net", "sh", "-c", "wget -q -O- "+url)
+		if r.Code != 0 || r.Stdout != "hello through the proxy\n" {
+			t.Errorf("a tool allowed to reach the host: exit %d, %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		// Around the proxy, or without a policy, nothing gets through.
+		direct := fmt.Sprintf("wget -q -T 3 -O- http://127.0.0.1:%d/", port)
+		if r := s.silo(t, ws, nil, nil, "run", "net", "sh", "-c", "unset http_proxy HTTP_PROXY; "+direct); r.Code == 0 {
+			t.Errorf("the sandbox reached the host without the proxy: %q", r.Stdout)
+		}
+		if r := s.run(t, ws, nil, nil, "sh", "-c", "env | grep -i _proxy; wget -q -T 3 -O- "+url); r.Code == 0 || strings.Contains(r.Stdout, "hello") || strings.Contains(r.Stdout, "proxy=") {
+			t.Errorf("a tool without network got some: exit %d, %q", r.Code, r.Stdout)
 		}
 	})
 }
