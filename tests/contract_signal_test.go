@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,4 +248,41 @@ func setSize(t *testing.T, f *os.File, rows, cols uint16) {
 	if err := unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestContractPortForward(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostPort := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ws := s.project(t)
+		f, err := os.OpenFile(filepath.Join(ws, "silo.toml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "[[overrides.bb.ports]]\nhost = %d\nguest = 8080\n", hostPort)
+		f.Close()
+		cmd, out, stderr := s.start(t, ws, "sh", "-c", "echo listening; echo served from the sandbox | nc -l -p 8080")
+		expectLine(t, out, "listening", stderr)
+		var got string
+		for i := 0; i < 100 && got == ""; i++ {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", hostPort)); err == nil {
+				b, _ := io.ReadAll(c)
+				c.Close()
+				got = string(b)
+			}
+			if got == "" {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if got != "served from the sandbox\n" {
+			t.Errorf("through the forwarded port: %q; stderr %s", got, stderr)
+		}
+		if code := exitCode(t, cmd); code != 0 {
+			t.Errorf("exit %d; stderr %s", code, stderr)
+		}
+	})
 }
