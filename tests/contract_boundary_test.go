@@ -61,6 +61,21 @@ func TestContractAgentUnreachable(t *testing.T) {
 	})
 }
 
+func TestContractPassFiles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		writeFile(t, filepath.Join(s.userHome, ".npmrc"), "//registry.example/:_authToken=passed\n")
+		writeFile(t, filepath.Join(s.home, "silo.toml"), "passFiles = [\"~/.npmrc\"]\n")
+		ws := s.project(t)
+		out := s.sh(t, ws, "cat /root/.npmrc; echo changed > /root/.npmrc && echo WRITABLE; rm /root/.npmrc && echo REMOVABLE; true")
+		if !strings.HasPrefix(out, "//registry.example/:_authToken=passed\n") || strings.Contains(out, "WRITABLE") || strings.Contains(out, "REMOVABLE") {
+			t.Errorf("pass file inside: %q", out)
+		}
+		if got := readFile(filepath.Join(s.userHome, ".npmrc")); got != "//registry.example/:_authToken=passed\n" {
+			t.Errorf("the host's pass file changed: %q", got)
+		}
+	})
+}
+
 func TestContractProtectedPaths(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		t.Run("git repository", func(t *testing.T) {

@@ -192,13 +192,23 @@ func (p *runPlan) spec(tty bool) (*vm.Spec, error) {
 			s.Ports = append(s.Ports, vm.Port{Host: pt.Host, Guest: pt.Guest})
 		}
 		for _, f := range t.PassFiles {
-			s.PassFiles = append(s.PassFiles, vm.PassFile{Host: f, Guest: vm.GuestPath(f, p.userHome)})
+			s.PassFiles = append(s.PassFiles, vm.PassFile{Host: f, Guest: p.guestPath(f)})
 		}
 		if err := attachProxy(s, t); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// guestPath is where a pass file shows inside: a project file (a .netrc
+// in the project) in the guest's home, a file under the user's home at the
+// same place under the guest's, anything else at its own path.
+func (p *runPlan) guestPath(host string) string {
+	if rel, err := filepath.Rel(p.workspace, host); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(filepath.Join(vm.GuestHome, rel))
+	}
+	return vm.GuestPath(host, p.userHome)
 }
 
 // attachProxy gives the sandbox a host-side policy proxy when the tool's
