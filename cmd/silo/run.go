@@ -16,6 +16,7 @@ import (
 	"github.com/silo-dev/silo/vm"
 	_ "github.com/silo-dev/silo/vm/namespace" // registers the namespace backend
 	"github.com/silo-dev/silo/vm/netproxy"
+	_ "github.com/silo-dev/silo/vm/vz" // registers the vz backend (macOS only)
 )
 
 // sandboxFlags are the flags silo run and silo shell share.
