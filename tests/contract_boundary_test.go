@@ -61,6 +61,15 @@ func TestContractAgentUnreachable(t *testing.T) {
 	})
 }
 
+func TestContractHomeIsNoWorkspace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		r := s.run(t, s.userHome, nil, nil, "cat", "/workspace/.ssh/id_rsa")
+		if r.Code == 0 || strings.Contains(r.Stdout, "host secret") || !strings.Contains(r.Stderr, "home directory") {
+			t.Errorf("silo run in the home directory: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+	})
+}
+
 func TestContractPassFiles(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		writeFile(t, filepath.Join(s.userHome, ".npmrc"), "//registry.example/:_authToken=passed\n")

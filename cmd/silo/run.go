@@ -125,6 +125,9 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 		return nil, err
 	}
 	p := &runPlan{image: f.Image, workspace: cfg.Workspace(), userHome: userHome}
+	if err := checkWorkspace(p.workspace, userHome); err != nil {
+		return nil, err
+	}
 	if f.Image == "" {
 		if len(args) == 0 {
 			return nil, fmt.Errorf("name a tool to run: one of %s (or use --image REF)", strings.Join(cfg.ToolNames(), ", "))
@@ -142,6 +145,29 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkWorkspace refuses a workspace that would show the sandbox the
+// user's whole home (its ~/.ssh, its shell rc files) or the whole system:
+// the home directory itself, or one of its ancestors.
+func checkWorkspace(ws, userHome string) error {
+	real := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return filepath.Clean(p)
+	}
+	w := real(ws)
+	if w == "/" {
+		return errors.New("the workspace would be / (the whole system): run silo from a project directory")
+	}
+	if userHome == "" {
+		return nil
+	}
+	if rel, err := filepath.Rel(w, real(userHome)); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return fmt.Errorf("the workspace would be %s, which holds your home directory (~/.ssh and all): run silo from a project directory, or create a silo.toml there", ws)
+	}
+	return nil
 }
 
 // commandLine is the guest argv: the given one, else the tool's default
