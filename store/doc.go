@@ -100,7 +100,9 @@
 // into its staging directory and deletes them after releasing the lock.
 // With MaxSize or MaxAge it first evicts rebuildable entries, least
 // recently used first, never one a temporary or indirect root pins nor
-// one a kept entry refers to.
+// one a kept entry refers to. A direct root does not protect a rebuildable
+// entry from eviction; its link is left dangling (Roots reports it) until
+// the entry is rebuilt and rooted again.
 //
 // # Compression
 //
