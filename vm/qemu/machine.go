@@ -211,7 +211,7 @@ func (m *machine) waitReady(beat net.Conn, r *bufio.Reader) error {
 		c, err := r.ReadByte()
 		if err != nil {
 			if isTimeout(err) {
-				err = fmt.Errorf("%w: the VM's agent was not ready within %v (accel %s); the VM was killed. A loaded host boots slowly under TCG: retry, or raise the boot timeout", ErrWatchdog, timeout, m.accel)
+				err = fmt.Errorf("%w: %w: no answer from the VM's agent within %v (accel %s); the VM was killed. A loaded host boots slowly under TCG: retry, or raise the boot timeout", vm.ErrBootTimeout, ErrWatchdog, timeout, m.accel)
 				m.kill(err)
 				return err
 			}

@@ -28,7 +28,7 @@ func TestWatchdogBootDeadline(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := New(Options{Home: r.home, Accel: AccelTCG}).Run(context.Background(), spec)
-	if !errors.Is(err, ErrWatchdog) || !strings.Contains(err.Error(), "not ready within 300ms") {
+	if !errors.Is(err, ErrWatchdog) || !errors.Is(err, vm.ErrBootTimeout) || !strings.Contains(err.Error(), "within 300ms") {
 		t.Fatalf("err = %v, want the boot watchdog", err)
 	}
 	t.Logf("killed after %v: %v", time.Since(start), err)
