@@ -59,23 +59,29 @@ func (s *Store) prepare(o *AddOptions) error {
 	return nil
 }
 
-// hit returns the existing entry name when it is already in the store, and
-// holds it in the handle's temporary root.
+// hit returns the existing entry name when it is already in the store,
+// holds it in the handle's temporary root and, when it was compressed,
+// decompresses it so that its Path can be read.
 func (s *Store) hit(name string) (*Entry, bool, error) {
 	unlock, err := s.lock(false)
 	if err != nil {
 		return nil, false, err
 	}
-	defer unlock()
 	m, err := s.readMeta(name)
+	if err == nil {
+		err = s.holdLocked(name)
+	}
+	unlock()
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.holdLocked(name); err != nil {
-		return nil, false, err
+	if m.Compressed {
+		if m, err = s.decompress(m); err != nil {
+			return nil, false, err
+		}
 	}
 	s.touch(name)
 	return m.entry(), true, nil

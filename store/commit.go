@@ -52,10 +52,15 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 		if o.Deriver.IsZero() && m.ContentHash != st.content {
 			return nil, fmt.Errorf("store path %s already holds different content (%s); run `silo store verify`", name, m.ContentHash)
 		}
-		removeAll(st.path)
 		if err := s.holdLocked(name); err != nil {
 			return nil, err
 		}
+		if m.Compressed && st.content == m.ContentHash {
+			// The raw bytes were just staged: put them back in place
+			// of the compressed form.
+			return s.restoreLocked(m, st)
+		}
+		removeAll(st.path)
 		s.touch(name)
 		return m.entry(), nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -153,4 +158,28 @@ func (s *Store) indexContent(h Hash, name string) error {
 		return fmt.Errorf("index %s: %w", name, err)
 	}
 	return nil
+}
+
+// restoreLocked renames st, the raw content of the compressed entry m,
+// into place and records it; the caller holds the store lock.
+func (s *Store) restoreLocked(m *metaFile, st *staged) (*Entry, error) {
+	err := unix.Renameat2(unix.AT_FDCWD, st.path, unix.AT_FDCWD, s.entryPath(m.Name), unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) {
+		removeAll(st.path)
+	} else if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", m.Name, err)
+	} else if st.dir {
+		if err := chmod(s.entryPath(m.Name), st.mode); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		return nil, err
+	}
+	m, err = s.markDecompressedLocked(m.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.touch(m.Name)
+	return m.entry(), nil
 }

@@ -138,3 +138,58 @@ func TestCompressedCorruptBlob(t *testing.T) {
 		t.Fatalf("verify: %+v %v", r, err)
 	}
 }
+
+// TestAddOverCompressed: adding content whose entry is compressed gives
+// back a readable entry, whichever way the add finds it.
+func TestAddOverCompressed(t *testing.T) {
+	s := open(t)
+	data := bytes.Repeat([]byte("compressible "), 10000)
+	src := writeFile(t, t.TempDir(), "f", data, 0o644)
+	drv := HashBytes([]byte("drv"))
+	ca, err := s.AddFile(src, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, err := s.AddReader(bytes.NewReader(data), AddOptions{Name: "out", Deriver: drv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s)
+	if r, err := s.Compress(CompressOptions{All: true}); err != nil || len(r.Entries) != 2 {
+		t.Fatalf("compress: %+v %v", r, err)
+	}
+	for _, add := range []func() (*Entry, error){
+		func() (*Entry, error) { return s.AddFile(src, AddOptions{}) },                              // pre-hash hit
+		func() (*Entry, error) { return s.AddReader(bytes.NewReader(data), AddOptions{Name: "f"}) }, // commit hit
+		func() (*Entry, error) {
+			return s.AddReader(bytes.NewReader(data), AddOptions{Name: "out", Deriver: drv})
+		}, // deriver hit
+	} {
+		e, err := add()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name != ca.Name && e.Name != da.Name {
+			t.Fatalf("got %s", e.Name)
+		}
+		got, err := os.ReadFile(e.Path)
+		if err != nil || !bytes.Equal(got, data) || e.Compressed {
+			t.Fatalf("%s after add: %v compressed=%v", e.Name, err, e.Compressed)
+		}
+	}
+	// Compress again and hit the commit path (AddReader has no pre-hash).
+	s = reopen(t, s)
+	if _, err := s.Compress(CompressOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.AddReader(bytes.NewReader(data), AddOptions{Name: "f"})
+	if err != nil || e.Compressed {
+		t.Fatalf("commit over compressed: %+v %v", e, err)
+	}
+	if got, _ := os.ReadFile(e.Path); !bytes.Equal(got, data) {
+		t.Fatal("restored content differs")
+	}
+	if r, err := s.Verify(nil, false); err != nil || !r.OK() {
+		t.Fatalf("verify: %+v %v", r, err)
+	}
+}
