@@ -206,6 +206,32 @@ func TestContractWorkspace(t *testing.T) {
 	})
 }
 
+func TestContractCacheSurvivesRuns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		f, err := os.OpenFile(filepath.Join(s.home, "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "[[tool.bb.cache]]\nguest = \"/root/.cache/pkgs\"\n")
+		f.Close()
+		ws := s.project(t)
+		s.sh(t, ws, "echo downloaded > /root/.cache/pkgs/wheel && echo elsewhere > /root/gone")
+		if got := s.sh(t, ws, "cat /root/.cache/pkgs/wheel; ls /root/gone 2>&1 || true"); !strings.HasPrefix(got, "downloaded\n") || !strings.Contains(got, "No such file") {
+			t.Errorf("second run: %q (want the cached file, and nothing else kept)", got)
+		}
+		var found []string
+		filepath.Walk(filepath.Join(s.home, "cache"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Name() == "wheel" {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if len(found) != 1 || readFile(found[0]) != "downloaded\n" {
+			t.Errorf("the cache on the host: %q", found)
+		}
+	})
+}
+
 // writeFile writes data at p, making its directory.
 func writeFile(t testing.TB, p, data string) {
 	t.Helper()

@@ -253,6 +253,13 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
 		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
 	}
+	for _, mt := range spec.Mounts {
+		g := path.Clean(mt.Guest)
+		if !path.IsAbs(g) || g == "/" || g == "/workspace" || strings.HasPrefix(g, "/workspace/") {
+			return nil, fmt.Errorf("cache %s: guest path %q must be absolute and outside /workspace", mt.Host, mt.Guest)
+		}
+		m.Mounts = append(m.Mounts, g)
+	}
 	if spec.Proxy != nil && spec.Network.Enabled() {
 		m.Proxy = true
 		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)

@@ -51,6 +51,10 @@ type Spec struct {
 	// Protected are workspace-relative paths made read-only inside
 	// (silo.toml, silo.lock, .git/hooks, …), whether they exist or not.
 	Protected []string
+	// Mounts are host directories shown read-write inside, outside
+	// /workspace: the tool's package caches, kept across runs. A backend
+	// that cannot share them runs without them.
+	Mounts []Mount
 
 	// Network is what the sandbox may reach.
 	Network NetworkPolicy
@@ -76,6 +80,11 @@ type Spec struct {
 	BootTimeout time.Duration
 	// Timing, when non-nil, receives the phases of the run.
 	Timing *Timing
+}
+
+// Mount is a host directory shown read-write at Guest inside.
+type Mount struct {
+	Host, Guest string
 }
 
 // ConnServer serves one connection and returns when it is done with it.

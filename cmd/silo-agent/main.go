@@ -25,6 +25,7 @@ func main() {
 	fs.StringVar(&l.Lower, "lower", "", "the read-only rootfs")
 	fs.StringVar(&l.Workspace, "workspace", "", "the host workspace")
 	fs.StringVar(&l.Scratch, "scratch", "", "scratch space")
+	fs.StringVar(&l.Mounts, "mounts", "", "where the host directories are shared")
 	fs.BoolVar(&l.SharedKernel, "shared-kernel", false, "do not sync at the end")
 	_ = fs.Parse(os.Args[2:])
 	f := os.NewFile(uintptr(*fd), "host")

@@ -15,6 +15,7 @@ type AgentCmd struct {
 	Lower     string `help:"The read-only rootfs, already mounted." required:""`
 	Workspace string `help:"The host workspace, already mounted read-write." required:""`
 	Scratch   string `help:"Writable, empty scratch space." required:""`
+	Mounts    string `help:"Where the backend shared the host directories (caches)."`
 	// SharedKernel is set by the namespace backend: no sync at the end.
 	SharedKernel bool `name:"shared-kernel" help:"The sandbox shares the host's kernel: do not sync at the end."`
 }
@@ -30,5 +31,5 @@ func (c *AgentCmd) Run() error {
 	if err != nil {
 		return fmt.Errorf("agent: fd %d is not a socket: %w", c.Fd, err)
 	}
-	return agent.Serve(conn, agent.Layout{Lower: c.Lower, Workspace: c.Workspace, Scratch: c.Scratch, SharedKernel: c.SharedKernel})
+	return agent.Serve(conn, agent.Layout{Lower: c.Lower, Workspace: c.Workspace, Scratch: c.Scratch, SharedKernel: c.SharedKernel, Mounts: c.Mounts})
 }

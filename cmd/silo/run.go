@@ -218,6 +218,12 @@ func (p *runPlan) spec(tty bool) (*vm.Spec, error) {
 		for _, pt := range t.Ports {
 			s.Ports = append(s.Ports, vm.Port{Host: pt.Host, Guest: pt.Guest})
 		}
+		for _, c := range t.Caches {
+			if err := os.MkdirAll(c.Host, 0o700); err != nil {
+				return nil, fmt.Errorf("cache %s of tool %s: %w", c.Guest, t.Name, err)
+			}
+			s.Mounts = append(s.Mounts, vm.Mount{Host: c.Host, Guest: c.Guest})
+		}
 		for _, f := range t.PassFiles {
 			s.PassFiles = append(s.PassFiles, vm.PassFile{Host: f, Guest: p.guestPath(f)})
 		}

@@ -40,6 +40,10 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		fs.cleanup()
 		return nil, err
 	}
+	if err := hostMounts(l.Mounts, root, s.Mounts); err != nil {
+		fs.cleanup()
+		return nil, err
+	}
 	if err := passFiles(l.Scratch, root, s.Files); err != nil {
 		fs.cleanup()
 		return nil, err
@@ -124,6 +128,28 @@ func passFiles(scratch, root string, files []proto.File) error {
 		}
 		if err := bindReadOnly(src, dst, true); err != nil {
 			return fmt.Errorf("pass file %s: %w", f.Guest, err)
+		}
+	}
+	return nil
+}
+
+// hostMounts binds the host directories the backend shared (package
+// caches) read-write at their guest paths.
+func hostMounts(dir, root string, guests []string) error {
+	if dir == "" {
+		return nil
+	}
+	for i, g := range guests {
+		src := filepath.Join(dir, strconv.Itoa(i))
+		dst, err := securePath(root, g)
+		if err != nil {
+			return fmt.Errorf("cache %s: %w", g, err)
+		}
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return fmt.Errorf("cache %s: %w", g, err)
+		}
+		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("cache %s: %w", g, err)
 		}
 	}
 	return nil

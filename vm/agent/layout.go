@@ -15,4 +15,8 @@ type Layout struct {
 	// are bound in as they are (a VM gets a fresh /proc and a minimal
 	// /dev built from its devtmpfs).
 	SharedKernel bool
+	// Mounts is the directory under which the backend shared the spec's
+	// host directories, the i-th at Mounts/i; "" when the backend shares
+	// none (the sandbox then runs without them).
+	Mounts string
 }

@@ -22,6 +22,7 @@ import (
 // builds the sandbox's root.
 const (
 	AgentPath     = "/.silo/agent"
+	MountsPath    = "/.silo/mounts"
 	LowerPath     = "/.silo/lower"
 	WorkspacePath = "/.silo/workspace"
 	ScratchPath   = "/.silo/scratch"
@@ -205,13 +206,16 @@ func args(spec *vm.Spec, agent string, loader []string) []string {
 		"--bind", spec.Workspace, WorkspacePath,
 	}
 	a = append(a, loader...)
+	for i, m := range spec.Mounts {
+		a = append(a, "--bind", m.Host, MountsPath+"/"+strconv.Itoa(i))
+	}
 	if spec.RootfsSizeMB > 0 {
 		a = append(a, "--size", strconv.Itoa(spec.RootfsSizeMB<<20))
 	}
 	a = append(a, "--tmpfs", ScratchPath,
 		"--proc", "/proc", "--dev", "/dev",
 		"--", AgentPath, "__agent", "--fd", "3",
-		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath, "--shared-kernel")
+		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath, "--mounts", MountsPath, "--shared-kernel")
 	return a
 }
 

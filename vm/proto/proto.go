@@ -73,9 +73,12 @@ type Spec struct {
 	Files     []File   `json:"files,omitempty"`
 	Exclude   []string `json:"exclude,omitempty"`
 	Protected []string `json:"protected,omitempty"`
-	TTY       bool     `json:"tty,omitempty"`
-	Rows      uint16   `json:"rows,omitempty"`
-	Cols      uint16   `json:"cols,omitempty"`
+	// Mounts are the guest paths of the host directories the backend
+	// shared, in order: the agent finds the i-th at Layout.Mounts/i.
+	Mounts []string `json:"mounts,omitempty"`
+	TTY    bool     `json:"tty,omitempty"`
+	Rows   uint16   `json:"rows,omitempty"`
+	Cols   uint16   `json:"cols,omitempty"`
 	// Proxy asks the agent to listen on 127.0.0.1:ProxyPort and bridge
 	// each connection to the host.
 	Proxy bool `json:"proxy,omitempty"`
