@@ -41,9 +41,25 @@ var magics = []struct {
 // either a bzImage (vmlinuz) or already a vmlinux, and the compression its
 // payload used. The result is checked to be an x86-64 or arm64 ELF with a
 // PVH entry point on x86-64, which qemu's microvm machine needs.
+//
+// An arm64 kernel is an Image (the "ARM\x64" magic at 0x38), as is or
+// gzip-compressed as Debian ships it; it is returned uncompressed.
 func ExtractVmlinux(img []byte) ([]byte, Compression, error) {
 	if bytes.HasPrefix(img, []byte(elf.ELFMAG)) {
 		return img, None, checkVmlinux(img)
+	}
+	if isArm64Image(img) {
+		return img, None, nil
+	}
+	if bytes.HasPrefix(img, magics[1].magic) {
+		out, err := decompress(Gzip, img)
+		if err != nil {
+			return nil, "", fmt.Errorf("decompress the gzip kernel: %w", err)
+		}
+		if !isArm64Image(out) {
+			return nil, "", errors.New("a gzip file that holds no arm64 kernel Image: not a Linux kernel")
+		}
+		return out, Gzip, nil
 	}
 	payload, err := bzPayload(img)
 	if err != nil {
@@ -61,6 +77,12 @@ func ExtractVmlinux(img []byte) ([]byte, Compression, error) {
 	}
 	n := min(len(payload), 6)
 	return nil, "", fmt.Errorf("unsupported kernel payload compression (magic % x): silo reads xz, gzip and zstd kernels", payload[:n])
+}
+
+// isArm64Image reports whether b is an arm64 Linux Image
+// (Documentation/arch/arm64/booting.rst: magic "ARM\x64" at offset 0x38).
+func isArm64Image(b []byte) bool {
+	return len(b) >= 0x40 && string(b[0x38:0x3c]) == "ARM\x64"
 }
 
 // bzPayload locates the compressed payload of an x86 bzImage through its

@@ -42,12 +42,17 @@ func compress(t *testing.T, c Compression, b []byte) []byte {
 func TestExtractVmlinux(t *testing.T) {
 	pvh := tinyELF("Xen", xenElfnotePhys32Entry)
 	noPVH := tinyELF("GNU", 3)
+	arm64 := make([]byte, 4096)
+	copy(arm64[0x38:], "ARM\x64")
 	tests := []struct {
 		name    string
 		img     []byte
 		want    Compression
 		wantErr string
 	}{
+		{"arm64 Image", arm64, None, ""},
+		{"gzip arm64 Image", compressRaw(t, arm64), Gzip, ""},
+		{"gzip of something else", compressRaw(t, []byte("hello")), "", "no arm64 kernel Image"},
 		{"gzip", fakeBzImage(compress(t, Gzip, pvh), "6.9.0-test"), Gzip, ""},
 		{"zstd", fakeBzImage(compress(t, Zstd, pvh), "6.9.0-test"), Zstd, ""},
 		{"xz", fakeBzImage(compress(t, XZ, pvh), "6.9.0-test"), XZ, ""},
@@ -71,11 +76,24 @@ func TestExtractVmlinux(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c != tt.want || !bytes.Equal(out, pvh) {
+			want := pvh
+			if strings.Contains(tt.name, "arm64") {
+				want = arm64
+			}
+			if c != tt.want || !bytes.Equal(out, want) {
 				t.Fatalf("got %s, %d bytes; want %s and the original ELF", c, len(out), tt.want)
 			}
 		})
 	}
+}
+
+// compressRaw gzips b, with no kernel size appended.
+func compressRaw(t *testing.T, b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
 }
 
 func truncate(b []byte, n int) []byte { return b[:len(b)-n] }
