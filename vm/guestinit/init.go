@@ -18,7 +18,8 @@ import (
 const (
 	LowerDir     = "/silo/lower"     // the rootfs disk, read-only
 	WorkspaceDir = "/silo/workspace" // the 9p workspace, read-write
-	ScratchDir   = "/silo/scratch"   // tmpfs: the overlay's upper layer
+	ScratchDir   = "/silo/scratch/s" // the overlay's upper layer, on the scratch disk or tmpfs
+	scratchMount = "/silo/scratch"   // where the scratch disk or tmpfs is mounted
 )
 
 // BeatInterval is how often the guest tells the host it is alive.
@@ -188,16 +189,17 @@ func loadModule(path string) error {
 	return nil
 }
 
-// prepare mounts the rootfs, the workspace and the scratch area.
+// prepare mounts the rootfs, the workspace and the scratch area, and
+// brings the loopback interface up.
 func prepare(p Params) error {
-	for _, d := range []string{LowerDir, WorkspaceDir, ScratchDir} {
+	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	if p.Root != "" {
-		dev := "/dev/" + p.Root
-		if err := waitFor(dev); err != nil {
+		dev, err := findDisk(p.Root)
+		if err != nil {
 			return err
 		}
 		// noload: never replay a journal, the disk is read-only.
@@ -214,14 +216,52 @@ func prepare(p Params) error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
+	if err := mountScratch(p); err != nil {
+		return err
+	}
+	return os.MkdirAll(ScratchDir, 0o755)
+}
+
+// mountScratch mounts the scratch disk, or else a tmpfs, at scratchMount.
+func mountScratch(p Params) error {
+	if p.Disk != "" {
+		dev, err := findDisk(p.Disk)
+		if err != nil {
+			return err
+		}
+		// noinit_itable: no background zeroing of a throwaway disk.
+		if err := unix.Mount(dev, scratchMount, "ext4", unix.MS_NOATIME, "noinit_itable"); err != nil {
+			return fmt.Errorf("mount the scratch disk %s: %w", dev, err)
+		}
+		return nil
+	}
 	opts := "mode=0755"
 	if p.ScratchMB > 0 {
 		opts += fmt.Sprintf(",size=%dm", p.ScratchMB)
 	}
-	if err := unix.Mount("scratch", ScratchDir, "tmpfs", 0, opts); err != nil {
+	if err := unix.Mount("scratch", scratchMount, "tmpfs", 0, opts); err != nil {
 		return fmt.Errorf("mount the scratch tmpfs: %w", err)
 	}
 	return nil
+}
+
+// findDisk returns the device node of the virtio disk whose serial the
+// host set to serial.
+func findDisk(serial string) (string, error) {
+	deadline := time.Now().Add(deviceWait)
+	for {
+		disks, _ := filepath.Glob("/sys/block/vd*/serial")
+		for _, d := range disks {
+			if b, err := os.ReadFile(d); err == nil && strings.TrimSpace(string(b)) == serial {
+				dev := "/dev/" + filepath.Base(filepath.Dir(d))
+				return dev, waitFor(dev)
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("the disk %q did not appear within %v", serial, deviceWait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // loopbackUp brings lo up: a VM's network namespace starts with it down,

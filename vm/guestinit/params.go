@@ -30,9 +30,10 @@ const ProbeOK = "silo-init: probe ok"
 // Kernel command line parameters the host passes to guestinit.
 const (
 	ParamProbe   = "silo.probe"   // "1": print ProbeOK and power off once the modules are loaded
-	ParamRoot    = "silo.root"    // block device of the rootfs ("vda"); absent: no rootfs
+	ParamRoot    = "silo.root"    // serial of the rootfs disk; absent: no rootfs
+	ParamDisk    = "silo.disk"    // serial of the scratch disk; absent: a tmpfs scratch
 	ParamWS      = "silo.ws"      // 9p mount tag of the workspace; absent: none
-	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB; 0: half of RAM
+	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB, without a disk; 0: half of RAM
 	ParamDebug   = "silo.debug"   // "1": print each step's time on the console
 )
 
@@ -40,6 +41,7 @@ const (
 type Params struct {
 	Probe     bool
 	Root      string
+	Disk      string
 	Workspace string
 	ScratchMB int
 	Debug     bool
@@ -55,6 +57,8 @@ func ParseCmdline(cmdline string) Params {
 			p.Probe = v == "1"
 		case ParamRoot:
 			p.Root = v
+		case ParamDisk:
+			p.Disk = v
 		case ParamWS:
 			p.Workspace = v
 		case ParamScratch:
@@ -74,6 +78,9 @@ func (p Params) Cmdline() []string {
 	}
 	if p.Root != "" {
 		out = append(out, ParamRoot+"="+p.Root)
+	}
+	if p.Disk != "" {
+		out = append(out, ParamDisk+"="+p.Disk)
 	}
 	if p.Workspace != "" {
 		out = append(out, ParamWS+"="+p.Workspace)

@@ -11,7 +11,8 @@ func TestParams(t *testing.T) {
 		want    Params
 	}{
 		{"console=ttyS0 quiet", Params{}},
-		{"quiet silo.root=vda silo.ws=workspace silo.scratch=512", Params{Root: "vda", Workspace: "workspace", ScratchMB: 512}},
+		{"quiet silo.root=silo-rootfs silo.ws=workspace silo.scratch=512", Params{Root: "silo-rootfs", Workspace: "workspace", ScratchMB: 512}},
+		{"silo.root=r silo.disk=silo-scratch silo.debug=1", Params{Root: "r", Disk: "silo-scratch", Debug: true}},
 		{"silo.probe=1 silo.scratch=nonsense", Params{Probe: true}},
 		{"silo.probe=0 silo.rootx=vdb", Params{}},
 	}

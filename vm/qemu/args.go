@@ -49,7 +49,12 @@ func (m *machine) args() ([]string, error) {
 	if m.spec.RootfsImage != "" {
 		a = append(a,
 			"-drive", "id=root,if=none,format=raw,read-only=on,file="+esc(m.spec.RootfsImage),
-			"-device", "virtio-blk-device,drive=root")
+			"-device", "virtio-blk-device,drive=root,serial="+rootSerial)
+	}
+	if m.scratch != "" {
+		a = append(a,
+			"-drive", "id=scratch,if=none,format=raw,snapshot=on,file="+esc(m.scratch),
+			"-device", "virtio-blk-device,drive=scratch,serial="+scratchSerial)
 	}
 	if m.spec.Workspace != "" {
 		a = append(a,
@@ -63,7 +68,10 @@ func (m *machine) args() ([]string, error) {
 func (m *machine) kernelCmdline() []string {
 	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe, Debug: debug()}
 	if m.spec.RootfsImage != "" {
-		p.Root = "vda"
+		p.Root = rootSerial
+	}
+	if m.scratch != "" {
+		p.Disk, p.ScratchMB = scratchSerial, 0
 	}
 	if m.spec.Workspace != "" {
 		p.Workspace = wsTag

@@ -17,6 +17,7 @@ func TestArgs(t *testing.T) {
 	tests := []struct {
 		name      string
 		spec      vm.Spec
+		scratch   string
 		accel     Accel
 		want      []string
 		notWanted []string
@@ -26,8 +27,16 @@ func TestArgs(t *testing.T) {
 			spec:  vm.Spec{RootfsImage: "/s/root,fs.ext4", Workspace: "/home/u/my,proj", CPUs: 2, MemoryMB: 512, RootfsSizeMB: 300},
 			accel: AccelTCG,
 			want: []string{"-cpu qemu64", "-accel tcg", "-m 512", "-smp 2", "read-only=on,file=/s/root,,fs.ext4",
-				"path=/home/u/my,,proj", "silo.root=vda", "silo.ws=workspace", "silo.scratch=300", "-no-reboot", "-nodefaults", "maxcpus=1"},
+				"path=/home/u/my,,proj", "silo.root=silo-rootfs", "serial=silo-rootfs", "silo.ws=workspace", "silo.scratch=300", "-no-reboot", "-nodefaults", "maxcpus=1"},
 			notWanted: []string{"silo.probe", "rtc=off", "snapshot"},
+		},
+		{
+			name:      "scratch disk",
+			spec:      vm.Spec{RootfsImage: "/s/r.ext4", RootfsSizeMB: 300},
+			scratch:   "/h/runtime/scratch-300M.ext4",
+			accel:     AccelTCG,
+			want:      []string{"snapshot=on,file=/h/runtime/scratch-300M.ext4", "serial=silo-scratch", "silo.disk=silo-scratch"},
+			notWanted: []string{"silo.scratch="},
 		},
 		{
 			name:      "no disks",
@@ -39,7 +48,7 @@ func TestArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &machine{spec: &tt.spec, dir: "/run/x", kernel: "/k/vmlinux", initfs: "/k/initfs", accel: tt.accel}
+			m := &machine{spec: &tt.spec, dir: "/run/x", kernel: "/k/vmlinux", initfs: "/k/initfs", scratch: tt.scratch, accel: tt.accel}
 			args, err := m.args()
 			if err != nil {
 				t.Fatal(err)

@@ -27,6 +27,7 @@ type machine struct {
 	dir            string
 	qemu           string
 	kernel, initfs string
+	scratch        string // empty ext4 template attached with snapshot=on; "": tmpfs
 	accel          Accel
 	hang           time.Duration
 	probe          bool

@@ -128,7 +128,7 @@ func busyboxRootfs(t testing.TB) string {
 	if err := os.WriteFile(filepath.Join(tree, "bin", "busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, applet := range []string{"sh", "cat", "echo", "ls", "sleep", "grep", "nc", "rm", "sha256sum", "true", "false", "id", "mount", "touch", "kill", "dd", "sync"} {
+	for _, applet := range []string{"sh", "cat", "echo", "ls", "sleep", "grep", "nc", "df", "rm", "sha256sum", "true", "false", "id", "mount", "touch", "kill", "dd", "sync"} {
 		if err := os.Symlink("busybox", filepath.Join(tree, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}

@@ -114,6 +114,10 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	scratch, err := b.scratchDisk(spec.RootfsSizeMB)
+	if err != nil {
+		return -1, err
+	}
 	t0 = spec.Timing.Mark("runtime lookup", t0)
 	accel, err := b.accel(ctx, kern, initfs)
 	if err != nil {
@@ -124,7 +128,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	defer os.RemoveAll(dir)
-	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, accel: accel, hang: b.o.HangTimeout}
+	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout}
 	if m.qemu, err = b.Binary(); err != nil {
 		return -1, err
 	}

@@ -145,3 +145,42 @@ func TestVCPUsComeOnline(t *testing.T) {
 		t.Fatalf("exit %d, %v, processors %q; want 2", code, err, stdout.String())
 	}
 }
+
+// TestScratchDisk: writes outside the workspace land on a scratch disk of
+// RootfsSizeMB, not in RAM, and the template disk stays empty.
+func TestScratchDisk(t *testing.T) {
+	r := bootable(t)
+	var stdout, stderr bytes.Buffer
+	spec := &vm.Spec{
+		RootfsImage: busyboxRootfs(t), Kernel: r.kernel, Initfs: r.initfs, Workspace: t.TempDir(),
+		Argv: []string{"/bin/sh", "-c", `dd if=/dev/zero of=/fits bs=1M count=40 2>/dev/null && echo fits
+dd if=/dev/zero of=/too-big bs=1M count=100 2>/dev/null || echo too-big-refused`},
+		Env: []string{"PATH=/bin"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		RootfsSizeMB: 64,
+	}
+	tmpl, err := scratchTemplate(r.home, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := sha(t, tmpl)
+	b := New(Options{Home: r.home, Accel: AccelTCG})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, err := b.Run(ctx, spec)
+	if err != nil || code != 0 || stdout.String() != "fits\ntoo-big-refused\n" {
+		t.Fatalf("exit %d, %v, stdout %q, stderr %q", code, err, stdout.String(), stderr.String())
+	}
+	if code, err := b.Run(ctx, &vm.Spec{
+		RootfsImage: spec.RootfsImage, Kernel: r.kernel, Initfs: r.initfs, Workspace: t.TempDir(),
+		Argv: []string{"/bin/sh", "-c", "ls /fits 2>/dev/null; true"}, Env: []string{"PATH=/bin"},
+		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, RootfsSizeMB: 64,
+	}); err != nil || code != 0 {
+		t.Fatalf("second run: %d %v", code, err)
+	}
+	if strings.Contains(stdout.String(), "/fits") {
+		t.Error("a file written outside the workspace survived into the next run")
+	}
+	if after := sha(t, tmpl); after != before {
+		t.Error("the scratch template changed")
+	}
+}
