@@ -32,28 +32,64 @@ func init() {
 	runtime.LockOSThread()
 }
 
-// startDropped starts argv0 with the capabilities cut down to keptCaps.
-// Capabilities are per thread in Linux and a child inherits its forking
-// thread's, so the fork happens on a locked thread that drops them first
-// and is then thrown away (the goroutine exits still locked).
-func startDropped(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
-	type result struct {
-		p   *os.Process
-		err error
-	}
-	ch := make(chan result, 1)
+// launcher starts the command with the capabilities cut down to
+// keptCaps. Capabilities are per thread in Linux and a child inherits its
+// forking thread's, so the fork happens on a locked thread that dropped
+// them first and is then thrown away (its goroutine exits still locked).
+// The thread is made ahead of time, while the sandbox is being built.
+type launcher struct {
+	dropped chan error
+	req     chan launch
+}
+
+// launch is one request to a launcher.
+type launch struct {
+	argv0 string
+	argv  []string
+	attr  *os.ProcAttr
+	done  chan launched
+}
+
+// launched is a launch's result.
+type launched struct {
+	p   *os.Process
+	err error
+}
+
+// newLauncher makes the launcher's thread and drops its capabilities.
+func newLauncher() *launcher {
+	l := &launcher{dropped: make(chan error, 1), req: make(chan launch)}
 	go func() {
 		runtime.LockOSThread()
-		if err := dropCaps(); err != nil {
-			ch <- result{nil, fmt.Errorf("drop capabilities: %w", err)}
+		err := dropCaps()
+		l.dropped <- err
+		if err != nil {
 			return
 		}
-		p, err := os.StartProcess(argv0, argv, attr)
-		ch <- result{p, err}
+		r, ok := <-l.req
+		if !ok {
+			return
+		}
+		p, err := os.StartProcess(r.argv0, r.argv, r.attr)
+		r.done <- launched{p, err}
 	}()
-	r := <-ch
+	return l
+}
+
+// start starts argv0 on the launcher's thread. A launcher starts one
+// process.
+func (l *launcher) start(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+	if err := <-l.dropped; err != nil {
+		return nil, fmt.Errorf("drop capabilities: %w", err)
+	}
+	done := make(chan launched, 1)
+	l.req <- launch{argv0, argv, attr, done}
+	r := <-done
 	return r.p, r.err
 }
+
+// close releases the launcher's thread if it started nothing.
+func (l *launcher) close() { close(l.req) }
 
 // dropCaps drops the calling thread's capabilities to keptCaps.
 func dropCaps() error {

@@ -33,7 +33,7 @@ type command struct {
 
 // startCommand starts the spec's command in the sandbox (whose root is
 // already the process root).
-func startCommand(s *proto.Spec) (*command, error) {
+func startCommand(s *proto.Spec, l *launcher) (*command, error) {
 	argv0, err := lookPath(s.Argv[0], s.Env)
 	if err != nil {
 		return &command{notFound: err.Error()}, nil
@@ -48,7 +48,7 @@ func startCommand(s *proto.Spec) (*command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.proc, err = startDropped(argv0, s.Argv, attr)
+	c.proc, err = l.start(argv0, s.Argv, attr)
 	for _, f := range child {
 		f.Close()
 	}

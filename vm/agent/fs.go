@@ -17,10 +17,10 @@ import (
 // sandboxFS is the sandbox's filesystem once built: what cleanup must undo
 // on the host's workspace.
 type sandboxFS struct {
-	ws     *os.File // the workspace as the host sees it (no sandbox mounts)
-	mounts []string // sandbox mounts over workspace paths, guest paths
-	made   []placeholder
-	roView bool // the read-only view of the workspace is mounted
+	ws      *os.File // the workspace as the host sees it (no sandbox mounts)
+	wsMount string   // where the workspace is bound: under the new root, then /workspace
+	made    []placeholder
+	roView  bool // the read-only view of the workspace is mounted
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -59,6 +59,7 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		fs.cleanup()
 		return nil, err
 	}
+	fs.wsMount = "/workspace"
 	return fs, nil
 }
 
@@ -98,6 +99,7 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 	if err := unix.Mount(l.Workspace, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind the workspace: %w", err)
 	}
+	fs.wsMount = dst
 	if err := fs.excludes(dst, filepath.Join(l.Scratch, "exclude"), s.Exclude); err != nil {
 		return err
 	}

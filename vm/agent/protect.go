@@ -44,7 +44,6 @@ func (fs *sandboxFS) excludes(ws, scratch string, paths []string) error {
 		if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("mount.exclude %q: %w", p, err)
 		}
-		fs.mounts = append(fs.mounts, "/workspace/"+rel)
 	}
 	return nil
 }
@@ -77,7 +76,6 @@ func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 		if err := unix.Mount(filepath.Join(roView, got), dst, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("protected path %q: %w", p, err)
 		}
-		fs.mounts = append(fs.mounts, "/workspace/"+got)
 		done = append(done, got)
 	}
 	return nil
@@ -176,8 +174,10 @@ func makePlaceholder(p string, dir bool) error {
 // cleanup undoes the workspace mounts and removes the placeholders, if
 // they are still empty, through the host's view of the workspace.
 func (fs *sandboxFS) cleanup() {
-	for i := len(fs.mounts) - 1; i >= 0; i-- {
-		_ = unix.Unmount(fs.mounts[i], unix.MNT_DETACH)
+	// Detaching the workspace detaches every mount on it: the excludes and
+	// the protected paths.
+	if fs.wsMount != "" {
+		_ = unix.Unmount(fs.wsMount, unix.MNT_DETACH)
 	}
 	if fs.ws == nil {
 		return

@@ -17,6 +17,8 @@ import (
 
 // run builds the sandbox, runs the command and returns its exit status.
 func (a *agent) run(s *proto.Spec) (int, error) {
+	l := newLauncher()
+	defer l.close()
 	fs, err := buildRoot(a.layout, s)
 	if err != nil {
 		return -1, err
@@ -32,7 +34,7 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		}
 		defer stop()
 	}
-	c, err := startCommand(s)
+	c, err := startCommand(s, l)
 	if err != nil {
 		return -1, err
 	}

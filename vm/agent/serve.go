@@ -181,6 +181,13 @@ func splice(a, b net.Conn) {
 	wg.Wait()
 }
 
+// fatalSignals are the signals that end a Go program by default (exit,
+// crash or stop); the runtime ignores the others.
+var fatalSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP,
+	unix.SIGABRT, unix.SIGSTKFLT, unix.SIGSYS, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE,
+}
+
 // ignoreSignals makes the agent deaf to signals from inside the sandbox.
 // The kernel only delivers to a namespace's PID 1 the signals it handles,
 // and the Go runtime handles them all (SIGTERM and SIGINT would end it):
@@ -188,7 +195,7 @@ func splice(a, b net.Conn) {
 // outright would not do: ignored signals stay ignored in the command.
 func ignoreSignals() {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch)
+	signal.Notify(ch, fatalSignals...)
 	go func() {
 		for range ch {
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -140,14 +141,23 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, fmt.Errorf("make the agent socket: %w", err)
 	}
 	host, guest := os.NewFile(uintptr(fds[0]), "agent-host"), os.NewFile(uintptr(fds[1]), "agent-guest")
-	var stderr bytes.Buffer
 	cmd := exec.Command(bw, args(spec, agent, b.loader)...)
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{guest}
-	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 8 << 10}
+	// bwrap's messages, through a pipe of our own: exec's copying would
+	// make Wait wait for every holder of the pipe, the dying agent too.
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		guest.Close()
+		host.Close()
+		return -1, fmt.Errorf("make bwrap's stderr pipe: %w", err)
+	}
+	cmd.Stderr = errW
+	stderr := newTail(errR, 8<<10)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	err = cmd.Start()
 	guest.Close()
+	errW.Close()
 	if err != nil {
 		host.Close()
 		return -1, fmt.Errorf("start bwrap: %w", err)
@@ -171,7 +181,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	werr := reap(cmd)
 	spec.Timing.Mark("teardown", t)
 	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+		if msg := strings.TrimSpace(stderr.String(time.Second)); msg != "" {
 			err = fmt.Errorf("%w (bwrap: %s)", err, msg)
 		} else if werr != nil {
 			err = fmt.Errorf("%w (bwrap: %v)", err, werr)
@@ -219,19 +229,30 @@ func args(spec *vm.Spec, agent string, loader []string) []string {
 	return a
 }
 
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
+// tail collects the first max bytes of a pipe, in the background.
+type tail struct {
+	buf  bytes.Buffer
+	done chan struct{}
 }
 
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		if len(p) > room {
-			l.buf.Write(p[:room])
-		} else {
-			l.buf.Write(p)
-		}
+// newTail starts reading r.
+func newTail(r *os.File, max int64) *tail {
+	t := &tail{done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		defer r.Close()
+		_, _ = io.Copy(&t.buf, io.LimitReader(r, max))
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	return t
+}
+
+// String returns what was read, waiting up to wait for the pipe's end.
+func (t *tail) String(wait time.Duration) string {
+	select {
+	case <-t.done:
+		return t.buf.String()
+	case <-time.After(wait):
+		return ""
 	}
-	return len(p), nil
 }
