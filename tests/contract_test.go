@@ -148,6 +148,28 @@ func TestContractExitCodesAndStdio(t *testing.T) {
 	})
 }
 
+func TestContractAdHocImageAndShell(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := t.TempDir()
+		r := s.silo(t, ws, []string{"SILO_TEST_PASS=x"}, nil, "run", "--image", s.image, "sh", "-c", "pwd; env | grep -c SILO_TEST_PASS; exit 9")
+		if r.Code != 9 || r.Stdout != "/workspace\n0\n" {
+			t.Errorf("silo run --image: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		r = s.silo(t, ws, nil, []byte("echo from a shell; exit 4\n"), "shell", "--image", s.image)
+		if r.Code != 4 || r.Stdout != "from a shell\n" {
+			t.Errorf("silo shell with a script on stdin: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		r = s.silo(t, ws, nil, nil, "run", "no-such-tool", "true")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "no-such-tool") {
+			t.Errorf("an unknown tool: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		r = s.silo(t, ws, nil, nil, "run", "--backend", "no-such-backend", "bb", "true")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "unknown backend") {
+			t.Errorf("an unknown backend: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+	})
+}
+
 func TestContractStdinRoundTrip(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		ws := s.project(t)
