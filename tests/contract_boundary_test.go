@@ -131,6 +131,38 @@ func TestContractProtectedPaths(t *testing.T) {
 	})
 }
 
+func TestContractConcurrentRunsKeepGuards(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t) // no silo.lock, no .git, no node_modules
+		long, out, stderr := s.start(t, ws, "sh", "-c", `echo up; while [ ! -e go ]; do sleep 0.05; done
+			echo > silo.lock && echo LOCK-WRITTEN; mkdir -p .git/hooks && echo x > .git/hooks/post-checkout && echo HOOKS-MADE
+			echo x > .git/HEAD && echo GIT-MADE
+			mkdir -p node_modules/a && echo x > node_modules/a/f; true`)
+		expectLine(t, out, "up", stderr)
+		// A short run of the same project comes and goes meanwhile.
+		s.sh(t, ws, "true")
+		if _, err := os.Lstat(filepath.Join(ws, "silo.lock")); err != nil {
+			t.Errorf("the short run removed the placeholder the long one stands on: %v", err)
+		}
+		writeFile(t, filepath.Join(ws, "go"), "")
+		rest, _ := io.ReadAll(out)
+		if code := exitCode(t, long); code != 0 {
+			t.Errorf("the long run: exit %d, stderr %s", code, stderr)
+		}
+		if strings.Contains(string(rest), "WRITTEN") || strings.Contains(string(rest), "MADE") {
+			t.Errorf("the long run wrote a protected path after the short one ended: %s", rest)
+		}
+		if _, err := os.Lstat(filepath.Join(ws, "node_modules/a/f")); !os.IsNotExist(err) {
+			t.Errorf("the long run's excluded node_modules reached the host (%v)", err)
+		}
+		for _, p := range []string{"silo.lock", ".git", "node_modules"} {
+			if _, err := os.Lstat(filepath.Join(ws, p)); !os.IsNotExist(err) {
+				t.Errorf("%s is on the host after both runs (%v)", p, err)
+			}
+		}
+	})
+}
+
 // checkDenied runs each script in the sandbox and fails unless it fails.
 func (s *sandbox) checkDenied(t *testing.T, ws string, scripts []string) {
 	t.Helper()

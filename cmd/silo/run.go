@@ -87,6 +87,12 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 	if err := sandboxTimeouts(spec); err != nil {
 		return err
 	}
+	guarded, release, err := vm.GuardWorkspace(filepath.Join(home, "run"), spec.Workspace, spec.Protected, spec.Exclude)
+	if err != nil {
+		return err
+	}
+	defer release()
+	spec.Protected = guarded
 	code, err := backend.Run(context.Background(), spec)
 	if f.Timing {
 		printTiming(os.Stderr, backend, reason, timing, start)

@@ -1,0 +1,224 @@
+package vm
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A sandbox makes a protected path that does not exist read-only by
+// mounting over an empty placeholder, and an excluded one private by
+// mounting over an empty directory; both must exist in the host's
+// workspace while the sandbox runs. When a placeholder's name is removed
+// on the host, the kernel detaches the mounts on it in every other
+// namespace, so a sandbox must not remove a placeholder that another
+// sandbox of the same workspace still stands on. GuardWorkspace makes the
+// placeholders on the host before the sandbox starts, shares them between
+// the sandboxes of one workspace, and has the last one remove them.
+
+// GuardWorkspace creates, in workspace, the placeholders the sandbox's
+// protected and excluded paths need (every missing component, so that the
+// agent finds them all and makes none of its own), and returns the
+// protected paths to give the agent: the ones asked for, and every
+// placeholder made for a protected path by this or a concurrent sandbox,
+// so that a missing .git is itself read-only, not only .git/hooks. The
+// release function drops this sandbox's hold; the last sandbox of the
+// workspace to release removes the placeholders still empty. runDir holds
+// the lock and the record, per workspace.
+func GuardWorkspace(runDir, workspace string, protected, exclude []string) (guarded []string, release func(), err error) {
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("workspace guard: %w", err)
+	}
+	sum := sha256.Sum256([]byte(workspace))
+	base := filepath.Join(runDir, hex.EncodeToString(sum[:8]))
+	mutex, err := lockFile(base+".lock", unix.LOCK_EX)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer mutex.Close()
+	users, err := lockFile(base+".users", unix.LOCK_SH)
+	if err != nil {
+		return nil, nil, err
+	}
+	made, err := makePlaceholders(workspace, protected, exclude)
+	if err == nil {
+		err = appendLines(base+".made", made)
+	}
+	var record []string
+	if err == nil {
+		record, err = readLines(base + ".made")
+	}
+	if err != nil {
+		users.Close()
+		return nil, nil, fmt.Errorf("workspace guard: %w", err)
+	}
+	guarded = append([]string(nil), protected...)
+	for _, l := range record {
+		if rel, ok := strings.CutPrefix(l, "p "); ok {
+			guarded = append(guarded, rel)
+		}
+	}
+	return guarded, func() { releaseGuard(base, workspace, users) }, nil
+}
+
+// releaseGuard drops this sandbox's hold and, if it was the last,
+// removes the recorded placeholders.
+func releaseGuard(base, workspace string, users *os.File) {
+	mutex, err := lockFile(base+".lock", unix.LOCK_EX)
+	if err != nil {
+		users.Close()
+		return
+	}
+	defer mutex.Close()
+	users.Close()
+	last, err := lockFile(base+".users", unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return // another sandbox of this workspace still runs
+	}
+	defer last.Close()
+	made, _ := readLines(base + ".made")
+	for i := len(made) - 1; i >= 0; i-- {
+		if len(made[i]) > 2 {
+			removeIfEmpty(filepath.Join(workspace, made[i][2:]))
+		}
+	}
+	os.Remove(base + ".made")
+}
+
+// makePlaceholders creates what the paths need and returns the record
+// lines of what it made, parents first: "p REL" for a protected path's,
+// "x REL" for an excluded one's.
+func makePlaceholders(workspace string, protected, exclude []string) ([]string, error) {
+	var made []string
+	for _, p := range protected {
+		m, err := placeholder(workspace, p, strings.HasSuffix(p, "/"))
+		for _, rel := range m {
+			made = append(made, "p "+rel)
+		}
+		if err != nil {
+			return made, err
+		}
+	}
+	for _, p := range exclude {
+		m, err := placeholder(workspace, p, true)
+		for _, rel := range m {
+			made = append(made, "x "+rel)
+		}
+		if err != nil {
+			return made, err
+		}
+	}
+	return made, nil
+}
+
+// placeholder creates every missing component of rel: directories, and a
+// file for the last one unless dir. A symlink or a file on the way stops
+// it: the agent refuses or guards those itself.
+func placeholder(workspace, rel string, dir bool) ([]string, error) {
+	parts := strings.Split(strings.Trim(filepath.ToSlash(filepath.Clean("/"+rel)), "/"), "/")
+	var made []string
+	cur := workspace
+	for i, c := range parts {
+		if c == "" || c == ".." {
+			return made, nil
+		}
+		cur = filepath.Join(cur, c)
+		st, err := os.Lstat(cur)
+		if err == nil {
+			if !st.IsDir() || st.Mode()&os.ModeSymlink != 0 {
+				return made, nil
+			}
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return made, err
+		}
+		last := i == len(parts)-1
+		if last && !dir {
+			f, err := os.OpenFile(cur, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
+			if err != nil {
+				return made, err
+			}
+			f.Close()
+		} else if err := os.Mkdir(cur, 0o755); err != nil {
+			return made, err
+		}
+		rel, _ := filepath.Rel(workspace, cur)
+		made = append(made, filepath.ToSlash(rel))
+	}
+	return made, nil
+}
+
+// removeIfEmpty removes an empty directory or an empty regular file.
+func removeIfEmpty(p string) {
+	st, err := os.Lstat(p)
+	switch {
+	case err != nil:
+	case st.IsDir():
+		_ = unix.Rmdir(p)
+	case st.Mode().IsRegular() && st.Size() == 0:
+		_ = os.Remove(p)
+	}
+}
+
+// lockFile opens (creating) and flocks p.
+func lockFile(p string, how int) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("workspace guard: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("workspace guard: lock %s: %w", p, err)
+	}
+	return f, nil
+}
+
+// appendLines appends lines to p.
+func appendLines(p string, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readLines reads p's non-empty lines.
+func readLines(p string) ([]string, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := sc.Text(); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, sc.Err()
+}

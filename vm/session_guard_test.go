@@ -1,0 +1,100 @@
+package vm
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestGuardWorkspaceShared(t *testing.T) {
+	run, ws := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "silo.toml"), []byte("tools = []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, ".envrc"), nil, 0o644); err != nil { // the user's own, empty
+		t.Fatal(err)
+	}
+	protected := []string{"silo.toml", "silo.lock", ".git/hooks/", ".git/config", ".envrc", ".vscode/"}
+	exclude := []string{"web/node_modules"}
+	g1, first, err := GuardWorkspace(run, ws, protected, exclude)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, second, err := GuardWorkspace(run, ws, protected, exclude)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both sandboxes guard the placeholders made for protected paths,
+	// the second too, though it found them made.
+	for _, g := range [][]string{g1, g2} {
+		for _, p := range []string{".git", ".git/hooks", ".git/config", "silo.lock", ".vscode"} {
+			if !slices.Contains(g, p) {
+				t.Errorf("%s not guarded: %q", p, g)
+			}
+		}
+		if slices.Contains(g, "web") || slices.Contains(g, "web/node_modules") {
+			t.Errorf("an excluded path's placeholder is read-only: %q", g)
+		}
+	}
+	want := map[string]bool{"silo.lock": false, ".git": true, ".git/hooks": true, ".git/config": false, ".vscode": true, "web": true, "web/node_modules": true}
+	for p, dir := range want {
+		st, err := os.Lstat(filepath.Join(ws, p))
+		if err != nil || st.IsDir() != dir {
+			t.Fatalf("placeholder %s: %v", p, err)
+		}
+	}
+	first()
+	for p := range want {
+		if _, err := os.Lstat(filepath.Join(ws, p)); err != nil {
+			t.Errorf("%s removed while another sandbox still stands on it: %v", p, err)
+		}
+	}
+	second()
+	for p := range want {
+		if _, err := os.Lstat(filepath.Join(ws, p)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind after the last sandbox: %v", p, err)
+		}
+	}
+	for _, p := range []string{"silo.toml", ".envrc"} {
+		if _, err := os.Lstat(filepath.Join(ws, p)); err != nil {
+			t.Errorf("the user's %s was removed: %v", p, err)
+		}
+	}
+}
+
+func TestGuardWorkspaceKeepsWhatGotContent(t *testing.T) {
+	run, ws := t.TempDir(), t.TempDir()
+	_, release, err := GuardWorkspace(run, ws, []string{"silo.lock"}, []string{"node_modules"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user writes to them on the host meanwhile.
+	if err := os.WriteFile(filepath.Join(ws, "silo.lock"), []byte("# real\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "node_modules", "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	for _, p := range []string{"silo.lock", "node_modules/x"} {
+		if _, err := os.Lstat(filepath.Join(ws, p)); err != nil {
+			t.Errorf("%s, written by the user, was removed: %v", p, err)
+		}
+	}
+}
+
+func TestGuardWorkspaceSymlinks(t *testing.T) {
+	run, ws, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(ws, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := GuardWorkspace(run, ws, []string{".git/hooks/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := os.Lstat(filepath.Join(outside, "hooks")); !os.IsNotExist(err) {
+		t.Errorf("a placeholder was made through a symlink, outside the workspace (%v)", err)
+	}
+}
