@@ -286,3 +286,40 @@ func TestContractPortForward(t *testing.T) {
 		}
 	})
 }
+
+func TestContractManyRuns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		if s.backend != "namespace" {
+			t.Skip("VM backends have their own boot loop test")
+		}
+		ws := s.project(t)
+		n := 30
+		if testing.Short() {
+			n = 5
+		}
+		before := snapshot(t, ws)
+		for i := 0; i < n; i++ {
+			if r := s.run(t, ws, nil, nil, "sh", "-c", "exit "+strconv.Itoa(i%7)); r.Code != i%7 {
+				t.Fatalf("run %d: exit %d, want %d; stderr %s", i, r.Code, i%7, r.Stderr)
+			}
+		}
+		// Four at once, in the same project.
+		codes := make(chan int, 4)
+		for i := 0; i < 4; i++ {
+			go func(i int) {
+				codes <- s.run(t, ws, nil, nil, "sh", "-c", "sleep 0.2; exit "+strconv.Itoa(10+i)).Code
+			}(i)
+		}
+		sum := 0
+		for i := 0; i < 4; i++ {
+			sum += <-codes
+		}
+		if sum != 10+11+12+13 {
+			t.Errorf("concurrent runs: exit codes sum to %d", sum)
+		}
+		if diff := diffSnapshots(before, snapshot(t, ws)); diff != "" {
+			t.Errorf("the workspace changed after %d runs:\n%s", n+4, diff)
+		}
+		expectGone(t, ws)
+	})
+}
