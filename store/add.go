@@ -296,6 +296,19 @@ func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
 		}
 		moved = err == nil
 	}
+	if !moved && o.Deriver.IsZero() {
+		// Hash first: a tree already in the store is not copied at all.
+		pre := newHasher()
+		if err := newTreeOp(pre).run(src); err != nil {
+			return nil, err
+		}
+		if e, ok, err := s.hit(storeName(sumOf(pre), o.Name)); ok || err != nil {
+			if ok && o.Move {
+				removeAll(src)
+			}
+			return e, err
+		}
+	}
 	if moved {
 		op.fix = true
 		err = op.run(stagePath)

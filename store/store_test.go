@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // open opens a store in a fresh temporary home, closed at cleanup.
@@ -168,9 +169,15 @@ func TestAddDirDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tmpBefore, _ := os.Stat(filepath.Join(s.tmp, s.id))
+	time.Sleep(20 * time.Millisecond) // past the filesystem's timestamp granularity
 	eb, err := s.AddDir(b, AddOptions{Name: "tree", Kind: KindRootfs})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The second add found the tree by its hash and staged nothing.
+	if tmpAfter, _ := os.Stat(filepath.Join(s.tmp, s.id)); !tmpAfter.ModTime().Equal(tmpBefore.ModTime()) {
+		t.Error("adding a tree already in the store staged a copy")
 	}
 	if ea.Name != eb.Name || ea.ContentHash != eb.ContentHash {
 		t.Fatalf("same tree, different entries: %s vs %s", ea.Name, eb.Name)
