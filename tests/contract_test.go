@@ -155,6 +155,11 @@ func TestContractAdHocImageAndShell(t *testing.T) {
 		if r.Code != 9 || r.Stdout != "/workspace\n0\n" {
 			t.Errorf("silo run --image: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
+		// Without a command, the image's own (busybox's Cmd is /bin/sh).
+		r = s.silo(t, ws, nil, []byte("echo image command; exit 3\n"), "run", "--image", s.image)
+		if r.Code != 3 || r.Stdout != "image command\n" {
+			t.Errorf("silo run --image without a command: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
 		r = s.silo(t, ws, nil, []byte("echo from a shell; exit 4\n"), "shell", "--image", s.image)
 		if r.Code != 4 || r.Stdout != "from a shell\n" {
 			t.Errorf("silo shell with a script on stdin: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)

@@ -71,7 +71,8 @@ type signalEvent struct {
 
 // signalRelay turns host signals into signalEvents: SIGINT, SIGTERM,
 // SIGHUP and SIGQUIT are forwarded to the guest's foreground process
-// group, a second SIGINT kills the sandbox, SIGWINCH resizes.
+// group, a second SIGINT, SIGTERM or SIGHUP kills the sandbox (exit
+// 128+N), SIGWINCH resizes.
 type signalRelay struct {
 	ch     chan os.Signal
 	events chan signalEvent
@@ -91,7 +92,7 @@ func newSignalRelay(tty bool) *signalRelay {
 }
 
 func (r *signalRelay) loop() {
-	interrupts := 0
+	seen := map[os.Signal]int{}
 	for {
 		select {
 		case <-r.done:
@@ -101,9 +102,11 @@ func (r *signalRelay) loop() {
 			switch s {
 			case syscall.SIGWINCH:
 				ev = signalEvent{resize: true}
-			case syscall.SIGINT:
-				interrupts++
-				ev.kill = interrupts > 1
+			case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP:
+				// Forwarded once; the second time the user (or the
+				// system) insists, and the sandbox is killed.
+				seen[s]++
+				ev.kill = seen[s] > 1
 			}
 			select {
 			case r.events <- ev:

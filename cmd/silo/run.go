@@ -30,7 +30,7 @@ type sandboxFlags struct {
 type RunCmd struct {
 	sandboxFlags
 	NoTTY   bool     `name:"no-tty" help:"Do not give the command a terminal even when silo has one."`
-	Command []string `arg:"" passthrough:"" help:"TOOL and the command to run in its sandbox (with --image: just the command)." placeholder:"TOOL ARGS"`
+	Command []string `arg:"" optional:"" passthrough:"" help:"TOOL and the command to run in its sandbox (with --image: just the command, default the image's)." placeholder:"TOOL ARGS"`
 }
 
 // Run runs the command and exits with its status.
@@ -81,12 +81,10 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 		return err
 	}
 	defer rfs.close()
-	p.env.Image = rfs.env
-	spec.Env = vm.ComposeEnv(p.env)
-	timing.Mark("store lookup", t)
-	if err := sandboxTimeouts(spec); err != nil {
+	if err := p.finish(spec, rfs); err != nil {
 		return err
 	}
+	timing.Mark("store lookup", t)
 	guarded, release, err := vm.GuardWorkspace(filepath.Join(home, "run"), spec.Workspace, spec.Protected, spec.Exclude)
 	if err != nil {
 		return err
@@ -144,9 +142,6 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 		p.image, args = p.tool.Image, args[1:]
 	}
 	p.argv = commandLine(p.tool, args, shell)
-	if len(p.argv) == 0 {
-		return nil, errors.New("no command to run: give one after --image REF")
-	}
 	if p.cwd, err = relativeCwd(p.workspace, wd); err != nil {
 		return nil, err
 	}
@@ -262,6 +257,21 @@ func attachProxy(s *vm.Spec, t *lock.Tool) error {
 	}
 	s.Proxy = netproxy.New(pol, netproxy.WithTool(t.Name))
 	return nil
+}
+
+// finish completes the spec from the image: its environment under the
+// tool's, its entrypoint and command when none was given; and applies
+// $SILO_BOOT_TIMEOUT.
+func (p *runPlan) finish(spec *vm.Spec, rfs *rootfs) error {
+	p.env.Image = rfs.env
+	spec.Env = vm.ComposeEnv(p.env)
+	if len(spec.Argv) == 0 {
+		spec.Argv = rfs.cmd
+	}
+	if len(spec.Argv) == 0 {
+		return fmt.Errorf("no command to run, and image %s has none: give one after the image", p.image)
+	}
+	return sandboxTimeouts(spec)
 }
 
 // sandboxTimeouts applies $SILO_BOOT_TIMEOUT (a Go duration) to spec.

@@ -14,6 +14,7 @@ import (
 type rootfs struct {
 	st  *store.Store
 	env []string // the image's environment
+	cmd []string // the image's entrypoint and command
 }
 
 // close releases the store handle and its temporary root.
@@ -54,6 +55,8 @@ func resolveRootfs(ctx context.Context, home, image, backend string, spec *vm.Sp
 	} else {
 		spec.RootfsImage = entry.Path
 	}
-	r.env = res.Config().Env
+	cfg := res.Config()
+	r.env = cfg.Env
+	r.cmd = append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
 	return r, nil
 }
