@@ -45,7 +45,12 @@ func TestUnpackRefusesHostileArchives(t *testing.T) {
 			e.dirEnd()
 		}},
 		{"top is a file", func(e *narEnc) { file(e, "x") }},
-		{"truncated", func(e *narEnc) { e.dirStart(0o755, owner{}); e.child("a"); e.file(0o644, owner{}, 100); e.raw([]byte("short")) }},
+		{"truncated", func(e *narEnc) {
+			e.dirStart(0o755, owner{})
+			e.child("a")
+			e.file(0o644, owner{}, 100)
+			e.raw([]byte("short"))
+		}},
 		{"huge size", func(e *narEnc) { e.dirStart(0o755, owner{}); e.child("a"); e.file(0o644, owner{}, 1<<63-1) }},
 		{"bad tag", func(e *narEnc) { e.dirStart(0o755, owner{}); e.raw([]byte{'?'}) }},
 	} {
