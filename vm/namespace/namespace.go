@@ -124,50 +124,9 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if spec.RootfsDir == "" {
 		return -1, errors.New("the namespace backend needs an unpacked rootfs directory (Spec.RootfsDir)")
 	}
-	bw, err := b.bwrap()
+	cmd, conn, stderr, err := b.start(spec)
 	if err != nil {
 		return -1, err
-	}
-	agent, err := b.agent()
-	if err != nil {
-		return -1, err
-	}
-	b.loaderOnce.Do(func() { b.loader, b.loaderErr = loaderBinds(agent) })
-	if b.loaderErr != nil {
-		return -1, b.loaderErr
-	}
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("make the agent socket: %w", err)
-	}
-	host, guest := os.NewFile(uintptr(fds[0]), "agent-host"), os.NewFile(uintptr(fds[1]), "agent-guest")
-	cmd := exec.Command(bw, args(spec, agent, b.loader)...)
-	cmd.Env = []string{}
-	cmd.ExtraFiles = []*os.File{guest}
-	// bwrap's messages, through a pipe of our own: exec's copying would
-	// make Wait wait for every holder of the pipe, the dying agent too.
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		guest.Close()
-		host.Close()
-		return -1, fmt.Errorf("make bwrap's stderr pipe: %w", err)
-	}
-	cmd.Stderr = errW
-	stderr := newTail(errR, 8<<10)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	err = cmd.Start()
-	guest.Close()
-	errW.Close()
-	if err != nil {
-		host.Close()
-		return -1, fmt.Errorf("start bwrap: %w", err)
-	}
-	conn, err := net.FileConn(host)
-	host.Close()
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return -1, fmt.Errorf("agent socket: %w", err)
 	}
 	spec.Timing.Mark("boot", start)
 	code, err := vm.Attach(ctx, conn, spec)
@@ -189,6 +148,51 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	return code, nil
+}
+
+// start starts bwrap with the agent as the sandbox's PID 1, and returns
+// it, the host's end of the agent socket, and bwrap's messages.
+func (b *Backend) start(spec *vm.Spec) (*exec.Cmd, net.Conn, *tail, error) {
+	bw, err := b.bwrap()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	agent, err := b.agent()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b.loaderOnce.Do(func() { b.loader, b.loaderErr = loaderBinds(agent) })
+	if b.loaderErr != nil {
+		return nil, nil, nil, b.loaderErr
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("make the agent socket: %w", err)
+	}
+	host, guest := os.NewFile(uintptr(fds[0]), "agent-host"), os.NewFile(uintptr(fds[1]), "agent-guest")
+	defer host.Close()
+	defer guest.Close()
+	// bwrap's messages, through a pipe of our own: exec's copying would
+	// make Wait wait for every holder of the pipe, the dying agent too.
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("make bwrap's stderr pipe: %w", err)
+	}
+	defer errW.Close()
+	cmd := exec.Command(bw, args(spec, agent, b.loader)...)
+	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, []*os.File{guest}, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	stderr := newTail(errR, 8<<10)
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, fmt.Errorf("start bwrap: %w", err)
+	}
+	conn, err := net.FileConn(host)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, nil, nil, fmt.Errorf("agent socket: %w", err)
+	}
+	return cmd, conn, stderr, nil
 }
 
 // reap waits for bwrap to exit once the agent is done, and kills it if it
