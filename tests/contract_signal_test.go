@@ -33,6 +33,7 @@ func (s *sandbox) start(t *testing.T, dir string, args ...string) (*exec.Cmd, *b
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +95,23 @@ func TestContractSIGINT(t *testing.T) {
 			}
 			expectGone(t, ws)
 		})
+	})
+}
+
+func TestContractSiloKilled(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		cmd, out, stderr := s.start(t, ws, "sh", "-c", "echo up; sleep 987654")
+		expectLine(t, out, "up", stderr)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		// Nothing of the sandbox outlives silo: not bwrap (which names
+		// the workspace), not the agent, not the command.
+		expectGone(t, ws)
+		expectGone(t, "sleep\x00987654")
+		expectGone(t, "__agent\x00--fd")
 	})
 }
 

@@ -90,6 +90,7 @@ func (s *sandbox) silo(t *testing.T, dir string, env []string, stdin []byte, arg
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // even if this test binary dies
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
