@@ -67,11 +67,11 @@ func copyHash(dst *os.File, r io.Reader) (Hash, int64, error) {
 			case <-done:
 				return
 			}
-			n, err := io.ReadFull(r, b)
+			n, err := fill(r, b)
 			if n > 0 {
 				full <- chunk{b: b[:n]}
 			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if err == io.EOF {
 				return
 			}
 			if err != nil {
@@ -106,4 +106,20 @@ func diskSize(fi os.FileInfo) int64 {
 		return st.Blocks * 512
 	}
 	return fi.Size()
+}
+
+// fill reads into b until it is full or r fails. Unlike io.ReadFull it
+// reports a clean end as io.EOF only when r said io.EOF, so that a reader's
+// own io.ErrUnexpectedEOF (a truncated download) is never taken for the end
+// of the data.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -302,5 +303,32 @@ func TestOpenReadOnlyAndNotADirectory(t *testing.T) {
 	f := writeFile(t, t.TempDir(), "file", nil, 0o644)
 	if _, err := Open(f); err == nil {
 		t.Error("Open on a file succeeded")
+	}
+}
+
+// truncated yields data, then fails as a cut-off download does.
+type truncated struct{ data []byte }
+
+func (r *truncated) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestAddReaderRefusesTruncatedStream(t *testing.T) {
+	s := open(t)
+	_, err := s.AddReader(&truncated{data: bytes.Repeat([]byte("x"), 3000)}, AddOptions{Name: "cut", Kind: KindLayer})
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("AddReader of a truncated stream: err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	entries, err := s.List(Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("a failed add left %d entries: %v", len(entries), entries[0].Name)
 	}
 }
