@@ -67,7 +67,7 @@ echo "   /workspace holds: $(cd /workspace && find . -type f -size +0 | sort | t
 check "no ~/.ssh inside"                         "ls ~/.ssh/id_rsa || ls /root/.ssh"
 check "no AWS_SECRET_ACCESS_KEY in the env"      "env | grep -q AWS_SECRET"
 check "silo.toml is read-only"                   "echo x >> /workspace/silo.toml"
-check "no .git/hooks can be planted"             "mkdir -p /workspace/.git/hooks"
+check "no .git/hooks can be planted"             "mkdir -p /workspace/.git/hooks && echo evil > /workspace/.git/hooks/post-checkout"
 check "only the sandbox'"'"'s processes"         "test \$(ls -d /proc/[0-9]* | wc -l) -gt 10"
 check "no network"                               "nc -w 2 1.1.1.1 80 </dev/null"
 echo made-in-sandbox > /workspace/out.txt && echo "   wrote /workspace/out.txt"
