@@ -331,7 +331,11 @@ func TestContractManyRuns(t *testing.T) {
 				c := exec.CommandContext(ctx, siloBin, "run", "bb", "sh", "-c", "sleep 0.2; exit "+strconv.Itoa(10+i))
 				c.Dir = ws
 				c.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
-				_ = c.Run()
+				if err := c.Run(); c.ProcessState == nil {
+					_ = err
+					codes <- -1
+					return
+				}
 				codes <- c.ProcessState.ExitCode()
 			}(i)
 		}
