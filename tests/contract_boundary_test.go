@@ -70,6 +70,27 @@ func TestContractHomeIsNoWorkspace(t *testing.T) {
 	})
 }
 
+func TestContractReadOnlyWorkspace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		f, err := os.OpenFile(filepath.Join(ws, "silo.toml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("mode = \"ro\"\n") // in the [mount] table, last in the file
+		f.Close()
+		writeFile(t, filepath.Join(ws, "src/app.js"), "app\n")
+		before := snapshot(t, ws)
+		out := s.sh(t, ws, "cat src/app.js; echo x > src/app.js || echo DENIED; touch new || echo DENIED; mkdir -p node_modules/m && echo ok > node_modules/m/f && cat node_modules/m/f")
+		if out != "app\nDENIED\nDENIED\nok\n" {
+			t.Errorf("a read-only workspace, its exclude writable: %q", out)
+		}
+		if diff := diffSnapshots(before, snapshot(t, ws)); diff != "" {
+			t.Errorf("the host workspace changed:\n%s", diff)
+		}
+	})
+}
+
 func TestContractPassFiles(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		writeFile(t, filepath.Join(s.userHome, ".npmrc"), "//registry.example/:_authToken=passed\n")

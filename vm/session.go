@@ -252,6 +252,7 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 	m := &proto.Spec{
 		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
 		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
+		ReadOnly: spec.WorkspaceReadOnly,
 	}
 	for _, mt := range spec.Mounts {
 		g := path.Clean(mt.Guest)

@@ -35,6 +35,9 @@ type Spec struct {
 	// Workspace is the host project directory, mounted read-write at
 	// /workspace.
 	Workspace string
+	// WorkspaceReadOnly mounts the workspace read-only (mount.mode "ro");
+	// excluded paths stay writable, backed by the sandbox's scratch.
+	WorkspaceReadOnly bool
 	// Cwd is the working directory relative to Workspace ("" or "." for
 	// the workspace itself). It never escapes the workspace.
 	Cwd string

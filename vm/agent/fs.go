@@ -103,7 +103,17 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 	if err := fs.excludes(dst, filepath.Join(l.Scratch, "exclude"), s.Exclude); err != nil {
 		return err
 	}
-	return fs.protect(dst, filepath.Join(l.Scratch, "ro"), s.Protected)
+	if err := fs.protect(dst, filepath.Join(l.Scratch, "ro"), s.Protected); err != nil {
+		return err
+	}
+	if s.ReadOnly {
+		// Only the workspace's own mount: the excludes on it stay
+		// writable.
+		if err := remountReadOnly(dst); err != nil {
+			return fmt.Errorf("mount the workspace read-only: %w", err)
+		}
+	}
+	return nil
 }
 
 // passFiles writes each pass file into scratch and binds it read-only at
@@ -201,11 +211,17 @@ func bindReadOnly(src, dst string, recursive bool) error {
 	if err := unix.Mount(src, dst, "", flags, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", dst, err)
 	}
+	return remountReadOnly(dst)
+}
+
+// remountReadOnly makes the bind mount at dst read-only, keeping the flags
+// the kernel locks in a user namespace.
+func remountReadOnly(dst string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dst, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", dst, err)
 	}
-	flags = uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
 	for _, f := range [][2]int64{{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
 		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME}} {
 		if st.Flags&f[0] != 0 {

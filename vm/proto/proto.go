@@ -76,9 +76,11 @@ type Spec struct {
 	// Mounts are the guest paths of the host directories the backend
 	// shared, in order: the agent finds the i-th at Layout.Mounts/i.
 	Mounts []string `json:"mounts,omitempty"`
-	TTY    bool     `json:"tty,omitempty"`
-	Rows   uint16   `json:"rows,omitempty"`
-	Cols   uint16   `json:"cols,omitempty"`
+	// ReadOnly mounts the workspace read-only, its excludes aside.
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	TTY      bool   `json:"tty,omitempty"`
+	Rows     uint16 `json:"rows,omitempty"`
+	Cols     uint16 `json:"cols,omitempty"`
 	// Proxy asks the agent to listen on 127.0.0.1:ProxyPort and bridge
 	// each connection to the host.
 	Proxy bool `json:"proxy,omitempty"`
