@@ -234,6 +234,28 @@ func TestContractWorkspace(t *testing.T) {
 	})
 }
 
+func TestContractWorkdir(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		f, err := os.OpenFile(filepath.Join(ws, "silo.toml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("[overrides.bb]\nworkdir = \"/src/app\"\n")
+		f.Close()
+		if err := os.Mkdir(filepath.Join(ws, "lib"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out := s.sh(t, filepath.Join(ws, "lib"), "pwd; echo here > made; ls /workspace 2>&1 | head -1; echo x >> /src/app/silo.toml || echo DENIED")
+		if !strings.HasPrefix(out, "/src/app/lib\n") || !strings.Contains(out, "DENIED") {
+			t.Errorf("with workdir /src/app: %q", out)
+		}
+		if got := readFile(filepath.Join(ws, "lib/made")); got != "here\n" {
+			t.Errorf("a file made under the workdir is not in the project: %q", got)
+		}
+	})
+}
+
 func TestContractCacheSurvivesRuns(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		f, err := os.OpenFile(filepath.Join(s.home, "config.toml"), os.O_APPEND|os.O_WRONLY, 0)

@@ -249,15 +249,19 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	workdir, err := guestWorkdir(spec.Workdir)
+	if err != nil {
+		return nil, err
+	}
 	m := &proto.Spec{
 		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
 		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
-		ReadOnly: spec.WorkspaceReadOnly,
+		ReadOnly: spec.WorkspaceReadOnly, Workdir: workdir,
 	}
 	for _, mt := range spec.Mounts {
 		g := path.Clean(mt.Guest)
-		if !path.IsAbs(g) || g == "/" || g == "/workspace" || strings.HasPrefix(g, "/workspace/") {
-			return nil, fmt.Errorf("cache %s: guest path %q must be absolute and outside /workspace", mt.Host, mt.Guest)
+		if !path.IsAbs(g) || g == "/" || within(g, workdir) || within(workdir, g) {
+			return nil, fmt.Errorf("cache %s: guest path %q must be absolute and apart from the workspace (%s)", mt.Host, mt.Guest, workdir)
 		}
 		m.Mounts = append(m.Mounts, g)
 	}
@@ -266,7 +270,7 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)
 	}
 	for _, f := range spec.PassFiles {
-		pf, err := readPassFile(f)
+		pf, err := readPassFile(f, workdir)
 		if err != nil {
 			return nil, err
 		}
@@ -294,14 +298,34 @@ func guestCwd(cwd string) (string, error) {
 	return c, nil
 }
 
+// guestWorkdir checks where the workspace is to appear inside.
+func guestWorkdir(w string) (string, error) {
+	if w == "" {
+		return DefaultWorkdir, nil
+	}
+	c := path.Clean(w)
+	if !path.IsAbs(c) || c == "/" {
+		return "", fmt.Errorf("workdir %q: give an absolute path inside the sandbox, not /", w)
+	}
+	for _, sys := range []string{"/proc", "/dev", "/sys", "/tmp"} {
+		if within(c, sys) || within(sys, c) {
+			return "", fmt.Errorf("workdir %q: the sandbox needs %s for itself", w, sys)
+		}
+	}
+	return c, nil
+}
+
+// within reports whether p is dir or under it.
+func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
 // readPassFile reads one pass file from the host.
-func readPassFile(f PassFile) (proto.File, error) {
+func readPassFile(f PassFile, workdir string) (proto.File, error) {
 	if !path.IsAbs(f.Guest) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %q is not absolute", f.Host, f.Guest)
 	}
 	g := path.Clean(f.Guest)
-	if g == "/workspace" || strings.HasPrefix(g, "/workspace/") || g == "/" {
-		return proto.File{}, fmt.Errorf("pass file %s: guest path %s must be outside /workspace", f.Host, g)
+	if g == "/" || within(g, workdir) || within(workdir, g) {
+		return proto.File{}, fmt.Errorf("pass file %s: guest path %s must be apart from the workspace (%s)", f.Host, g, workdir)
 	}
 	fh, err := os.Open(f.Host)
 	if err != nil {

@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// DefaultWorkdir is where the workspace appears inside, unless the tool
+// says otherwise.
+const DefaultWorkdir = "/workspace"
+
 // GuestHome is the home directory of the sandbox's user.
 const GuestHome = "/root"
 

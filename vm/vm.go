@@ -35,6 +35,9 @@ type Spec struct {
 	// Workspace is the host project directory, mounted read-write at
 	// /workspace.
 	Workspace string
+	// Workdir is where the workspace appears inside; "" means
+	// DefaultWorkdir.
+	Workdir string
 	// WorkspaceReadOnly mounts the workspace read-only (mount.mode "ro");
 	// excluded paths stay writable, backed by the sandbox's scratch.
 	WorkspaceReadOnly bool

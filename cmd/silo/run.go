@@ -215,6 +215,7 @@ func (p *runPlan) spec(tty bool) (*vm.Spec, error) {
 		p.env.Tool, p.env.Pass = t.Env, t.PassEnv
 		s.Exclude = t.Exclude
 		s.WorkspaceReadOnly = t.MountMode == "ro"
+		s.Workdir = t.Workdir
 		s.Network = vm.NetworkPolicy{Allow: t.Network.Allow, Deny: t.Network.Deny, HostAccess: t.Network.HostAccess}
 		s.CPUs, s.MemoryMB, s.RootfsSizeMB = t.CPUs, t.MemoryMB, t.RootfsSizeMB
 		for _, pt := range t.Ports {

@@ -38,7 +38,7 @@ func startCommand(s *proto.Spec, l *launcher) (*command, error) {
 	if err != nil {
 		return &command{notFound: err.Error()}, nil
 	}
-	dir := path.Join("/workspace", s.Cwd)
+	dir := path.Join(workdir(s), s.Cwd)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("working directory %s does not exist in the sandbox (is it excluded or a symlink?)", dir)
 	}

@@ -59,7 +59,7 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		fs.cleanup()
 		return nil, err
 	}
-	fs.wsMount = "/workspace"
+	fs.wsMount = workdir(s)
 	return fs, nil
 }
 
@@ -92,9 +92,12 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 		return fmt.Errorf("open the workspace: %w", err)
 	}
 	fs.ws = ws
-	dst := filepath.Join(root, "workspace")
+	dst, err := securePath(root, workdir(s))
+	if err != nil {
+		return fmt.Errorf("workdir %s: %w", workdir(s), err)
+	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return fmt.Errorf("make /workspace: %w", err)
+		return fmt.Errorf("make %s: %w", workdir(s), err)
 	}
 	if err := unix.Mount(l.Workspace, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind the workspace: %w", err)
@@ -114,6 +117,14 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 		}
 	}
 	return nil
+}
+
+// workdir is where the workspace appears inside.
+func workdir(s *proto.Spec) string {
+	if s.Workdir == "" {
+		return "/workspace"
+	}
+	return s.Workdir
 }
 
 // passFiles writes each pass file into scratch and binds it read-only at

@@ -76,6 +76,9 @@ type Spec struct {
 	// Mounts are the guest paths of the host directories the backend
 	// shared, in order: the agent finds the i-th at Layout.Mounts/i.
 	Mounts []string `json:"mounts,omitempty"`
+	// Workdir is the absolute guest path of the workspace ("" means
+	// /workspace).
+	Workdir string `json:"workdir,omitempty"`
 	// ReadOnly mounts the workspace read-only, its excludes aside.
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	TTY      bool   `json:"tty,omitempty"`
