@@ -106,6 +106,21 @@ func TestContractPassFiles(t *testing.T) {
 	})
 }
 
+func TestContractKernelSurface(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		s.checkDenied(t, ws, []string{
+			"mknod /tmp/disk b 8 0",                               // no device nodes of its own
+			"ls /dev | grep -E '^(sd|vd|nvme|mem|kmem|port|kvm)'", // no disks, memory or KVM
+			"mount -t tmpfs none /mnt",                            // no mounts
+			"mount --bind /tmp /workspace",                        // not over the workspace either
+			"echo 1 > /proc/sys/kernel/sysrq",                     // no kernel knobs
+			"hostname other && test $(hostname) = other",
+			"cat /proc/1/maps", // the agent's memory map
+		})
+	})
+}
+
 func TestContractProtectedPaths(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		t.Run("git repository", func(t *testing.T) {
