@@ -26,7 +26,7 @@ var keptCaps = []int{
 
 func init() {
 	// Keep the main goroutine on the main thread, so that no other
-	// goroutine runs there: startDropped throws away the thread it cuts
+	// goroutine runs there: the launcher throws away the thread it cuts
 	// down, and the main thread (whose credentials /proc/1 shows) cannot
 	// be thrown away.
 	runtime.LockOSThread()
