@@ -137,23 +137,7 @@ func (s *Store) addFile(src string, o AddOptions) (*Entry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if o.Deriver.IsZero() {
-		h, err := hashFile(f, fi.Size())
-		if err != nil {
-			return nil, err
-		}
-		if e, ok, err := s.hit(storeName(h, o.Name)); ok || err != nil {
-			if err == nil && o.Move {
-				os.Remove(src)
-			}
-			return e, err
-		}
-	}
-	st, err := s.stageStream(stagePath, f, uint32(fi.Mode().Perm()))
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.commit(st, o)
+	e, err := s.addStream(stagePath, io.NewSectionReader(f, 0, 1<<62), uint32(fi.Mode().Perm()), fi.Size(), o)
 	if err == nil && o.Move {
 		os.Remove(src)
 	}
@@ -188,9 +172,35 @@ func (s *Store) addStagedFile(p string, o AddOptions) (*Entry, error) {
 	return s.commit(&staged{path: p, content: h, size: fi.Size(), disk: diskSize(fi), mode: mode}, o)
 }
 
-// stageStream copies r to the new file p, hashing it, then fsyncs it and
-// makes it read-only.
-func (s *Store) stageStream(p string, r io.Reader, perm uint32) (*staged, error) {
+// addStream copies r to the new file p, hashing it in the same pass,
+// and makes it read-only. Content already in the store is dropped before
+// it costs an fsync; anything else is fsynced and committed. want is the
+// byte count r must yield, or -1.
+func (s *Store) addStream(p string, r io.Reader, perm uint32, want int64, o AddOptions) (*Entry, error) {
+	st, err := copyStaged(p, r, perm)
+	if err != nil {
+		return nil, err
+	}
+	if want >= 0 && st.size != want {
+		os.Remove(p)
+		return nil, fmt.Errorf("the source changed size while it was being read (%d bytes, then %d); try again when nothing writes to it", want, st.size)
+	}
+	if o.Deriver.IsZero() {
+		if e, ok, err := s.hit(storeName(st.content, o.Name)); ok || err != nil {
+			os.Remove(p)
+			return e, err
+		}
+	}
+	if err := syncFile(p); err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	return s.commit(st, o)
+}
+
+// copyStaged copies r to the new file p, hashing it, and makes it
+// read-only. It removes p on failure.
+func copyStaged(p string, r io.Reader, perm uint32) (*staged, error) {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, roErr(err)
@@ -199,9 +209,6 @@ func (s *Store) stageStream(p string, r io.Reader, perm uint32) (*staged, error)
 	mode := canonMode(perm)
 	if err == nil {
 		err = f.Chmod(os.FileMode(mode))
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	var fi os.FileInfo
 	if err == nil {
@@ -215,6 +222,33 @@ func (s *Store) stageStream(p string, r io.Reader, perm uint32) (*staged, error)
 		return nil, err
 	}
 	return &staged{path: p, content: h, size: n, disk: diskSize(fi), mode: mode}, nil
+}
+
+// stageStream copies r to the new file p, hashing it, then fsyncs it and
+// makes it read-only.
+func (s *Store) stageStream(p string, r io.Reader, perm uint32) (*staged, error) {
+	st, err := copyStaged(p, r, perm)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncFile(p); err != nil {
+		os.Remove(p)
+		return nil, err
+	}
+	return st, nil
+}
+
+// syncFile fsyncs the file p.
+func syncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	return nil
 }
 
 // AddReader adds the bytes of r as a file entry. o.Name is required.
@@ -239,11 +273,7 @@ func (s *Store) addReader(r io.Reader, o AddOptions) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.stageStream(filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano())), r, 0o444)
-	if err != nil {
-		return nil, err
-	}
-	return s.commit(st, o)
+	return s.addStream(filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano())), r, 0o444, -1, o)
 }
 
 // AddDir adds the directory tree src. Write bits are cleared throughout;

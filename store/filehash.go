@@ -5,59 +5,93 @@ import (
 	"io"
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
-// chunkSize is the read size for hashing and copying: large enough for
-// blake3's multi-threaded SIMD path.
+// chunkSize is the read size for copying: a whole number of the subtrees
+// that are hashed in parallel.
 const chunkSize = 8 << 20
 
-// mmapMin is the file size from which hashing maps the file instead of
-// reading it.
-const mmapMin = 4 << 20
-
-// hashFile returns the blake3 of f's bytes (from offset 0), mapping large
-// files into memory as b3sum does.
+// hashFile returns the blake3 of f's bytes (from offset 0), hashing large
+// files on every core. It fails if f is no longer size bytes long.
 func hashFile(f *os.File, size int64) (Hash, error) {
-	if size >= mmapMin && int64(int(size)) == size {
-		data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
-		if err == nil {
-			defer unix.Munmap(data)
-			_ = unix.Madvise(data, unix.MADV_SEQUENTIAL|unix.MADV_WILLNEED)
-			h := newHasher()
-			for off := 0; off < len(data); off += 64 << 20 {
-				h.Write(data[off:min(off+64<<20, len(data))])
-			}
-			return sumOf(h), nil
-		}
-	}
-	h := newHasher()
-	n, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), make([]byte, min(chunkSize, max(size, 4096))))
+	h, err := hashParallel(f, size)
 	if err != nil {
-		return Hash{}, fmt.Errorf("read %s: %w", f.Name(), err)
+		return Hash{}, err
 	}
-	if n != size {
-		return Hash{}, fmt.Errorf("%s changed size while it was being read; try again when nothing writes to it", f.Name())
+	var b [1]byte
+	if n, _ := f.ReadAt(b[:], size); n > 0 {
+		return Hash{}, readErr(f, io.EOF)
 	}
-	return sumOf(h), nil
+	return h, nil
 }
 
 // copyHash copies r to dst (leaving holes for zero blocks) while hashing
-// what it copies, reading ahead in a second goroutine. It returns the hash
-// and the byte count.
+// what it copies: each buffer is read once, ahead in another goroutine,
+// then written and hashed (on every core) at the same time. It returns
+// the hash and the byte count.
 func copyHash(dst *os.File, r io.Reader) (Hash, int64, error) {
-	type chunk struct {
-		b   []byte
-		err error
+	full, done := readAhead(r)
+	defer close(done)
+	var h streamHasher
+	w := &sparseWriter{f: dst}
+	werr := make(chan error, 1)
+	var total int64
+	var sum Hash
+	last := false
+	for c := range full {
+		if c.err != nil {
+			return Hash{}, 0, fmt.Errorf("read: %w", c.err)
+		}
+		go func() {
+			_, err := w.Write(c.b)
+			werr <- err
+		}()
+		if len(c.b) == chunkSize {
+			h.write(c.b)
+		} else {
+			sum, last = h.sum(c.b), true
+		}
+		if err := <-werr; err != nil {
+			return Hash{}, 0, fmt.Errorf("write %s: %w", dst.Name(), err)
+		}
+		total += int64(len(c.b))
+		c.free <- c.b[:cap(c.b)]
 	}
+	if !last {
+		sum = h.sum(nil)
+	}
+	if err := w.finish(); err != nil {
+		return Hash{}, 0, fmt.Errorf("write %s: %w", dst.Name(), err)
+	}
+	return sum, total, nil
+}
+
+// chunk is one buffer of read-ahead: chunkSize bytes, fewer only at the
+// end of the data, or the error that ended it. The consumer hands b back
+// through free.
+type chunk struct {
+	b    []byte
+	err  error
+	free chan<- []byte
+}
+
+// readAhead reads r into chunks in its own goroutine until r ends, fails
+// or done is closed.
+func readAhead(r io.Reader) (<-chan chunk, chan<- struct{}) {
 	full := make(chan chunk, 2)
 	free := make(chan []byte, 3)
 	for range 3 {
 		free <- make([]byte, chunkSize)
 	}
 	done := make(chan struct{})
-	defer close(done)
+	send := func(c chunk) bool {
+		select {
+		case full <- c:
+			return true
+		case <-done:
+			return false
+		}
+	}
 	go func() {
 		defer close(full)
 		for {
@@ -68,36 +102,19 @@ func copyHash(dst *os.File, r io.Reader) (Hash, int64, error) {
 				return
 			}
 			n, err := fill(r, b)
-			if n > 0 {
-				full <- chunk{b: b[:n]}
+			if n > 0 && !send(chunk{b: b[:n], free: free}) {
+				return
 			}
 			if err == io.EOF {
 				return
 			}
 			if err != nil {
-				full <- chunk{err: err}
+				send(chunk{err: err})
 				return
 			}
 		}
 	}()
-	h := newHasher()
-	w := &sparseWriter{f: dst}
-	var total int64
-	for c := range full {
-		if c.err != nil {
-			return Hash{}, 0, fmt.Errorf("read: %w", c.err)
-		}
-		h.Write(c.b)
-		if _, err := w.Write(c.b); err != nil {
-			return Hash{}, 0, fmt.Errorf("write %s: %w", dst.Name(), err)
-		}
-		total += int64(len(c.b))
-		free <- c.b[:cap(c.b)]
-	}
-	if err := w.finish(); err != nil {
-		return Hash{}, 0, fmt.Errorf("write %s: %w", dst.Name(), err)
-	}
-	return sumOf(h), total, nil
+	return full, done
 }
 
 // diskSize returns the bytes fi occupies on disk.
