@@ -13,11 +13,12 @@ TESTFLAGS ?= -timeout 40m
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## Build ./silo (static: it is also the guest agent).
+build: ## Build ./silo and ./silo-agent (static; silo is also an agent, silo-agent a lean one).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o silo ./cmd/silo
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o silo-agent ./cmd/silo-agent
 
 install: build ## Install silo into $(PREFIX)/bin.
-	install -m 0755 silo $(PREFIX)/bin/silo
+	install -m 0755 silo silo-agent $(PREFIX)/bin/
 
 kernel: ## Fetch Debian's stock kernel into .cache/kernel (for VM tests).
 	./scripts/fetch-kernel.sh >/dev/null
@@ -45,4 +46,4 @@ demo: build ## Run silo's main job offline on an embedded default.
 	./scripts/demo.sh
 
 clean: ## Remove build outputs.
-	rm -f silo
+	rm -f silo silo-agent
