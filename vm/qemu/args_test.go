@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,6 +125,17 @@ func TestKVMProbeCached(t *testing.T) {
 		t.Fatalf("cache %+v", c)
 	}
 	t.Logf("KVM usable=%v: %s", first.Usable, first.Reason)
+	if !first.Usable && first.QEMU != "" {
+		// The automatic choice reuses a test boot's "no" without
+		// resolving the kernel again.
+		fast := New(Options{Home: home, Runtime: func(context.Context) (string, string, error) {
+			t.Error("Accelerated resolved the kernel despite a cached answer")
+			return "", "", errors.New("not expected")
+		}})
+		if err := fast.Accelerated(); err == nil || err.Error() != first.Reason {
+			t.Errorf("Accelerated() = %v, want the cached reason %q", err, first.Reason)
+		}
+	}
 	// Another kernel is another key: probed afresh.
 	other := filepath.Join(t.TempDir(), "vmlinux")
 	os.Link(r.kernel, other)

@@ -18,10 +18,14 @@ const probeTimeout = 30 * time.Second
 
 // KVMStatus is the cached answer to "does KVM really work here?".
 type KVMStatus struct {
-	Usable bool      `json:"usable"`
-	Reason string    `json:"reason"`
-	Key    string    `json:"key"`
-	When   time.Time `json:"when"`
+	Usable bool   `json:"usable"`
+	Reason string `json:"reason"`
+	Key    string `json:"key"`
+	// QEMU identifies the QEMU binary a test boot ran with, so that its
+	// "no" can be reused without resolving the kernel (see Accelerated).
+	// Empty when no test boot ran (/dev/kvm could not be opened).
+	QEMU string    `json:"qemu,omitempty"`
+	When time.Time `json:"when"`
 	// BootMS is how long the probe boot took, in milliseconds.
 	BootMS int64 `json:"boot_ms,omitempty"`
 }
@@ -52,6 +56,7 @@ func (b *Backend) KVM(ctx context.Context, kernel, initfs string) (*KVMStatus, e
 	if err := openKVM(); err != nil {
 		st.Reason = err.Error()
 	} else {
+		st.QEMU = qemuIdentity(qemu)
 		t0 := time.Now()
 		if err := b.probe(ctx, qemu, kernel, initfs); err != nil {
 			if ctx.Err() != nil {
@@ -114,12 +119,21 @@ func summary(err error) string {
 
 // probeKey identifies what the probe answer depends on.
 func probeKey(qemu, kernel string) (string, error) {
+	id := qemuIdentity(qemu)
+	if id == "" {
+		return "", fmt.Errorf("stat %s: not found", qemu)
+	}
+	return store.HashBytes([]byte(id + "|" + kernel)).String(), nil
+}
+
+// qemuIdentity names a QEMU binary by path, size and modification time, or
+// is empty when it cannot be read.
+func qemuIdentity(qemu string) string {
 	fi, err := os.Stat(qemu)
 	if err != nil {
-		return "", err
+		return ""
 	}
-	k := fmt.Sprintf("%s|%d|%d|%s", qemu, fi.Size(), fi.ModTime().UnixNano(), kernel)
-	return store.HashBytes([]byte(k)).String(), nil
+	return fmt.Sprintf("%s|%d|%d", qemu, fi.Size(), fi.ModTime().UnixNano())
 }
 
 func readKVMCache(path string) (*KVMStatus, error) {

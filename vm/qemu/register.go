@@ -38,6 +38,14 @@ func (b *Backend) Accelerated() error {
 	if b.o.Accel == AccelTCG {
 		return fmt.Errorf("TCG was asked for")
 	}
+	// Every automatically chosen run asks: a test boot's cached "no" for
+	// this QEMU settles it without opening the store to resolve the
+	// kernel. silo doctor probes again whenever the kernel changes.
+	if st := b.CachedKVM(); st != nil && !st.Usable && st.QEMU != "" {
+		if qemu, err := b.Binary(); err == nil && st.QEMU == qemuIdentity(qemu) {
+			return fmt.Errorf("%s", st.Reason)
+		}
+	}
 	kern, initfs, err := b.runtimeEntries(context.Background(), &vm.Spec{})
 	if err != nil {
 		return err
