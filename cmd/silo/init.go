@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 
 	"github.com/silo-dev/silo/vm/agent"
@@ -10,7 +9,8 @@ import (
 
 // maybeRunAsInit runs the VM guest init when silo is PID 1 of a VM's
 // initfs (it finds the initfs marker at /), and reports whether it did.
-// It does not return in that case: the init powers the VM off.
+// It does not return in that case: the init powers the VM off, once the
+// agent has served the VM's command over the layout the init mounted.
 func maybeRunAsInit() bool {
 	if os.Getpid() != 1 {
 		return false
@@ -18,11 +18,6 @@ func maybeRunAsInit() bool {
 	if _, err := os.Stat(guestinit.Marker); err != nil {
 		return false
 	}
-	guestinit.Main(serveAgent)
+	guestinit.Main(agent.Serve)
 	return true
-}
-
-// serveAgent hands the VM's agent port to the guest agent.
-func serveAgent(conn io.ReadWriteCloser, lower, workspace, scratch string) error {
-	return agent.Serve(conn, agent.Layout{Lower: lower, Workspace: workspace, Scratch: scratch})
 }

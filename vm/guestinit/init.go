@@ -8,10 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/silo-dev/silo/vm/agent"
 )
 
 // Where guestinit mounts things inside the initramfs.
@@ -19,6 +22,7 @@ const (
 	LowerDir     = "/silo/lower"     // the rootfs disk, read-only
 	WorkspaceDir = "/silo/workspace" // the 9p workspace, read-write
 	ScratchDir   = "/silo/scratch/s" // the overlay's upper layer, on the scratch disk or tmpfs
+	MountsDir    = "/silo/mounts"    // the shared host directories (caches), the i-th at MountsDir/i
 	scratchMount = "/silo/scratch"   // where the scratch disk or tmpfs is mounted
 )
 
@@ -31,8 +35,18 @@ const cpuOnlineDelay = time.Second
 // deviceWait bounds the wait for a device node after its module loaded.
 const deviceWait = 20 * time.Second
 
-// ServeFunc runs the agent on the host stream conn over the mounted layout.
-type ServeFunc func(conn io.ReadWriteCloser, lower, workspace, scratch string) error
+// ServeFunc runs the agent on the host stream conn over the mounted layout:
+// agent.Serve.
+type ServeFunc func(conn io.ReadWriteCloser, l agent.Layout) error
+
+// layout is where prepare mounted the sandbox's parts, as the agent takes
+// them. Mounts is set even when the host shared no directory: a spec that
+// asks for one the VM lacks then fails in the agent instead of running
+// without it. A VM has its own kernel: SharedKernel is false, so the
+// agent syncs and builds a fresh /proc and /dev.
+func layout() agent.Layout {
+	return agent.Layout{Lower: LowerDir, Workspace: WorkspaceDir, Scratch: ScratchDir, Mounts: MountsDir, SharedKernel: false}
+}
 
 // Main is PID 1 of a silo VM. It never returns: it powers the VM off.
 func Main(serve ServeFunc) {
@@ -95,7 +109,7 @@ func run(serve ServeFunc) error {
 		online := time.AfterFunc(cpuOnlineDelay, func() { onlineCPUs(cpus, trace) })
 		defer online.Stop()
 	}
-	err = serve(conn, LowerDir, WorkspaceDir, ScratchDir)
+	err = serve(conn, layout())
 	unix.Sync()
 	if err != nil {
 		err = fmt.Errorf("agent: %w", err)
@@ -189,10 +203,10 @@ func loadModule(path string) error {
 	return nil
 }
 
-// prepare mounts the rootfs, the workspace and the scratch area, and
-// brings the loopback interface up.
+// prepare mounts the rootfs, the workspace, the shared host directories
+// and the scratch area, and brings the loopback interface up.
 func prepare(p Params) error {
-	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount} {
+	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount, MountsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -208,10 +222,12 @@ func prepare(p Params) error {
 		}
 	}
 	if p.Workspace != "" {
-		opts := "trans=virtio,version=9p2000.L,msize=262144,cache=mmap,access=client"
-		if err := unix.Mount(p.Workspace, WorkspaceDir, "9p", 0, opts); err != nil {
+		if err := unix.Mount(p.Workspace, WorkspaceDir, "9p", 0, opts9p); err != nil {
 			return fmt.Errorf("mount the 9p workspace %q: %w", p.Workspace, err)
 		}
+	}
+	if err := mountShares(p.Mounts); err != nil {
+		return err
 	}
 	if err := loopbackUp(); err != nil {
 		return err
@@ -220,6 +236,25 @@ func prepare(p Params) error {
 		return err
 	}
 	return os.MkdirAll(ScratchDir, 0o755)
+}
+
+// opts9p are the options of every 9p share.
+const opts9p = "trans=virtio,version=9p2000.L,msize=262144,cache=mmap,access=client"
+
+// mountShares mounts the n host directories shared as 9p devices tagged
+// MountTag(i) at MountsDir/i, read-write: the host decides what a share
+// may do.
+func mountShares(n int) error {
+	for i := range n {
+		dir := filepath.Join(MountsDir, strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("prepare the shared directory %d: %w", i, err)
+		}
+		if err := unix.Mount(MountTag(i), dir, "9p", unix.MS_NOSUID|unix.MS_NODEV, opts9p); err != nil {
+			return fmt.Errorf("mount the shared host directory %q (a tool cache) of %d: %w", MountTag(i), n, err)
+		}
+	}
+	return nil
 }
 
 // mountScratch mounts the scratch disk, or else a tmpfs, at scratchMount.

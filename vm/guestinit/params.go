@@ -5,6 +5,13 @@ import (
 	"strings"
 )
 
+// MountTagPrefix starts the 9p mount tags of the host directories a VM
+// shares besides the workspace (package caches): the i-th is MountTag(i).
+const MountTagPrefix = "silo.m"
+
+// MountTag is the 9p mount tag of the spec's i-th host directory.
+func MountTag(i int) string { return MountTagPrefix + strconv.Itoa(i) }
+
 // Marker is the file whose presence in / tells silo, started as PID 1,
 // that it is the init of a silo VM's initfs. It lists the modules to load,
 // one initfs path a line, in load order.
@@ -35,6 +42,7 @@ const (
 	ParamWS      = "silo.ws"      // 9p mount tag of the workspace; absent: none
 	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB, without a disk; 0: half of RAM
 	ParamDebug   = "silo.debug"   // "1": print each step's time on the console
+	ParamMounts  = "silo.mounts"  // number of shared host directories, tagged MountTag(0…n-1); absent: none
 )
 
 // Params are the silo.* parameters of a kernel command line.
@@ -45,6 +53,9 @@ type Params struct {
 	Workspace string
 	ScratchMB int
 	Debug     bool
+	// Mounts is the number of host directories shared as 9p devices
+	// tagged MountTag(0), MountTag(1), …
+	Mounts int
 }
 
 // ParseCmdline reads the silo.* parameters out of a kernel command line.
@@ -65,6 +76,10 @@ func ParseCmdline(cmdline string) Params {
 			p.ScratchMB, _ = strconv.Atoi(v)
 		case ParamDebug:
 			p.Debug = v == "1"
+		case ParamMounts:
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				p.Mounts = n
+			}
 		}
 	}
 	return p
@@ -90,6 +105,9 @@ func (p Params) Cmdline() []string {
 	}
 	if p.Debug {
 		out = append(out, ParamDebug+"=1")
+	}
+	if p.Mounts > 0 {
+		out = append(out, ParamMounts+"="+strconv.Itoa(p.Mounts))
 	}
 	return out
 }

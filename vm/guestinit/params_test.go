@@ -15,6 +15,8 @@ func TestParams(t *testing.T) {
 		{"silo.root=r silo.disk=silo-scratch silo.debug=1", Params{Root: "r", Disk: "silo-scratch", Debug: true}},
 		{"silo.probe=1 silo.scratch=nonsense", Params{Probe: true}},
 		{"silo.probe=0 silo.rootx=vdb", Params{}},
+		{"silo.ws=workspace silo.mounts=2", Params{Workspace: "workspace", Mounts: 2}},
+		{"silo.mounts=-1 silo.mounts=x", Params{}},
 	}
 	for _, tt := range tests {
 		got := ParseCmdline(tt.cmdline)
@@ -24,5 +26,15 @@ func TestParams(t *testing.T) {
 		if back := ParseCmdline(strings.Join(got.Cmdline(), " ")); back != got {
 			t.Errorf("round trip of %+v gave %+v", got, back)
 		}
+	}
+}
+
+func TestMountTag(t *testing.T) {
+	if got := MountTag(0); got != "silo.m0" {
+		t.Errorf("MountTag(0) = %q", got)
+	}
+	// QEMU refuses 9p mount tags longer than 31 bytes.
+	if got := MountTag(999); len(got) > 31 || got == MountTag(99) {
+		t.Errorf("MountTag(999) = %q", got)
 	}
 }
