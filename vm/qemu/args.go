@@ -9,11 +9,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/guestinit"
 )
 
 // wsTag is the 9p mount tag of the workspace.
 const wsTag = "workspace"
+
+// MaxMounts bounds the host directories (a tool's caches) one VM shares.
+// Each is a virtio-9p device on its own virtio-mmio transport: x86's
+// microvm has 24 of them (arm64's virt 32), four taken by the serial
+// ports, the two disks and the workspace.
+const MaxMounts = 16
 
 // args returns QEMU's command line for m. Every option here is on the
 // boot's critical path: keep it lean.
@@ -61,7 +68,47 @@ func (m *machine) args() ([]string, error) {
 			"-fsdev", "local,id=ws,security_model=none,path="+esc(m.spec.Workspace),
 			"-device", "virtio-9p-device,fsdev=ws,mount_tag="+wsTag)
 	}
+	mounts, err := mountArgs(m.spec.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	return append(a, mounts...), nil
+}
+
+// mountArgs shares each host directory of mounts as a 9p device tagged
+// guestinit.MountTag(i), which the guest init mounts at
+// guestinit.MountsDir/i for the agent. No mounts, no arguments.
+func mountArgs(mounts []vm.Mount) ([]string, error) {
+	if len(mounts) > MaxMounts {
+		return nil, fmt.Errorf("the tool asks for %d caches and a VM shares at most %d: configure fewer [[cache]] entries", len(mounts), MaxMounts)
+	}
+	var a []string
+	for i, mt := range mounts {
+		if err := checkMountHost(mt); err != nil {
+			return nil, err
+		}
+		id := "m" + strconv.Itoa(i)
+		a = append(a,
+			"-fsdev", "local,id="+id+",security_model=none,path="+esc(mt.Host),
+			"-device", "virtio-9p-device,fsdev="+id+",mount_tag="+guestinit.MountTag(i))
+	}
 	return a, nil
+}
+
+// checkMountHost makes sure a mount's host side is an absolute path to a
+// directory, so that QEMU does not fail on it with a message of its own.
+func checkMountHost(mt vm.Mount) error {
+	if !filepath.IsAbs(mt.Host) {
+		return fmt.Errorf("cache %s: host directory %q is not an absolute path", mt.Guest, mt.Host)
+	}
+	fi, err := os.Stat(mt.Host)
+	if err != nil {
+		return fmt.Errorf("cache %s: cannot share it with the VM: %w", mt.Guest, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cache %s: %s is not a directory: remove it, or point the cache elsewhere", mt.Guest, mt.Host)
+	}
+	return nil
 }
 
 // kernelCmdline returns the guest kernel's command line.
@@ -76,6 +123,7 @@ func (m *machine) kernelCmdline() []string {
 	if m.spec.Workspace != "" {
 		p.Workspace = wsTag
 	}
+	p.Mounts = len(m.spec.Mounts)
 	c := append(baseCmdline(), p.Cmdline()...)
 	if m.spec.CPUs > 1 {
 		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s

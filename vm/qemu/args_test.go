@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +170,97 @@ func TestProbeCommand(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), guestinit.ProbeOK) {
 		t.Fatalf("probe boot: %v\n%s", err, out)
+	}
+}
+
+// TestMountArgs checks how the spec's host directories reach the guest:
+// one 9p device each, tagged in order, counted on the kernel command line,
+// and nothing at all on the command line when there are none.
+func TestMountArgs(t *testing.T) {
+	d0, d1 := t.TempDir(), filepath.Join(t.TempDir(), "npm,cache")
+	if err := os.Mkdir(d1, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	argv := func(mounts []vm.Mount) []string {
+		t.Helper()
+		m := &machine{spec: &vm.Spec{RootfsImage: "/s/r.ext4", Workspace: "/w", Mounts: mounts}, dir: "/run/x", kernel: "/k/vmlinux", initfs: "/k/initfs", accel: AccelTCG}
+		a, err := m.args()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	base := argv(nil)
+	if empty := argv([]vm.Mount{}); !slices.Equal(empty, base) {
+		t.Errorf("an empty mount list changes the command line:\n%q\n%q", empty, base)
+	}
+	for _, a := range base {
+		if strings.Contains(a, "silo.m") || strings.Contains(a, "fsdev=m") {
+			t.Errorf("no mounts, yet %q", a)
+		}
+	}
+	with := argv([]vm.Mount{{Host: d0, Guest: "/root/.cache/pip"}, {Host: d1, Guest: "/root/.npm"}})
+	wantTail := []string{
+		"-fsdev", "local,id=m0,security_model=none,path=" + d0,
+		"-device", "virtio-9p-device,fsdev=m0,mount_tag=silo.m0",
+		"-fsdev", "local,id=m1,security_model=none,path=" + strings.ReplaceAll(d1, ",", ",,"),
+		"-device", "virtio-9p-device,fsdev=m1,mount_tag=silo.m1",
+	}
+	if len(with) != len(base)+len(wantTail) || !slices.Equal(with[len(base):], wantTail) {
+		t.Fatalf("with two mounts:\n%q\nwant the base command line, then\n%q", with, wantTail)
+	}
+	// The rest is the base command line, the kernel's told how many.
+	for i, a := range base {
+		want := a
+		if i > 0 && base[i-1] == "-append" {
+			want = a + " " + guestinit.ParamMounts + "=2"
+		}
+		if with[i] != want {
+			t.Errorf("argument %d: %q, want %q", i, with[i], want)
+		}
+	}
+}
+
+// TestMountArgsRefused checks that a cache the VM cannot share is an error
+// that names it, not a run without it, and that Run refuses it before
+// anything boots.
+func TestMountArgsRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	many := make([]vm.Mount, MaxMounts+1)
+	for i := range many {
+		many[i] = vm.Mount{Host: dir, Guest: "/c" + strconv.Itoa(i)}
+	}
+	tests := []struct {
+		name   string
+		mounts []vm.Mount
+		want   string
+	}{
+		{"missing", []vm.Mount{{Host: filepath.Join(dir, "gone"), Guest: "/root/.cache/pip"}}, "cache /root/.cache/pip: cannot share it"},
+		{"a file", []vm.Mount{{Host: dir, Guest: "/a"}, {Host: file, Guest: "/b"}}, "cache /b: " + file + " is not a directory"},
+		{"relative", []vm.Mount{{Host: "cache/pip", Guest: "/p"}}, "not an absolute path"},
+		{"too many", many, "a VM shares at most"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &machine{spec: &vm.Spec{Mounts: tt.mounts}, dir: "/run/x", kernel: "/k/vmlinux", initfs: "/k/initfs", accel: AccelTCG}
+			if _, err := m.args(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("args: %v, want an error with %q", err, tt.want)
+			}
+			b := New(Options{Home: t.TempDir(), Accel: AccelTCG, Runtime: func(context.Context) (string, string, error) {
+				t.Error("Run went on to boot despite a cache it cannot share")
+				return "", "", errors.New("not expected")
+			}})
+			if b.Available() != nil {
+				return
+			}
+			code, err := b.Run(context.Background(), &vm.Spec{Argv: []string{"true"}, Mounts: tt.mounts})
+			if err == nil || code != -1 || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run: %d, %v; want -1 and an error with %q", code, err, tt.want)
+			}
+		})
 	}
 }

@@ -109,6 +109,10 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if err := b.Available(); err != nil {
 		return -1, err
 	}
+	// A cache the VM cannot share fails the run before anything boots.
+	if _, err := mountArgs(spec.Mounts); err != nil {
+		return -1, err
+	}
 	t0 := time.Now()
 	kern, initfs, err := b.runtimeEntries(ctx, spec)
 	if err != nil {
