@@ -201,6 +201,44 @@ func BenchmarkAddFile(b *testing.B) {
 	}
 }
 
+// BenchmarkHashFile hashes a page-cached file of each size on every core,
+// next to b3sum on the same file (its time includes starting the process).
+func BenchmarkHashFile(b *testing.B) {
+	sizes := []int{1 << 20, 8 << 20, 64 << 20, 512 << 20}
+	if testing.Short() {
+		sizes = sizes[:3]
+	}
+	for _, size := range sizes {
+		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {
+			p := filepath.Join(b.TempDir(), "f")
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.ReadFrom(bytesOf(size, size)); err != nil {
+				b.Fatal(err)
+			}
+			b3 := timeB3sum(b, p)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := hashFile(f, int64(size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if b3b := timeB3sum(b, p); b3b < b3 {
+				b3 = b3b
+			}
+			per := b.Elapsed() / time.Duration(b.N)
+			if b3 > 0 {
+				b.ReportMetric(float64(size)/1e6/b3.Seconds(), "MB/s-b3sum")
+				b.ReportMetric(b3.Seconds()/per.Seconds(), "x-b3sum")
+			}
+		})
+	}
+}
+
 // timeB3sum times `b3sum` on path (0 when b3sum is not installed).
 func timeB3sum(b *testing.B, path string) time.Duration {
 	if _, err := exec.LookPath("b3sum"); err != nil {

@@ -191,3 +191,21 @@ func b3sum(t *testing.T, path string, stdin []byte) string {
 	}
 	return hashPrefix + h
 }
+
+// TestHashConstants checks the alignments the parallel hasher relies on.
+func TestHashConstants(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"subtreeSize is 2^subtreeHeight chunks", subtreeSize == 1<<subtreeHeight*1024},
+		{"readSize is whole groups", readSize%groupSize == 0},
+		{"subtreeSize is whole reads", subtreeSize%readSize == 0},
+		{"chunkSize is whole subtrees", chunkSize%subtreeSize == 0},
+		{"chunkSize is whole sparse blocks", chunkSize%sparseBlock == 0},
+	} {
+		if !c.ok {
+			t.Errorf("%s: it is not", c.name)
+		}
+	}
+}
