@@ -4,7 +4,9 @@
 //
 // The rootfs image entry is attached as a read-only virtio-blk disk (QEMU
 // opens it read-only, so the entry can never be written), the workspace is
-// shared over virtio-9p, and the host talks to the guest over two
+// shared over virtio-9p, and so is each of the tool's caches (Spec.Mounts),
+// one 9p device apiece, tagged silo.m0, silo.m1, … in the spec's order; a
+// cache that cannot be shared fails the run. The host talks to the guest over two
 // virtio-serial ports: "silo.agent" carries the agent protocol (vm.Attach)
 // and "silo.hb" carries the guest init's readiness, heartbeats and errors.
 // A host-side watchdog kills a VM whose agent is not ready within the boot
