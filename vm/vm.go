@@ -59,7 +59,8 @@ type Spec struct {
 	Protected []string
 	// Mounts are host directories shown read-write inside, outside
 	// /workspace: the tool's package caches, kept across runs. A backend
-	// that cannot share them runs without them.
+	// that cannot share them refuses the run and says why; it never drops
+	// one silently.
 	Mounts []Mount
 
 	// Network is what the sandbox may reach.

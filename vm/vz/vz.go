@@ -47,6 +47,9 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if spec.Kernel == "" || spec.Initfs == "" || spec.RootfsImage == "" {
 		return -1, errors.New("the vz backend needs the kernel, initfs and rootfs image entries (silo runtime import-kernel)")
 	}
+	if len(spec.Mounts) > 0 {
+		return -1, fmt.Errorf("the vz backend cannot share package caches yet (%s): remove the tool's [[cache]] entries or use another backend", spec.Mounts[0].Guest)
+	}
 	agent, agentGuest, err := pipePair()
 	if err != nil {
 		return -1, err
