@@ -132,6 +132,7 @@ func TestContractExitCodesAndStdio(t *testing.T) {
 			{"exit 0", []string{"true"}, 0, "", ""},
 			{"exit 1", []string{"false"}, 1, "", ""},
 			{"exit 42", []string{"sh", "-c", "exit 42"}, 42, "", ""},
+			{"after --", []string{"--", "sh", "-c", "echo $0; exit 3"}, 3, "sh\n", ""},
 			{"killed by SIGTERM", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, "", ""},
 			{"killed by SIGKILL", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, "", ""},
 			{"stdout and stderr apart", []string{"sh", "-c", "echo to-out; echo to-err >&2; echo more-out"}, 0, "to-out\nmore-out\n", "to-err\n"},

@@ -132,6 +132,7 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 	if err := checkWorkspace(p.workspace, userHome); err != nil {
 		return nil, err
 	}
+	args = dropDashes(args)
 	if f.Image == "" {
 		if len(args) == 0 {
 			return nil, fmt.Errorf("name a tool to run: one of %s (or use --image REF)", strings.Join(cfg.ToolNames(), ", "))
@@ -139,13 +140,23 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 		if p.tool, err = cfg.Tool(args[0]); err != nil {
 			return nil, err
 		}
-		p.image, args = p.tool.Image, args[1:]
+		p.image, args = p.tool.Image, dropDashes(args[1:])
 	}
 	p.argv = commandLine(p.tool, args, shell)
 	if p.cwd, err = relativeCwd(p.workspace, wd); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// dropDashes drops one leading "--", which users type to separate silo's
+// flags from the command's (silo run node -- npm install): it is not part
+// of the command.
+func dropDashes(args []string) []string {
+	if len(args) > 0 && args[0] == "--" {
+		return args[1:]
+	}
+	return args
 }
 
 // checkWorkspace refuses a workspace that would show the sandbox the
