@@ -44,13 +44,13 @@ func (c *CacheReportCmd) Run(g *Globals) error {
 		if k == "" {
 			k = "total"
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t\n", k, u.Count, u.Compressed, storeBytes(u.DiskSize), storeBytes(u.Size))
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t\n", k, u.Count, u.Compressed, formatBytes(u.DiskSize), formatBytes(u.Size))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	fmt.Printf("compression saves %s; %d orphaned files (%s, removed by gc); staging %s\n",
-		storeBytes(rep.Saved), rep.OrphanFiles, storeBytes(rep.OrphanBytes), storeBytes(rep.TmpBytes))
+		formatBytes(rep.Saved), rep.OrphanFiles, formatBytes(rep.OrphanBytes), formatBytes(rep.TmpBytes))
 	return nil
 }
 

@@ -123,7 +123,7 @@ func printPull(asJSON, quiet bool, res *derive.RootfsResult) error {
 		return nil
 	}
 	fmt.Printf("%s@%s (%s): %d layers fetched (%s), %d already in the store\n",
-		o.Ref, o.Digest, o.Platform, o.FetchedLayers, imageBytes(o.FetchedBytes), o.CachedLayers)
+		o.Ref, o.Digest, o.Platform, o.FetchedLayers, formatSIBytes(o.FetchedBytes), o.CachedLayers)
 	for _, p := range []string{o.Ext4, o.Dir} {
 		if p != "" {
 			fmt.Println(p)
@@ -163,7 +163,7 @@ func (c *ImageLsCmd) Run(g *Globals) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REFERENCE\tPLATFORM\tDIGEST\tLAYERS\tSIZE")
 	for _, l := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Image.Ref, l.Image.Platform, imageShortDigest(l.Image.Digest), len(l.Image.Layers), imageBytes(l.Image.Size()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Image.Ref, l.Image.Platform, imageShortDigest(l.Image.Digest), len(l.Image.Layers), formatSIBytes(l.Image.Size()))
 	}
 	return tw.Flush()
 }
@@ -232,18 +232,4 @@ func imageShortDigest(d string) string {
 		}
 	}
 	return d[:min(12, len(d))]
-}
-
-// imageBytes formats n as "12.3 MB".
-func imageBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -159,11 +159,11 @@ func (l *layerState) line() string {
 		rate = float64(l.bytes) / secs
 	}
 	if l.state == "done" {
-		return fmt.Sprintf("%s  %s in %.1fs (%s/s)", name, imageBytes(l.bytes), secs, imageBytes(int64(rate)))
+		return fmt.Sprintf("%s  %s in %.1fs (%s/s)", name, formatSIBytes(l.bytes), secs, formatSIBytes(int64(rate)))
 	}
 	eta := "?"
 	if rate > 0 && l.size > 0 {
 		eta = time.Duration(float64(l.size-l.bytes) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	return fmt.Sprintf("%s  %s / %s  %s/s  ETA %s", name, imageBytes(l.bytes), imageBytes(l.size), imageBytes(int64(rate)), eta)
+	return fmt.Sprintf("%s  %s / %s  %s/s  ETA %s", name, formatSIBytes(l.bytes), formatSIBytes(l.size), formatSIBytes(int64(rate)), eta)
 }

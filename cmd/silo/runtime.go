@@ -202,23 +202,9 @@ func printRuntimeStatus(s *runtimeStatus) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSIZE\tCURRENT\tENTRY")
 	for _, e := range s.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", e.Kind, rtBytes(e.DiskSize), e.Current, e.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", e.Kind, formatBytes(e.DiskSize), e.Current, e.Name)
 	}
 	tw.Flush()
-}
-
-// rtBytes formats n bytes for people.
-func rtBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // RuntimeGCCmd is `silo runtime gc`.
@@ -247,10 +233,10 @@ func (c *RuntimeGCCmd) Run(g *Globals) error {
 		verb = "would remove"
 	}
 	for _, it := range rep.Removed {
-		fmt.Printf("%s %s (%s, %s)\n", verb, it.Name, it.Kind, rtBytes(it.DiskSize))
+		fmt.Printf("%s %s (%s, %s)\n", verb, it.Name, it.Kind, formatBytes(it.DiskSize))
 	}
 	if !g.Quiet {
-		fmt.Printf("%s %d entries, %s\n", verb, len(rep.Removed), rtBytes(rep.Freed))
+		fmt.Printf("%s %d entries, %s\n", verb, len(rep.Removed), formatBytes(rep.Freed))
 	}
 	return nil
 }

@@ -51,20 +51,6 @@ func storeStatus(g *Globals, msg string) func() {
 	return func() { fmt.Fprint(os.Stderr, "\r\033[K") }
 }
 
-// storeBytes formats a byte count for people.
-func storeBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // StoreAddCmd adds a file or a tree.
 type StoreAddCmd struct {
 	Path        string   `arg:"" type:"existingpath" help:"File or directory to add (a directory is added as a tree)."`
@@ -150,11 +136,11 @@ func storePrintEntries(es []*store.Entry, asJSON bool) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tON DISK\tLAST USED")
 	for _, e := range es {
-		disk := storeBytes(e.DiskSize)
+		disk := formatBytes(e.DiskSize)
 		if e.Compressed {
 			disk += " (zstd)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, storeBytes(e.Size), disk, e.LastUsed.Format(time.DateTime))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, formatBytes(e.Size), disk, e.LastUsed.Format(time.DateTime))
 	}
 	return w.Flush()
 }
@@ -217,10 +203,10 @@ func storePrintInfo(e *store.Entry) {
 	if !e.Deriver.IsZero() {
 		fmt.Printf("deriver:      %s\n", e.Deriver)
 	}
-	fmt.Printf("size:         %s (%d bytes)\n", storeBytes(e.Size), e.Size)
-	fmt.Printf("on disk:      %s (%d bytes)", storeBytes(e.DiskSize), e.DiskSize)
+	fmt.Printf("size:         %s (%d bytes)\n", formatBytes(e.Size), e.Size)
+	fmt.Printf("on disk:      %s (%d bytes)", formatBytes(e.DiskSize), e.DiskSize)
 	if e.Compressed {
-		fmt.Printf(", zstd-compressed from %s", storeBytes(e.RawDiskSize))
+		fmt.Printf(", zstd-compressed from %s", formatBytes(e.RawDiskSize))
 	}
 	fmt.Println()
 	for _, r := range e.References {
@@ -318,13 +304,13 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 		case it.Orphan:
 			why = " (orphan)"
 		}
-		fmt.Printf("%s %s\t%s%s\n", verb, it.Name, storeBytes(it.DiskSize), why)
+		fmt.Printf("%s %s\t%s%s\n", verb, it.Name, formatBytes(it.DiskSize), why)
 	}
 	for _, r := range rep.PrunedRoots {
 		fmt.Printf("pruned root %s (the file is gone)\n", r)
 	}
 	if !g.Quiet {
-		fmt.Fprintf(os.Stderr, "%s %d entries, %s; %d entries (%s) kept\n", verb, len(rep.Removed), storeBytes(rep.Freed), rep.Live, storeBytes(rep.LiveSize))
+		fmt.Fprintf(os.Stderr, "%s %d entries, %s; %d entries (%s) kept\n", verb, len(rep.Removed), formatBytes(rep.Freed), rep.Live, formatBytes(rep.LiveSize))
 	}
 	return nil
 }
@@ -402,9 +388,9 @@ func storeCompress(g *Globals, o store.CompressOptions, asJSON bool) error {
 	}
 	for _, it := range rep.Entries {
 		if o.DryRun {
-			fmt.Printf("would compress %s\t%s\n", it.Name, storeBytes(it.Before))
+			fmt.Printf("would compress %s\t%s\n", it.Name, formatBytes(it.Before))
 		} else {
-			fmt.Printf("compressed %s\t%s -> %s\n", it.Name, storeBytes(it.Before), storeBytes(it.After))
+			fmt.Printf("compressed %s\t%s -> %s\n", it.Name, formatBytes(it.Before), formatBytes(it.After))
 		}
 	}
 	for _, n := range rep.Skipped {
@@ -414,7 +400,7 @@ func storeCompress(g *Globals, o store.CompressOptions, asJSON bool) error {
 		fmt.Printf("kept %s (zstd would not make it smaller)\n", n)
 	}
 	if !g.Quiet && !o.DryRun {
-		fmt.Fprintf(os.Stderr, "%d entries compressed, %s saved\n", len(rep.Entries), storeBytes(rep.Saved))
+		fmt.Fprintf(os.Stderr, "%d entries compressed, %s saved\n", len(rep.Entries), formatBytes(rep.Saved))
 	}
 	return nil
 }

@@ -1,0 +1,23 @@
+package main
+
+import "fmt"
+
+// formatBytes formats a size for people in binary units: "3.0 MiB".
+func formatBytes(n int64) string { return scaleBytes(n, 1024, "KMGTPE", "iB") }
+
+// formatSIBytes formats a transfer in decimal units, as registries and
+// download tools do: "12.3 MB".
+func formatSIBytes(n int64) string { return scaleBytes(n, 1000, "kMGTPE", "B") }
+
+// scaleBytes writes n in the largest unit (a power of base) it reaches.
+func scaleBytes(n, base int64, prefixes, suffix string) string {
+	if n < base {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := base, 0
+	for m := n / base; m >= base; m /= base {
+		div *= base
+		exp++
+	}
+	return fmt.Sprintf("%.1f %c%s", float64(n)/float64(div), prefixes[exp], suffix)
+}
