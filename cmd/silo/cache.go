@@ -25,7 +25,7 @@ type CacheReportCmd struct {
 
 // Run prints the report.
 func (c *CacheReportCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (c *CacheReportCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		return storePrintJSON(rep)
+		return printJSON(os.Stdout, rep)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "KIND\tENTRIES\tCOMPRESSED\tON DISK\tAPPARENT\t")
@@ -62,7 +62,7 @@ type CacheListCmd struct {
 
 // Run lists.
 func (c *CacheListCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}

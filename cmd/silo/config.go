@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -51,9 +50,9 @@ func (c *ConfigShowCmd) Run(g *Globals) error {
 	}
 	if c.JSON {
 		if c.Tool != "" {
-			return writeConfigJSON(os.Stdout, tools[0])
+			return printJSON(os.Stdout, tools[0])
 		}
-		return writeConfigJSON(os.Stdout, tools)
+		return printJSON(os.Stdout, tools)
 	}
 	return printConfigTools(os.Stdout, cfg, tools, c.Tool == "")
 }
@@ -71,7 +70,7 @@ func (c *ConfigPathCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		return writeConfigJSON(os.Stdout, struct {
+		return printJSON(os.Stdout, struct {
 			Files       []string `json:"files"`
 			ProjectRoot string   `json:"projectRoot"`
 			Workspace   string   `json:"workspace"`
@@ -175,11 +174,4 @@ func printConfigCandidates(w io.Writer, cfg *lock.Config, home string) error {
 		fmt.Fprintf(tw, "silo.toml\tnot found\tproject: none from %s up\n", cfg.Workspace())
 	}
 	return tw.Flush()
-}
-
-// writeConfigJSON prints v as indented JSON.
-func writeConfigJSON(w io.Writer, v any) error {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	return e.Encode(v)
 }

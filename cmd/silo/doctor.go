@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -76,9 +75,7 @@ func (c *DoctorCmd) Run(g *Globals) error {
 
 func (c *DoctorCmd) print(rep *doctorReport) error {
 	if c.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(os.Stdout, rep); err != nil {
 			return err
 		}
 	} else {

@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
 
 // formatBytes formats a size for people in binary units: "3.0 MiB".
 func formatBytes(n int64) string { return scaleBytes(n, 1024, "KMGTPE", "iB") }
@@ -20,4 +24,11 @@ func scaleBytes(n, base int64, prefixes, suffix string) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %c%s", float64(n)/float64(div), prefixes[exp], suffix)
+}
+
+// printJSON writes v to w as indented JSON, for --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

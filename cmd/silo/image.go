@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/derive/oci"
-	"github.com/silo-dev/silo/store"
 )
 
 // ImageCmd groups the image commands.
@@ -36,15 +34,6 @@ func (p platformFlag) parse() (*v1.Platform, error) {
 	return oci.ParsePlatform(p.Platform)
 }
 
-// imageOpenStore opens the store under the home directory.
-func imageOpenStore(g *Globals) (*store.Store, error) {
-	home, err := g.HomeDir()
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(home)
-}
-
 // ImagePullCmd pulls an image.
 type ImagePullCmd struct {
 	Ref string `arg:"" help:"Image reference." name:"ref"`
@@ -60,7 +49,7 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	st, err := imageOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -117,7 +106,7 @@ func printPull(asJSON, quiet bool, res *derive.RootfsResult) error {
 		o.Dir = res.Dir.Path
 	}
 	if asJSON {
-		return imagePrintJSON(o)
+		return printJSON(os.Stdout, o)
 	}
 	if quiet {
 		return nil
@@ -132,12 +121,6 @@ func printPull(asJSON, quiet bool, res *derive.RootfsResult) error {
 	return nil
 }
 
-func imagePrintJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // ImageLsCmd lists pulled images.
 type ImageLsCmd struct {
 	JSON bool `name:"json" help:"Print the list as JSON."`
@@ -145,7 +128,7 @@ type ImageLsCmd struct {
 
 // Run prints the pulled images.
 func (c *ImageLsCmd) Run(g *Globals) error {
-	st, err := imageOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -158,7 +141,7 @@ func (c *ImageLsCmd) Run(g *Globals) error {
 		if list == nil {
 			list = []oci.Listed{}
 		}
-		return imagePrintJSON(list)
+		return printJSON(os.Stdout, list)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REFERENCE\tPLATFORM\tDIGEST\tLAYERS\tSIZE")
@@ -180,7 +163,7 @@ func (c *ImageRmCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	st, err := imageOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -208,7 +191,7 @@ func (c *ImageInspectCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	st, err := imageOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -217,7 +200,7 @@ func (c *ImageInspectCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return imagePrintJSON(struct {
+	return printJSON(os.Stdout, struct {
 		Entry string `json:"entry"`
 		*oci.Image
 	}{e.Name, im})

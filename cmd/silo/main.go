@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/silo-dev/silo/store"
 )
 
 // version is set by the Makefile with -ldflags "-X main.version=...".
@@ -30,6 +32,15 @@ func (g *Globals) HomeDir() (string, error) {
 		return "", fmt.Errorf("find home directory: %w (set SILO_HOME)", err)
 	}
 	return filepath.Join(home, ".silo"), nil
+}
+
+// OpenStore opens the store under the silo home.
+func (g *Globals) OpenStore() (*store.Store, error) {
+	home, err := g.HomeDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(home)
 }
 
 // CLI is silo's command line. Each command group lives in its own file.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,7 +39,7 @@ func (c *ImportKernelCmd) Run(g *Globals) error {
 	} else if c.Modules == "" {
 		return errors.New("--modules DIR is required with a kernel image: the kernel's /lib/modules/<release> directory")
 	}
-	st, err := rtOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -66,15 +65,6 @@ func (c *ImportKernelCmd) Run(g *Globals) error {
 		fmt.Printf("kernel  %s (%s, %d modules)\ninitfs  %s\n", k.Name, info.Compression, len(info.Modules), i.Name)
 	}
 	return nil
-}
-
-// rtOpenStore opens the store at the silo home.
-func rtOpenStore(g *Globals) (*store.Store, error) {
-	home, err := g.HomeDir()
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(home)
 }
 
 // rtProgress prints a progress line on a terminal, and nothing when piped.
@@ -113,7 +103,7 @@ type runtimeEntryRow struct {
 
 // Run prints the status.
 func (c *RuntimeStatusCmd) Run(g *Globals) error {
-	st, err := rtOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -123,9 +113,7 @@ func (c *RuntimeStatusCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return printJSON(os.Stdout, s)
 	}
 	printRuntimeStatus(s)
 	return nil
@@ -216,7 +204,7 @@ type RuntimeGCCmd struct {
 // Run collects runtime entries no root keeps. The store has one GC: any
 // other unrooted entry goes too, and is listed.
 func (c *RuntimeGCCmd) Run(g *Globals) error {
-	st, err := rtOpenStore(g)
+	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -226,7 +214,7 @@ func (c *RuntimeGCCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		return json.NewEncoder(os.Stdout).Encode(rep)
+		return printJSON(os.Stdout, rep)
 	}
 	verb := "removed"
 	if c.DryRun {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,22 +22,6 @@ type StoreCmd struct {
 	GC       StoreGCCmd       `cmd:"" name:"gc" help:"Remove every entry no root reaches."`
 	Roots    StoreRootsCmd    `cmd:"" help:"List the roots that keep entries alive."`
 	Compress StoreCompressCmd `cmd:"" help:"Compress cold entries with zstd (decompressed again on use)."`
-}
-
-// storeOpen opens the store under silo's home.
-func storeOpen(g *Globals) (*store.Store, error) {
-	home, err := g.HomeDir()
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(home)
-}
-
-// storePrintJSON prints v as indented JSON on stdout.
-func storePrintJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // storeStatus shows what long work is doing on stderr when it is a
@@ -73,7 +56,7 @@ func (c *StoreAddCmd) Run(g *Globals) error {
 		}
 		o.Deriver = h
 	}
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -99,7 +82,7 @@ func (c *StoreAddCmd) Run(g *Globals) error {
 		}
 	}
 	if c.JSON {
-		return storePrintJSON(e)
+		return printJSON(os.Stdout, e)
 	}
 	fmt.Println(e.Path)
 	return nil
@@ -113,7 +96,7 @@ type StoreLsCmd struct {
 
 // Run lists the entries.
 func (c *StoreLsCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -131,7 +114,7 @@ func storePrintEntries(es []*store.Entry, asJSON bool) error {
 		if es == nil {
 			es = []*store.Entry{}
 		}
-		return storePrintJSON(es)
+		return printJSON(os.Stdout, es)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tON DISK\tLAST USED")
@@ -153,7 +136,7 @@ type StorePathInfoCmd struct {
 
 // Run looks each argument up.
 func (c *StorePathInfoCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -167,7 +150,7 @@ func (c *StorePathInfoCmd) Run(g *Globals) error {
 		out = append(out, es...)
 	}
 	if c.JSON {
-		return storePrintJSON(out)
+		return printJSON(os.Stdout, out)
 	}
 	for i, e := range out {
 		if i > 0 {
@@ -229,7 +212,7 @@ type StoreVerifyCmd struct {
 
 // Run verifies and exits 1 when a problem is left.
 func (c *StoreVerifyCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -241,7 +224,7 @@ func (c *StoreVerifyCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		if err := storePrintJSON(rep); err != nil {
+		if err := printJSON(os.Stdout, rep); err != nil {
 			return err
 		}
 	} else {
@@ -278,7 +261,7 @@ func (c *StoreGCCmd) Run(g *Globals) error {
 
 // storeGC runs a collection and prints its report.
 func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -290,7 +273,7 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		return storePrintJSON(rep)
+		return printJSON(os.Stdout, rep)
 	}
 	verb := "removed"
 	if o.DryRun {
@@ -322,7 +305,7 @@ type StoreRootsCmd struct {
 
 // Run lists the roots.
 func (c *StoreRootsCmd) Run(g *Globals) error {
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -339,7 +322,7 @@ func (c *StoreRootsCmd) Run(g *Globals) error {
 		}
 	}
 	if c.JSON {
-		return storePrintJSON(out)
+		return printJSON(os.Stdout, out)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "KIND\tROOT\tENTRIES")
@@ -372,7 +355,7 @@ func storeCompress(g *Globals, o store.CompressOptions, asJSON bool) error {
 	if o.ColdFor <= 0 {
 		return errors.New("--cold-days must be at least 1")
 	}
-	s, err := storeOpen(g)
+	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -384,7 +367,7 @@ func storeCompress(g *Globals, o store.CompressOptions, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		return storePrintJSON(rep)
+		return printJSON(os.Stdout, rep)
 	}
 	for _, it := range rep.Entries {
 		if o.DryRun {
