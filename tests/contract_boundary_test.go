@@ -135,6 +135,8 @@ func TestContractProtectedPaths(t *testing.T) {
 				"echo evil > silo.lock",
 				"mkdir -p .git/hooks && echo evil > .git/hooks/post-checkout",
 				"echo '[core] hooksPath = /tmp' >> .git/config",
+				"mv .git .git-aside && mkdir -p .git/hooks && echo evil > .git/hooks/post-checkout",
+				"rm -rf .git",
 				"echo evil > .envrc",
 				"mkdir -p .vscode && echo {} > .vscode/tasks.json",
 				"echo evil > .gitmodules",

@@ -68,15 +68,47 @@ func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 		if err != nil {
 			return fmt.Errorf("protected path %q: %w", p, err)
 		}
-		got := dst[len(ws)+1:]
-		if err := fs.readOnlyView(ws, roView); err != nil {
-			return err
-		}
+		done = append(done, dst[len(ws)+1:])
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	if err := pinParents(ws, done); err != nil {
+		return err
+	}
+	if err := fs.readOnlyView(ws, roView); err != nil {
+		return err
+	}
+	for _, rel := range done {
 		// A bind of a read-only mount is read-only: one mount per path.
-		if err := unix.Mount(filepath.Join(roView, got), dst, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("protected path %q: %w", p, err)
+		if err := unix.Mount(filepath.Join(roView, rel), filepath.Join(ws, rel), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("protected path %q: %w", rel, err)
 		}
-		done = append(done, got)
+	}
+	return nil
+}
+
+// pinParents binds each directory between the workspace and a protected
+// path onto itself. A mount point cannot be renamed or removed, so the
+// sandbox cannot move such a directory aside and put one of its own in
+// its place (mv .git .git2 && mkdir -p .git/hooks) to escape the
+// protection. The binds are recursive and come before the read-only ones,
+// so that none hides another.
+func pinParents(ws string, rels []string) error {
+	pinned := map[string]bool{}
+	for _, rel := range rels {
+		parts := splitPath(rel)
+		for i := 1; i < len(parts); i++ {
+			dir := filepath.Join(parts[:i]...)
+			if pinned[dir] {
+				continue
+			}
+			p := filepath.Join(ws, dir)
+			if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("pin %s in place: %w", dir, err)
+			}
+			pinned[dir] = true
+		}
 	}
 	return nil
 }
