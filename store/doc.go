@@ -61,8 +61,9 @@
 //
 // Content is staged under the handle's store/.tmp/<owner>/ (copied and
 // hashed in one pass, holes kept; or renamed there when AddOptions.Move
-// is set), fsynced (a tree with one syncfs) and made read-only. A
-// content-addressed file is hashed first and not copied at all when
+// is set), fsynced (a tree with one syncfs) and made read-only. A copy
+// whose entry turns out to exist already is dropped before its fsync; a
+// content-addressed tree is hashed first and not copied at all when
 // already present. Then, holding the store lock shared:
 //
 //  1. if the entry's metadata exists, the staged copy is dropped and the
