@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 
@@ -39,9 +41,20 @@ func Pull(ctx context.Context, st *store.Store, ref string, o Options) (*Pulled,
 	}
 	p, err := pull(ctx, st, r, o)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, fmt.Errorf("pull %s: %w%s", ref, err, unreachableHint(err))
 	}
 	return p, nil
+}
+
+// unreachableHint says what to do when a registry could not be reached at
+// all (no route, no DNS, refused): silo works offline from files too.
+func unreachableHint(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	if !errors.As(err, &dnsErr) && !errors.As(err, &opErr) {
+		return ""
+	}
+	return "\n(the registry could not be reached: check the network or HTTPS_PROXY, or load the image from a file with `silo image pull docker-archive:FILE`, `oci-archive:FILE` or `oci-layout:DIR` and name that as the tool's image)"
 }
 
 func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulled, error) {
