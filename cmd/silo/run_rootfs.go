@@ -42,13 +42,13 @@ func resolveRootfs(ctx context.Context, home, image, backend string, spec *vm.Sp
 		r.close()
 		return nil, fmt.Errorf("image %s: %w", image, err)
 	}
+	// derive.Rootfs hands back the entry already held in st's temporary
+	// root and ready at its Path (Use on a hit, the add's own hold on a
+	// build): a second Use would only repeat the lock, the metadata read,
+	// the hold and the touch.
 	entry := res.Dir
 	if format == derive.FormatExt4 {
 		entry = res.Ext4
-	}
-	if entry, err = st.Use(entry.Name); err != nil {
-		r.close()
-		return nil, fmt.Errorf("image %s: %w", image, err)
 	}
 	if format == derive.FormatDir {
 		spec.RootfsDir = entry.Path
