@@ -76,13 +76,16 @@ func decodeError(file string, v any, err error) error {
 	return &Error{File: file, Msg: fmt.Sprintf("cannot read the file: %v", err)}
 }
 
-var mismatchRE = regexp.MustCompile(`^toml: cannot decode TOML (.+) into (?:.* of type )?(.+)$`)
+// mismatchRE is compiled on the first decoding error, not at package init.
+var mismatchRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: cannot decode TOML (.+) into (?:.* of type )?(.+)$`)
+})
 
 // decodeMsg rewrites a go-toml decoding error as a sentence about the key.
 func decodeMsg(de *toml.DecodeError) string {
 	key := strings.Join(de.Key(), ".")
 	msg := de.Error()
-	if m := mismatchRE.FindStringSubmatch(msg); m != nil && key != "" {
+	if m := mismatchRE().FindStringSubmatch(msg); m != nil && key != "" {
 		return fmt.Sprintf("`%s` must be %s, not %s %s", key, tomlKind(m[2]), article(m[1]), m[1])
 	}
 	msg = strings.TrimPrefix(msg, "toml: ")

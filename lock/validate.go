@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -15,9 +16,12 @@ import (
 // and resolved, or a message saying what is wrong with it. The caller adds
 // the file, line and column.
 
+// The patterns are compiled on first use, not at package init: every silo
+// command links this package, and most never check a tag or a size
+// (tagRE's {0,127} alone compiles to a program of some 2,000 allocations).
 var (
-	tagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	sizeRE = regexp.MustCompile(`^([0-9]{1,12})\s*([KMGT]i?B?|B)?$`)
+	tagRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
+	sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{1,12})\s*([KMGT]i?B?|B)?$`) })
 )
 
 // Local image sources: the reference names a directory or file on the host.
@@ -51,7 +55,7 @@ func checkLocalImage(prefix, rest, dir, userHome string) (string, string) {
 	if prefix == srcOCILayout {
 		if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.ContainsRune(rest[i:], '/') {
 			path, tag = rest[:i], rest[i+1:]
-			if !tagRE.MatchString(tag) {
+			if !tagRE().MatchString(tag) {
 				return "", fmt.Sprintf("image %q: %q is not a valid tag", prefix+rest, tag)
 			}
 		}
@@ -262,7 +266,7 @@ func checkRange(key string, n, lo, hi int) string {
 // parseSize reads a size such as "512MiB", "2G" or "1024" (MiB). Units are
 // binary whether or not the i is written.
 func parseSize(s string) (int64, string) {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRE().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Sprintf("size %q is not a size: write one such as \"512MiB\" or \"2GiB\"", s)
 	}
