@@ -47,13 +47,16 @@ func GuardWorkspace(runDir, workspace string, protected, exclude []string) (guar
 	if err != nil {
 		return nil, nil, err
 	}
-	made, err := makePlaceholders(workspace, protected, exclude)
+	// The record of the sandboxes already running, read under the mutex
+	// before this one adds to it: what it holds is theirs and this one's.
+	record, err := readLines(base + ".made")
+	var made []string
+	if err == nil {
+		made, err = makePlaceholders(workspace, protected, exclude, guardedSet(record))
+		record = append(record, made...)
+	}
 	if err == nil {
 		err = appendLines(base+".made", made)
-	}
-	var record []string
-	if err == nil {
-		record, err = readLines(base + ".made")
 	}
 	if err != nil {
 		users.Close()
@@ -92,14 +95,33 @@ func releaseGuard(base, workspace string, users *os.File) {
 	os.Remove(base + ".made")
 }
 
+// guardedSet is the set of protected placeholders in record lines.
+func guardedSet(record []string) map[string]bool {
+	held := map[string]bool{}
+	for _, l := range record {
+		if rel, ok := strings.CutPrefix(l, "p "); ok {
+			held[rel] = true
+		}
+	}
+	return held
+}
+
 // makePlaceholders creates what the paths need and returns the record
 // lines of what it made, parents first: "p REL" for a protected path's,
-// "x REL" for an excluded one's.
-func makePlaceholders(workspace string, protected, exclude []string) ([]string, error) {
+// "x REL" for an excluded one's. A protected path needs one placeholder
+// only, at its first missing component: that placeholder is itself
+// read-only in the sandbox (and pinned), so nothing can be created under
+// it, and the agent mounts there and skips the paths below (a project
+// without git gets an empty .git, not also .git/hooks and .git/config).
+// held holds the protected placeholders already made (by a running
+// sandbox, or by an earlier path of this call): a path under one needs
+// nothing more.
+func makePlaceholders(workspace string, protected, exclude []string, held map[string]bool) ([]string, error) {
 	var made []string
 	for _, p := range protected {
-		m, err := placeholder(workspace, p, strings.HasSuffix(p, "/"))
-		for _, rel := range m {
+		rel, err := protectedPlaceholder(workspace, p, strings.HasSuffix(p, "/"), held)
+		if rel != "" {
+			held[rel] = true
 			made = append(made, "p "+rel)
 		}
 		if err != nil {
@@ -154,6 +176,45 @@ func placeholder(workspace, rel string, dir bool) ([]string, error) {
 		made = append(made, filepath.ToSlash(rel))
 	}
 	return made, nil
+}
+
+// protectedPlaceholder creates the first missing component of the
+// protected path rel, a directory unless it is the last one and not dir,
+// and returns it; "" when nothing is missing, when rel is under a held
+// placeholder that is still there, or when a symlink or a file is on the way (the agent
+// refuses or guards those itself).
+func protectedPlaceholder(workspace, rel string, dir bool, held map[string]bool) (string, error) {
+	parts := strings.Split(strings.Trim(filepath.ToSlash(filepath.Clean("/"+rel)), "/"), "/")
+	cur := workspace
+	for i, c := range parts {
+		if c == "" || c == ".." {
+			return "", nil
+		}
+		cur = filepath.Join(cur, c)
+		r := strings.Join(parts[:i+1], "/")
+		st, err := os.Lstat(cur)
+		if err == nil {
+			if held[r] || !st.IsDir() || st.Mode()&os.ModeSymlink != 0 {
+				return "", nil
+			}
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if i == len(parts)-1 && !dir {
+			f, err := os.OpenFile(cur, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
+			if err != nil {
+				return "", err
+			}
+			return r, f.Close()
+		}
+		if err := os.Mkdir(cur, 0o755); err != nil {
+			return "", err
+		}
+		return r, nil
+	}
+	return "", nil
 }
 
 // removeIfEmpty removes an empty directory or an empty regular file.

@@ -26,9 +26,11 @@ func TestGuardWorkspaceShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Both sandboxes guard the placeholders made for protected paths,
-	// the second too, though it found them made.
+	// the second too, though it found them made, and every path asked
+	// for: the missing .git is itself read-only, so nothing can be made
+	// under it.
 	for _, g := range [][]string{g1, g2} {
-		for _, p := range []string{".git", ".git/hooks", ".git/config", "silo.lock", ".vscode"} {
+		for _, p := range append([]string{".git"}, protected...) {
 			if !slices.Contains(g, p) {
 				t.Errorf("%s not guarded: %q", p, g)
 			}
@@ -37,11 +39,18 @@ func TestGuardWorkspaceShared(t *testing.T) {
 			t.Errorf("an excluded path's placeholder is read-only: %q", g)
 		}
 	}
-	want := map[string]bool{"silo.lock": false, ".git": true, ".git/hooks": true, ".git/config": false, ".vscode": true, "web": true, "web/node_modules": true}
+	want := map[string]bool{"silo.lock": false, ".git": true, ".vscode": true, "web": true, "web/node_modules": true}
 	for p, dir := range want {
 		st, err := os.Lstat(filepath.Join(ws, p))
 		if err != nil || st.IsDir() != dir {
 			t.Fatalf("placeholder %s: %v", p, err)
+		}
+	}
+	// One placeholder per missing protected parent: the read-only .git
+	// holds .git/hooks and .git/config, which need none of their own.
+	for _, p := range []string{".git/hooks", ".git/config"} {
+		if _, err := os.Lstat(filepath.Join(ws, p)); !os.IsNotExist(err) {
+			t.Errorf("%s made under the placeholder .git (%v)", p, err)
 		}
 	}
 	first()
@@ -96,5 +105,61 @@ func TestGuardWorkspaceSymlinks(t *testing.T) {
 	defer release()
 	if _, err := os.Lstat(filepath.Join(outside, "hooks")); !os.IsNotExist(err) {
 		t.Errorf("a placeholder was made through a symlink, outside the workspace (%v)", err)
+	}
+}
+
+func TestGuardWorkspaceRemakesAHeldPlaceholderThatWentAway(t *testing.T) {
+	run, ws := t.TempDir(), t.TempDir()
+	protected := []string{".git/hooks/"}
+	_, first, err := GuardWorkspace(run, ws, protected, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first()
+	// The user removes the empty .git the first sandbox stands on.
+	if err := os.Remove(filepath.Join(ws, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	g, second, err := GuardWorkspace(run, ws, protected, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second()
+	if st, err := os.Lstat(filepath.Join(ws, ".git")); err != nil || !st.IsDir() {
+		t.Errorf("the second sandbox did not make .git again: %v", err)
+	}
+	if !slices.Contains(g, ".git") {
+		t.Errorf(".git not guarded: %q", g)
+	}
+}
+
+func TestGuardWorkspaceUnderARealDirectory(t *testing.T) {
+	run, ws := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(ws, ".git"), 0o755); err != nil { // a real repository
+		t.Fatal(err)
+	}
+	g, release, err := GuardWorkspace(run, ws, []string{".git/hooks/", ".git/config"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, dir := range map[string]bool{".git/hooks": true, ".git/config": false} {
+		if st, err := os.Lstat(filepath.Join(ws, p)); err != nil || st.IsDir() != dir {
+			t.Errorf("placeholder %s under the real .git: %v", p, err)
+		}
+		if !slices.Contains(g, p) {
+			t.Errorf("%s not guarded: %q", p, g)
+		}
+	}
+	if slices.Contains(g, ".git") {
+		t.Errorf("the user's own .git is guarded whole: %q", g)
+	}
+	release()
+	if _, err := os.Lstat(filepath.Join(ws, ".git")); err != nil {
+		t.Errorf("the user's .git was removed: %v", err)
+	}
+	for _, p := range []string{".git/hooks", ".git/config"} {
+		if _, err := os.Lstat(filepath.Join(ws, p)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
 	}
 }
