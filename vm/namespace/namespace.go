@@ -46,13 +46,21 @@ type Options struct {
 type Backend struct {
 	opts Options
 
+	// The binaries are found once per backend: Available (from
+	// vm.Select) and start both need them.
+	bwrap, agent func() (string, error)
+
 	loaderOnce sync.Once
 	loader     []string // bwrap arguments for a dynamic agent
 	loaderErr  error
 }
 
 // New returns a namespace backend.
-func New(opts Options) *Backend { return &Backend{opts: opts} }
+func New(opts Options) *Backend {
+	b := &Backend{opts: opts}
+	b.bwrap, b.agent = sync.OnceValues(b.findBwrap), sync.OnceValues(b.findAgent)
+	return b
+}
 
 func init() {
 	vm.Register("namespace", func() vm.Backend { return New(Options{}) })
@@ -75,8 +83,8 @@ func (b *Backend) Available() error {
 	return userNamespaces()
 }
 
-// bwrap finds the bubblewrap binary.
-func (b *Backend) bwrap() (string, error) {
+// findBwrap finds the bubblewrap binary.
+func (b *Backend) findBwrap() (string, error) {
 	if b.opts.Bwrap != "" {
 		return b.opts.Bwrap, nil
 	}
@@ -87,8 +95,8 @@ func (b *Backend) bwrap() (string, error) {
 	return p, nil
 }
 
-// agent finds the agent binary.
-func (b *Backend) agent() (string, error) {
+// findAgent finds the agent binary.
+func (b *Backend) findAgent() (string, error) {
 	if b.opts.Agent != "" {
 		return b.opts.Agent, nil
 	}
