@@ -36,6 +36,12 @@ const maxPassFile = 16 << 20
 // byte stream to the agent is up; Attach closes conn before it returns,
 // and the backend then tears the sandbox down.
 func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *Spec) (exit int, err error) {
+	if spec.Prepare != nil {
+		if err := spec.Prepare(spec); err != nil {
+			conn.Close()
+			return -1, err
+		}
+	}
 	msg, err := wireSpec(spec)
 	if err != nil {
 		conn.Close()

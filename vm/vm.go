@@ -57,6 +57,13 @@ type Spec struct {
 	// Protected are workspace-relative paths made read-only inside
 	// (silo.toml, silo.lock, .git/hooks, …), whether they exist or not.
 	Protected []string
+	// Prepare, when set, runs at the start of Attach, before the spec is
+	// sent: host work the agent's filesystem needs but the backend's start
+	// does not (GuardWorkspace's placeholders), done while the sandbox
+	// boots. It may change the spec (Protected); its error ends the run
+	// before the agent builds anything. Every backend reaches the agent
+	// through Attach, so none can skip it.
+	Prepare func(*Spec) error
 	// Mounts are host directories shown read-write inside, outside
 	// /workspace: the tool's package caches, kept across runs. A backend
 	// that cannot share them refuses the run and says why; it never drops

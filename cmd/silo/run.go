@@ -85,12 +85,23 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 		return err
 	}
 	timing.Mark("store lookup", t)
-	guarded, release, err := vm.GuardWorkspace(filepath.Join(home, "run"), spec.Workspace, spec.Protected, spec.Exclude)
-	if err != nil {
-		return err
+	// The workspace guard's placeholders are made while the sandbox
+	// boots (Attach runs Prepare before it sends the spec), and removed
+	// once the backend has torn the sandbox down.
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	spec.Prepare = func(s *vm.Spec) error {
+		guarded, rel, err := vm.GuardWorkspace(filepath.Join(home, "run"), s.Workspace, s.Protected, s.Exclude)
+		if err != nil {
+			return err
+		}
+		release, s.Protected = rel, guarded
+		return nil
 	}
-	defer release()
-	spec.Protected = guarded
 	code, err := backend.Run(context.Background(), spec)
 	if f.Timing {
 		printTiming(os.Stderr, backend, reason, timing, start)
