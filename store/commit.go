@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -110,6 +111,14 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 	}
 	if err := s.writeMeta(m); err != nil {
 		return nil, err
+	}
+	if !o.Deriver.IsZero() {
+		// An index for ByDeriver, which every warm run asks; advisory: a
+		// lookup that misses it falls back to a scan.
+		b, _ := json.Marshal(realisation{Key: deriverKey(o.Deriver), Name: name})
+		if err := s.writeAtomic(s.realPath(deriverKey(o.Deriver)), b); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.holdLocked(name); err != nil {
 		return nil, err

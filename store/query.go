@@ -111,6 +111,9 @@ func (s *Store) ByContent(h Hash) ([]*Entry, error) {
 // ByDeriver returns the entry derivation h produced; ErrNotFound when
 // absent.
 func (s *Store) ByDeriver(h Hash) (*Entry, error) {
+	if e, err := s.Realisation(deriverKey(h)); err == nil && e.Deriver == h {
+		return e, nil
+	}
 	out, err := s.withPrefix(PathHash(h)+"-", func(e *Entry) bool { return e.Deriver == h })
 	if err != nil {
 		return nil, err
@@ -120,6 +123,9 @@ func (s *Store) ByDeriver(h Hash) (*Entry, error) {
 	}
 	return out[0], nil
 }
+
+// deriverKey is the realisation key that indexes derivation h's output.
+func deriverKey(h Hash) string { return "deriver:" + h.String() }
 
 // Filter selects entries for List. The zero value selects all.
 type Filter struct {

@@ -332,3 +332,45 @@ func TestAddReaderRefusesTruncatedStream(t *testing.T) {
 		t.Errorf("a failed add left %d entries: %v", len(entries), entries[0].Name)
 	}
 }
+
+// TestByDeriverIndex finds a derivation's output through its index, by a
+// scan when the index is lost, and not at all once GC has collected it.
+func TestByDeriverIndex(t *testing.T) {
+	s := open(t)
+	drv := HashBytes([]byte("rootfs derivation"))
+	e, err := s.AddReader(strings.NewReader("image"), AddOptions{Name: "rootfs.ext4", Kind: KindRootfs, Deriver: drv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.realPath(deriverKey(drv))); err != nil {
+		t.Fatalf("no index for the derivation: %v", err)
+	}
+	if got, err := s.ByDeriver(drv); err != nil || got.Name != e.Name {
+		t.Fatalf("ByDeriver through the index = %v, %v", got, err)
+	}
+	if err := os.Remove(s.realPath(deriverKey(drv))); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ByDeriver(drv); err != nil || got.Name != e.Name {
+		t.Fatalf("ByDeriver by scan = %v, %v", got, err)
+	}
+	if err := s.SetRealisation(deriverKey(drv), e.Name); err != nil {
+		t.Fatal(err)
+	}
+	home := s.Home()
+	s.Close()
+	s2, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.GC(GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.ByDeriver(drv); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ByDeriver after GC = %v, %v; want ErrNotFound", got, err)
+	}
+	if _, err := os.Stat(s2.realPath(deriverKey(drv))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("GC left the index of a collected entry: %v", err)
+	}
+}
