@@ -8,7 +8,7 @@ PKGS      := ./...
 # The test timeout covers the VM tests, which boot under TCG here.
 TESTFLAGS ?= -timeout 40m
 
-.PHONY: help build install test test-short bench lint fuzz demo clean kernel
+.PHONY: help build install test test-short bench lint fuzz demo clean kernel deps
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,16 +20,19 @@ build: ## Build ./silo and ./silo-agent (static; silo is also an agent, silo-age
 install: build ## Install silo into $(PREFIX)/bin.
 	install -m 0755 silo silo-agent $(PREFIX)/bin/
 
-kernel: ## Fetch Debian's stock kernel into .cache/kernel (for VM tests).
+deps: ## Install the Debian packages the tests use, if any is missing.
+	./scripts/deps.sh
+
+kernel: deps ## Fetch Debian's stock kernel into .cache/kernel (for VM tests).
 	./scripts/fetch-kernel.sh >/dev/null
 
-test: build kernel ## Run every test, VM tests included.
+test: deps build kernel ## Run every test, VM tests included.
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 test-short: ## Run the fast tests only.
 	$(GO) test -short $(PKGS)
 
-bench: build kernel ## Run the benchmarks (figures, not pass/fail).
+bench: deps build kernel ## Run the benchmarks (figures, not pass/fail).
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $(PKGS)
 
 lint: ## gofmt, go vet and staticcheck.

@@ -7,7 +7,13 @@ dest=${1:-"$(cd "$(dirname "$0")/.." && pwd)/.cache/kernel"}
 if ls "$dest"/boot/vmlinuz-* >/dev/null 2>&1; then
   echo "$dest"; exit 0
 fi
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+pkg=$(resolve)
+if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
+  # A fresh machine's package index may be empty: read it once.
+  apt-get update -q >/dev/null 2>&1 || true
+  pkg=$(resolve)
+fi
 if [ -z "$pkg" ]; then
   echo "fetch-kernel: cannot resolve linux-image-amd64 (run apt-get update first)" >&2
   exit 1
