@@ -10,6 +10,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/silo-dev/silo/internal/fds"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -79,6 +80,9 @@ func main() {
 	if maybeRunAsInit() {
 		return
 	}
+	// What silo's parent left open (a shell's or an IDE's descriptors) must
+	// not reach bwrap, QEMU or, through them, a sandbox.
+	_ = fds.CloseOnExec(3)
 	var cli CLI
 	ctx := kong.Parse(&cli,
 		kong.Name("silo"),

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/yamux"
 	"golang.org/x/sys/unix"
 
+	"github.com/silo-dev/silo/internal/fds"
 	"github.com/silo-dev/silo/vm/proto"
 )
 
@@ -35,6 +36,11 @@ func Serve(conn io.ReadWriteCloser, l Layout) error {
 	// Not dumpable: the sandbox's root cannot read the agent's memory,
 	// environment or file descriptors through /proc/1.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// No descriptor the agent holds or inherited (the host channel, any
+	// the backend passed on) may reach the command.
+	if err := fds.CloseOnExec(3); err != nil {
+		return fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	ignoreSignals()
 	mux, err := yamux.Server(conn, proto.Config())
 	if err != nil {
