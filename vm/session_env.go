@@ -20,27 +20,36 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // alwaysProtected are the workspace paths a tool could use to widen its own
 // permissions or to run code later on the host: read-only inside whether
-// they exist or not (a missing one cannot be created).
+// they exist or not (a missing one cannot be created). All of .git is
+// among them, not only its hooks and config: a writable .git can point
+// git elsewhere (commondir, config.worktree, modules/, worktrees/) and so
+// run code at the next git status on the host. Tools can read history
+// inside; commits are made on the host.
 var alwaysProtected = []string{
-	"silo.toml", "silo.lock", ".git/hooks/", ".git/config", ".gitmodules",
+	"silo.toml", "silo.lock", ".git/", ".gitmodules",
 	".envrc", ".vscode/", ".idea/",
 }
 
-// rcFiles are shell startup files, protected when the workspace has them.
-var rcFiles = []string{
+// protectedIfPresent are further files that run code on the host later,
+// protected when the workspace has them: shell startup files, git hook
+// managers, tool-version managers that run tasks, editor and agent
+// settings that define commands.
+var protectedIfPresent = []string{
 	".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
 	".zshrc", ".zshenv", ".zprofile", ".zlogin", ".kshrc", ".cshrc", ".tcshrc",
 	".inputrc", ".config/fish/config.fish",
+	".husky/", ".pre-commit-config.yaml", "lefthook.yml", ".lefthook.yml",
+	"mise.toml", ".mise.toml", ".devcontainer/", ".claude/", ".mcp.json", ".cursor/",
 }
 
 // DefaultProtected returns the protected paths for a workspace: the
-// always-protected ones, and the shell rc files that exist in it. A
-// trailing "/" marks a directory.
+// always-protected ones, and those of protectedIfPresent that exist in it.
+// A trailing "/" marks a directory.
 func DefaultProtected(workspace string) []string {
 	p := append([]string(nil), alwaysProtected...)
-	for _, rc := range rcFiles {
-		if _, err := os.Lstat(filepath.Join(workspace, rc)); err == nil {
-			p = append(p, rc)
+	for _, rel := range protectedIfPresent {
+		if _, err := os.Lstat(filepath.Join(workspace, strings.TrimSuffix(rel, "/"))); err == nil {
+			p = append(p, rel)
 		}
 	}
 	return p

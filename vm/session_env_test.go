@@ -49,14 +49,19 @@ func TestDefaultProtected(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ws, ".bashrc"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(ws, ".husky"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	got := DefaultProtected(ws)
-	for _, want := range []string{"silo.toml", "silo.lock", ".git/hooks/", ".git/config", ".envrc", ".bashrc"} {
+	for _, want := range []string{"silo.toml", "silo.lock", ".git/", ".envrc", ".bashrc", ".husky/"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("%s not protected: %q", want, got)
 		}
 	}
-	if slices.Contains(got, ".zshrc") {
-		t.Errorf("a missing rc file is protected: %q", got)
+	for _, absent := range []string{".zshrc", ".claude/"} {
+		if slices.Contains(got, absent) {
+			t.Errorf("missing %s is protected: %q", absent, got)
+		}
 	}
 }
 
