@@ -80,9 +80,12 @@ func TestContractReadOnlyWorkspace(t *testing.T) {
 		f.WriteString("mode = \"ro\"\n") // in the [mount] table, last in the file
 		f.Close()
 		writeFile(t, filepath.Join(ws, "src/app.js"), "app\n")
+		// .config/fish/config.fish is protected, so .config and
+		// .config/fish are pinned: mounts of their own, read-only too.
+		writeFile(t, filepath.Join(ws, ".config/fish/config.fish"), "set x 1\n")
 		before := snapshot(t, ws)
-		out := s.sh(t, ws, "cat src/app.js; echo x > src/app.js || echo DENIED; touch new || echo DENIED; mkdir -p node_modules/m && echo ok > node_modules/m/f && cat node_modules/m/f")
-		if out != "app\nDENIED\nDENIED\nok\n" {
+		out := s.sh(t, ws, "cat src/app.js; echo x > src/app.js || echo DENIED; touch new || echo DENIED; touch .config/new .config/fish/new || echo DENIED; mkdir -p node_modules/m && echo ok > node_modules/m/f && cat node_modules/m/f")
+		if out != "app\nDENIED\nDENIED\nDENIED\nok\n" {
 			t.Errorf("a read-only workspace, its exclude writable: %q", out)
 		}
 		if diff := diffSnapshots(before, snapshot(t, ws)); diff != "" {
@@ -127,6 +130,7 @@ func TestContractProtectedPaths(t *testing.T) {
 			ws := s.project(t)
 			writeFile(t, filepath.Join(ws, ".git/config"), "[core]\n")
 			writeFile(t, filepath.Join(ws, ".git/HEAD"), "ref: refs/heads/main\n")
+			writeFile(t, filepath.Join(ws, ".husky/pre-commit"), "npm test\n")
 			before := snapshot(t, ws)
 			s.checkDenied(t, ws, []string{
 				"echo '[tool.x]' >> silo.toml",
@@ -137,6 +141,9 @@ func TestContractProtectedPaths(t *testing.T) {
 				"echo '[core] hooksPath = /tmp' >> .git/config",
 				"mv .git .git-aside && mkdir -p .git/hooks && echo evil > .git/hooks/post-checkout",
 				"rm -rf .git",
+				"echo evil > .git/commondir",
+				"echo ok > .git/HEAD",
+				"echo evil > .husky/pre-commit",
 				"echo evil > .envrc",
 				"mkdir -p .vscode && echo {} > .vscode/tasks.json",
 				"echo evil > .gitmodules",
@@ -146,10 +153,9 @@ func TestContractProtectedPaths(t *testing.T) {
 				"unshare -Urm sh -c 'umount /workspace/silo.toml && echo evil > /workspace/silo.toml'",
 				"unshare -Urm sh -c 'mount -o remount,bind,rw /workspace/silo.toml && echo evil > /workspace/silo.toml'",
 			})
-			s.sh(t, ws, "echo fine > allowed.txt && echo ok > .git/HEAD")
+			s.sh(t, ws, "echo fine > allowed.txt && cat .git/HEAD .husky/pre-commit >/dev/null")
 			after := snapshot(t, ws)
 			delete(after, "allowed.txt")
-			after[".git/HEAD"] = before[".git/HEAD"]
 			if diff := diffSnapshots(before, after); diff != "" {
 				t.Errorf("the host workspace changed:\n%s", diff)
 			}

@@ -20,7 +20,8 @@ type sandboxFS struct {
 	ws      *os.File // the workspace as the host sees it (no sandbox mounts)
 	wsMount string   // where the workspace is bound: under the new root, then /workspace
 	made    []placeholder
-	roView  bool // the read-only view of the workspace is mounted
+	roView  bool     // the read-only view of the workspace is mounted
+	pinned  []string // directories above protected paths, bound onto themselves
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -110,10 +111,12 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 		return err
 	}
 	if s.ReadOnly {
-		// Only the workspace's own mount: the excludes on it stay
-		// writable.
-		if err := remountReadOnly(dst); err != nil {
-			return fmt.Errorf("mount the workspace read-only: %w", err)
+		// The workspace's own mount and the pins on it, which are mounts
+		// of their own: the excludes stay writable.
+		for _, p := range append([]string{dst}, fs.pinned...) {
+			if err := remountReadOnly(p); err != nil {
+				return fmt.Errorf("mount the workspace read-only: %w", err)
+			}
 		}
 	}
 	return nil

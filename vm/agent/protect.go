@@ -73,7 +73,7 @@ func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 	if len(done) == 0 {
 		return nil
 	}
-	if err := pinParents(ws, done); err != nil {
+	if err := fs.pinParents(ws, done); err != nil {
 		return err
 	}
 	if err := fs.readOnlyView(ws, roView); err != nil {
@@ -94,7 +94,7 @@ func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 // its place (mv .git .git2 && mkdir -p .git/hooks) to escape the
 // protection. The binds are recursive and come before the read-only ones,
 // so that none hides another.
-func pinParents(ws string, rels []string) error {
+func (fs *sandboxFS) pinParents(ws string, rels []string) error {
 	pinned := map[string]bool{}
 	for _, rel := range rels {
 		parts := splitPath(rel)
@@ -108,6 +108,7 @@ func pinParents(ws string, rels []string) error {
 				return fmt.Errorf("pin %s in place: %w", dir, err)
 			}
 			pinned[dir] = true
+			fs.pinned = append(fs.pinned, p)
 		}
 	}
 	return nil
