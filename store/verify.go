@@ -185,14 +185,24 @@ func (s *Store) repair(rep *VerifyReport) error {
 	}
 	defer removeAll(trash)
 	defer unlock()
-	for i, p := range rep.Problems {
+	kept := rep.Problems[:0]
+	for _, p := range rep.Problems {
 		if p.Kind == ProblemMissing {
+			kept = append(kept, p)
 			continue // nothing here to remove; fetch or rebuild what is missing
+		}
+		// The first look ran without the lock: a compress or a use may
+		// have swapped the entry's form under it. Only what is still
+		// broken now, with everyone else locked out, is removed.
+		if s.verifyOne(p.Name) == nil {
+			continue
 		}
 		if err := s.removeEntry(p.Name, true, trash); err != nil {
 			return fmt.Errorf("repair %s: %w", p.Name, err)
 		}
-		rep.Problems[i].Repaired = true
+		p.Repaired = true
+		kept = append(kept, p)
 	}
+	rep.Problems = kept
 	return nil
 }

@@ -82,3 +82,24 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRepairLooksAgain hands repair a problem that a first, unlocked look
+// reported while a compress swapped the entry's form: the entry is sound
+// by the time repair holds the lock, so it must be kept.
+func TestRepairLooksAgain(t *testing.T) {
+	s := open(t)
+	e, err := s.AddReader(strings.NewReader("healthy"), AddOptions{Name: "ok.txt", Kind: KindFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &VerifyReport{Problems: []Problem{{Name: e.Name, Kind: ProblemOrphanMetadata, Detail: "its file is gone"}}}
+	if err := s.repair(rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(e.Name); err != nil {
+		t.Fatalf("repair removed a sound entry: %v", err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("a problem that went away is still reported: %+v", rep.Problems)
+	}
+}
