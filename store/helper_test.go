@@ -159,7 +159,8 @@ func helperAddTree(home, src string) error {
 
 // helperUnprivileged exercises, as an unprivileged user, everything that
 // moves read-only trees around: AddDir by move and by copy of a tree with a
-// read-only directory, compression, decompression, GC and verify.
+// read-only directory and with a file and a directory of mode 0000,
+// compression, decompression, GC and verify.
 func helperUnprivileged(home string) error {
 	s, err := Open(home)
 	if err != nil {
@@ -179,6 +180,20 @@ func helperUnprivileged(home string) error {
 		}
 	}
 	if err := os.Chmod(filepath.Join(root, "ro"), 0o555); err != nil {
+		return err
+	}
+	// Images ship files and directories their owner may not read
+	// (/etc/shadow 0000 on Fedora): root reads them regardless.
+	if err := os.WriteFile(filepath.Join(root, "shadow"), []byte("root:*:1::::::\n"), 0); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(root, "closed"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "closed", "f"), []byte("x"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(root, "closed"), 0); err != nil {
 		return err
 	}
 	copied, err := s.AddDir(root, AddOptions{Name: "copied"})

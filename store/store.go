@@ -166,13 +166,28 @@ func removeAll(path string) error {
 	if err == nil {
 		return nil
 	}
-	_ = filepath.Walk(path, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && fi.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
+	makeRemovable(path)
 	return os.RemoveAll(path)
+}
+
+// makeRemovable opens up every directory of a tree, before reading it:
+// a store tree's directories have no write bits, and an image may ship
+// directories with none at all.
+func makeRemovable(p string) {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	_ = os.Chmod(p, 0o700)
+	f, err := os.Open(p)
+	if err != nil {
+		return
+	}
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	for _, n := range names {
+		makeRemovable(filepath.Join(p, n))
+	}
 }
 
 // renameOut moves the store entry p (a file or a read-only tree) to dst,

@@ -159,6 +159,11 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 			return err
 		}
 	}
+	restore, err := readable(src, mode, o.UID, 0o500)
+	if err != nil {
+		return err
+	}
+	defer restore()
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -185,6 +190,7 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 		}
 	}
 	t.encs(func(e *narEnc) { e.dirEnd() })
+	restore()
 	if dst != "" {
 		t.dirs = append(t.dirs, dirFinish{dst, mode, o, top})
 		return nil
@@ -198,7 +204,12 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 func (t *treeOp) file(src, dst string, mode uint32, o owner, size int64) error {
 	t.encs(func(e *narEnc) { e.file(mode, o, size) })
 	t.size += size
+	restore, err := readable(src, mode, o.UID, 0o400)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(src)
+	restore()
 	if err != nil {
 		return err
 	}
@@ -291,6 +302,28 @@ func (t *treeOp) finish(dst string, mode uint32, o owner, link bool) error {
 }
 
 // chmod sets raw permission bits (setuid and friends included).
+// readable lends the owner the permission bits need (read, and search
+// for a directory) on a file of theirs that lacks them, as images ship
+// /etc/shadow with mode 0000: root reads it regardless, an unprivileged
+// owner cannot. The returned func puts the mode back; it may be called
+// more than once.
+func readable(p string, mode, uid, need uint32) (func(), error) {
+	euid := uint32(os.Geteuid())
+	if mode&need == need || euid == 0 || uid != euid {
+		return func() {}, nil
+	}
+	if err := chmod(p, mode|need); err != nil {
+		return nil, err
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			_ = chmod(p, mode)
+		}
+	}, nil
+}
+
 func chmod(p string, mode uint32) error {
 	if err := unix.Fchmodat(unix.AT_FDCWD, p, mode, 0); err != nil {
 		return fmt.Errorf("chmod %s: %w", p, err)
