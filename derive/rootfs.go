@@ -107,12 +107,19 @@ func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
 func realise(st *store.Store, im *oci.Image, format string, sizeMB int64) (*store.Entry, error) {
 	d := RootfsDerivation(im, format, sizeMB)
 	h := d.Hash()
-	if e, err := st.ByDeriver(h); err == nil {
-		return st.Use(e.Name)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	e, err := st.ByDeriver(h)
+	if err == nil {
+		// Use holds it; a GC between the lookup and here may have taken
+		// it, and then it is built again.
+		e, err = st.Use(e.Name)
+	}
+	if err == nil {
+		return e, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	e, err := build(st, im, d, h)
+	e, err = build(st, im, d, h)
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}

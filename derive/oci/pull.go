@@ -185,7 +185,9 @@ func readConfig(img v1.Image, man *v1.Manifest, out *Image) ([]byte, error) {
 // storeBlob adds a small verified blob, or finds it by digest.
 func storeBlob(st *store.Store, b []byte, dgst, mediaType string, kind store.Kind, suffix string) (*store.Entry, error) {
 	if e, err := st.Realisation(blobKey(dgst)); err == nil {
-		return e, nil
+		if e, err := st.Use(e.Name); err == nil {
+			return e, nil // held now: a GC cannot take it before the image refers to it
+		}
 	}
 	e, err := st.AddReader(bytes.NewReader(b), store.AddOptions{
 		Name: shortDigest(dgst) + "-" + suffix, Kind: kind,
