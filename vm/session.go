@@ -276,7 +276,7 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)
 	}
 	for _, f := range spec.PassFiles {
-		pf, err := readPassFile(f, workdir)
+		pf, err := readPassFile(f, workdir, spec.Workspace)
 		if err != nil {
 			return nil, err
 		}
@@ -324,8 +324,10 @@ func guestWorkdir(w string) (string, error) {
 // within reports whether p is dir or under it.
 func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
-// readPassFile reads one pass file from the host.
-func readPassFile(f PassFile, workdir string) (proto.File, error) {
+// readPassFile reads one pass file from the host. One inside the workspace
+// is opened beneath it: the sandbox shares that directory and could have
+// swapped the file for a link to a host secret since the config was read.
+func readPassFile(f PassFile, workdir, workspace string) (proto.File, error) {
 	if !path.IsAbs(f.Guest) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %q is not absolute", f.Host, f.Guest)
 	}
@@ -333,7 +335,13 @@ func readPassFile(f PassFile, workdir string) (proto.File, error) {
 	if g == "/" || within(g, workdir) || within(workdir, g) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %s must be apart from the workspace (%s)", f.Host, g, workdir)
 	}
-	fh, err := os.Open(f.Host)
+	var fh *os.File
+	var err error
+	if rel, rerr := filepath.Rel(workspace, f.Host); workspace != "" && rerr == nil && within(f.Host, workspace) {
+		fh, err = openBeneath(workspace, rel)
+	} else {
+		fh, err = os.Open(f.Host)
+	}
 	if err != nil {
 		return proto.File{}, fmt.Errorf("pass file: %w (remove it from passFiles or create it)", err)
 	}
