@@ -71,6 +71,7 @@ type session struct {
 	wmu                 sync.Mutex // serializes control writes
 	output              sync.WaitGroup
 	term                *hostTerm
+	limits              streamLimits // zero: the defaults
 }
 
 // open opens the four fixed streams and sends the spec.

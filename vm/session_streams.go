@@ -7,29 +7,60 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/silo-dev/silo/vm/proto"
 )
 
+// maxGuestStreams bounds the streams the guest may hold open at once: the
+// host's memory is not the sandbox's to spend. The proxy bounds its own
+// connections below this.
+const maxGuestStreams = 1024
+
+// kindTimeout is how long a new stream may take to say what it is.
+const kindTimeout = 10 * time.Second
+
+// streamLimits are the bounds acceptStreams enforces; tests shrink them.
+type streamLimits struct {
+	max         int
+	kindTimeout time.Duration
+}
+
 // acceptStreams serves the streams the agent opens: one per connection the
-// sandbox makes to its proxy. Anything else is refused.
+// sandbox makes to its proxy. Anything else is refused, and so is any
+// stream past maxGuestStreams.
 func (s *session) acceptStreams() {
+	lim := s.limits
+	if lim.max == 0 {
+		lim = streamLimits{max: maxGuestStreams, kindTimeout: kindTimeout}
+	}
+	open := make(chan struct{}, lim.max)
 	for {
 		c, err := s.mux.Accept()
 		if err != nil {
 			return
 		}
-		go s.serveStream(c)
+		select {
+		case open <- struct{}{}:
+			go func() {
+				defer func() { <-open }()
+				s.serveStream(c, lim.kindTimeout)
+			}()
+		default:
+			c.Close()
+		}
 	}
 }
 
 // serveStream dispatches one agent-opened stream by its kind byte.
-func (s *session) serveStream(c net.Conn) {
+func (s *session) serveStream(c net.Conn, timeout time.Duration) {
 	var kind [1]byte
+	c.SetReadDeadline(time.Now().Add(timeout))
 	if _, err := io.ReadFull(c, kind[:]); err != nil {
 		c.Close()
 		return
 	}
+	c.SetReadDeadline(time.Time{})
 	if proto.Kind(kind[0]) != proto.KindProxy || s.spec.Proxy == nil || !s.spec.Network.Enabled() {
 		c.Close()
 		return
