@@ -61,28 +61,7 @@ type CacheListCmd struct {
 }
 
 // Run lists.
-func (c *CacheListCmd) Run(g *Globals) error {
-	s, err := g.OpenStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	es, err := s.List(store.Filter{Kind: store.Kind(c.Kind)})
-	if err != nil {
-		return err
-	}
-	sortByLastUse(es)
-	return storePrintEntries(es, c.JSON)
-}
-
-// sortByLastUse orders entries least recently used first.
-func sortByLastUse(es []*store.Entry) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].LastUsed.Before(es[j-1].LastUsed); j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
-}
+func (c *CacheListCmd) Run(g *Globals) error { return listEntries(g, c.Kind, c.JSON, true) }
 
 // CacheGCCmd collects with optional eviction limits.
 type CacheGCCmd struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -95,17 +96,24 @@ type StoreLsCmd struct {
 }
 
 // Run lists the entries.
-func (c *StoreLsCmd) Run(g *Globals) error {
+func (c *StoreLsCmd) Run(g *Globals) error { return listEntries(g, c.Kind, c.JSON, false) }
+
+// listEntries prints the store's entries of kind ("" for all), by name or,
+// with byUse, least recently used first.
+func listEntries(g *Globals, kind string, asJSON, byUse bool) error {
 	s, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	es, err := s.List(store.Filter{Kind: store.Kind(c.Kind)})
+	es, err := s.List(store.Filter{Kind: store.Kind(kind)})
 	if err != nil {
 		return err
 	}
-	return storePrintEntries(es, c.JSON)
+	if byUse {
+		slices.SortStableFunc(es, func(a, b *store.Entry) int { return a.LastUsed.Compare(b.LastUsed) })
+	}
+	return storePrintEntries(es, asJSON)
 }
 
 // storePrintEntries prints entries as a table or as JSON.
