@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -115,8 +114,7 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 	if !o.Deriver.IsZero() {
 		// An index for ByDeriver, which every warm run asks; advisory: a
 		// lookup that misses it falls back to a scan.
-		b, _ := json.Marshal(realisation{Key: deriverKey(o.Deriver), Name: name})
-		if err := s.writeAtomic(s.realPath(deriverKey(o.Deriver)), b); err != nil {
+		if err := s.writeRealisation(deriverKey(o.Deriver), name); err != nil {
 			return nil, err
 		}
 	}

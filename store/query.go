@@ -201,7 +201,13 @@ func (s *Store) SetRealisation(key, name string) error {
 	if !s.exists(n) {
 		return fmt.Errorf("realise %s: entry %s: %w", key, n, ErrNotFound)
 	}
-	b, _ := json.Marshal(realisation{Key: key, Name: n})
+	return s.writeRealisation(key, n)
+}
+
+// writeRealisation records key → name; the caller holds the store lock
+// and has checked that name exists.
+func (s *Store) writeRealisation(key, name string) error {
+	b, _ := json.Marshal(realisation{Key: key, Name: name})
 	if err := s.writeAtomic(s.realPath(key), b); err != nil {
 		return fmt.Errorf("realise %s: %w", key, err)
 	}
