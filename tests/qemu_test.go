@@ -177,24 +177,11 @@ func qemuSigint(t *testing.T, s *sandbox, ws string) {
 	// Its own process group, signalled as a whole: what a terminal's
 	// Ctrl-C does to the foreground job.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := watchdog(t, cmd, 3*time.Minute)
+	rd, stderr, done := startReady(t, cmd)
 	defer close(done)
-	rd := bufio.NewReader(out)
-	if line, err := rd.ReadString('\n'); line != "ready\n" {
-		t.Fatalf("first line %q, %v; stderr: %s", line, err, stderr.String())
-	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	rest, _ := io.ReadAll(rd)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	code := cmd.ProcessState.ExitCode()
 	if string(rest) != "got-int\n" || code != 7 {
 		t.Errorf("after SIGINT: stdout %q, exit %d (%v); want got-int, 7; stderr: %s", rest, code, err, stderr.String())
@@ -207,21 +194,8 @@ func qemuHang(t *testing.T, s *sandbox, ws string) {
 	cmd := exec.Command(siloBin, "run", "bb", "sh", "-c", "echo ready; sleep 600")
 	cmd.Dir = ws
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=qemu", "SILO_VM_HANG_TIMEOUT=3s")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := watchdog(t, cmd, 3*time.Minute)
+	rd, stderr, done := startReady(t, cmd)
 	defer close(done)
-	rd := bufio.NewReader(out)
-	if line, err := rd.ReadString('\n'); line != "ready\n" {
-		t.Fatalf("first line %q, %v; stderr: %s", line, err, stderr.String())
-	}
 	pids := childrenNamed(cmd.Process.Pid, "qemu-system")
 	if len(pids) != 1 {
 		t.Fatalf("qemu children of silo: %v", pids)
@@ -237,6 +211,30 @@ func qemuHang(t *testing.T, s *sandbox, ws string) {
 			t.Errorf("qemu %d still exists after silo exited", pids[0])
 		}
 	}
+}
+
+// startReady starts cmd under a three-minute watchdog and waits for the
+// guest's first line, "ready". It returns the rest of stdout, the stderr
+// collected so far and on, and the watchdog's done channel to close.
+func startReady(t *testing.T, cmd *exec.Cmd) (*bufio.Reader, *bytes.Buffer, chan struct{}) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := watchdog(t, cmd, 3*time.Minute)
+	rd := bufio.NewReader(out)
+	if line, err := rd.ReadString('\n'); line != "ready\n" {
+		close(done)
+		cmd.Process.Kill()
+		t.Fatalf("first line %q, %v; stderr: %s", line, err, stderr.String())
+	}
+	return rd, stderr, done
 }
 
 // watchdog kills cmd if the test has not closed the returned channel
