@@ -171,3 +171,43 @@ func TestRootsRefuseBadInput(t *testing.T) {
 		t.Errorf("root link %q %v", l, err)
 	}
 }
+
+// TestTempRootWhileSweeping creates temporary roots while other handles
+// sweep roots/.temp, as GC and Open do: a sweeper probing a root that is
+// still being created must never make the creation fail.
+func TestTempRootWhileSweeping(t *testing.T) {
+	s := open(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.tempRootList(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var failed error
+	for i := 0; i < 3000 && failed == nil; i++ {
+		tr, err := s.TempRoot()
+		if err != nil {
+			failed = err
+			break
+		}
+		tr.Release()
+	}
+	close(stop)
+	<-done
+	<-done
+	if failed != nil {
+		t.Fatalf("creating a temporary root while others sweep: %v", failed)
+	}
+}

@@ -55,7 +55,7 @@ type TempRoot struct {
 // newTempRootFile creates and locks roots/.temp/<id>. The file is created
 // and locked under a temporary name and renamed into place, so that no
 // other process ever sees it unlocked and takes it for a dead one's; if a
-// sweeper removes the temporary name in between, it tries again.
+// sweeper probes or removes the temporary name in between, it tries again.
 func (s *Store) newTempRootFile(id string) (*TempRoot, error) {
 	p := filepath.Join(s.roots, tempRoots, id)
 	for range 100 {
@@ -66,6 +66,11 @@ func (s *Store) newTempRootFile(id string) (*TempRoot, error) {
 		if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			f.Close()
 			os.Remove(p + ".new")
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				// A sweeper is probing the new file and will remove it as
+				// dead: start again under the same name.
+				continue
+			}
 			return nil, fmt.Errorf("lock temporary root %s: %w", p, err)
 		}
 		err = os.Rename(p+".new", p)
