@@ -17,7 +17,7 @@ func TestDiscovery(t *testing.T) {
 	}{
 		{"in the working directory", []string{"home/proj/silo.toml"}, "home/proj", "home/proj"},
 		{"from a nested directory", []string{"home/proj/silo.toml"}, "home/proj/a/b/c", "home/proj"},
-		{"nearest wins", []string{"home/proj/silo.toml", "home/proj/a/silo.toml"}, "home/proj/a/b", "home/proj/a"},
+		{"nearest wins, once trusted", []string{"home/proj/silo.toml", "home/proj/a/silo.toml"}, "home/proj/a/b", "home/proj/a"},
 		{"in $HOME itself", []string{"home/silo.toml"}, "home/proj/a", "home"},
 		{"not above $HOME", []string{"silo.toml"}, "home/proj/a", ""},
 		{"none at all", nil, "home/proj", ""},
@@ -29,6 +29,11 @@ func TestDiscovery(t *testing.T) {
 			f := newFixture(t)
 			for _, p := range tt.files {
 				f.write(t, p, "")
+			}
+			if len(tt.files) > 1 {
+				if err := Trust(f.home, filepath.Join(f.top, tt.files[len(tt.files)-1])); err != nil {
+					t.Fatal(err)
+				}
 			}
 			dir := filepath.Join(f.top, tt.dir)
 			if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -78,6 +78,12 @@
 // against the project root; relative local image paths against the
 // directory of the file naming them; ~/ against $HOME.
 //
+// A sandbox can write a silo.toml into a subdirectory of its workspace. So
+// a project file that lies inside a directory silo has given a sandbox
+// (recorded by [NoteWorkspace]) or inside another project is obeyed only
+// once the user has trusted its present content ([Trust], `silo config
+// trust`); otherwise Load fails with an [UntrustedError].
+//
 // # Merge rules
 //
 // For each tool, the layers apply in this order, later over earlier: the

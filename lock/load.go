@@ -66,6 +66,11 @@ func Load(opts Options) (*Config, error) {
 	if in.project, err = findProject(o.Dir, o.UserHome, userPath); err != nil {
 		return nil, err
 	}
+	if in.project != nil {
+		if err := checkNested(o, in.project); err != nil {
+			return nil, err
+		}
+	}
 	return build(o, in)
 }
 

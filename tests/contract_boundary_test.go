@@ -451,3 +451,40 @@ func procCount(s string) int {
 	}
 	return n
 }
+
+// TestContractPlantedConfigIgnored has the sandbox write a silo.toml into
+// a subdirectory, naming a host secret in passEnv; the next run from that
+// subdirectory must refuse the file rather than pass the secret in, and
+// must obey it once the user trusts it. The same holds for a workspace
+// without a silo.toml of its own.
+func TestContractPlantedConfigIgnored(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		withProject := s.project(t)
+		plain := t.TempDir()
+		for _, ws := range []string{withProject, plain} {
+			args := []string{"run", "bb", "sh", "-c"}
+			if ws == plain {
+				args = []string{"run", "--image", s.image, "sh", "-c"}
+			}
+			planted := `mkdir -p /workspace/sub && printf 'tools = ["bb"]\npassEnv = ["AWS_SECRET_ACCESS_KEY"]\n' > /workspace/sub/silo.toml`
+			if r := s.silo(t, ws, nil, nil, append(args, planted)...); r.Code != 0 {
+				t.Fatalf("planting sub/silo.toml: exit %d: %s", r.Code, r.Stderr)
+			}
+			sub := filepath.Join(ws, "sub")
+			env := []string{"AWS_SECRET_ACCESS_KEY=host-aws-secret"}
+			r := s.run(t, sub, env, nil, "sh", "-c", "env")
+			if strings.Contains(r.Stdout, "host-aws-secret") {
+				t.Fatalf("the planted silo.toml was obeyed: the secret reached the sandbox")
+			}
+			if r.Code == 0 || !strings.Contains(r.Stderr, "silo config trust "+filepath.Join(sub, "silo.toml")) {
+				t.Fatalf("run beneath a planted silo.toml: exit %d, stderr %q; want a refusal that says how to trust it", r.Code, r.Stderr)
+			}
+			if r := s.silo(t, sub, nil, nil, "config", "trust"); r.Code != 0 {
+				t.Fatalf("silo config trust: exit %d: %s", r.Code, r.Stderr)
+			}
+			if out := s.run(t, sub, env, nil, "sh", "-c", "env"); !strings.Contains(out.Stdout, "AWS_SECRET_ACCESS_KEY=host-aws-secret") {
+				t.Errorf("a trusted nested silo.toml was not obeyed: exit %d, %s", out.Code, out.Stderr)
+			}
+		}
+	})
+}

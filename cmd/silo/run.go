@@ -85,6 +85,11 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 		return err
 	}
 	timing.Mark("store lookup", t)
+	// From now on a silo.toml the sandbox leaves beneath its workspace
+	// needs the user's trust before silo obeys it.
+	if err := lock.NoteWorkspace(home, p.workspace); err != nil {
+		return err
+	}
 	// The workspace guard's placeholders are made while the sandbox
 	// boots (Attach runs Prepare before it sends the spec), and removed
 	// once the backend has torn the sandbox down.
