@@ -79,3 +79,46 @@ func TestOpenBeneathByPath(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveEmpty checks both ways of removing a placeholder: only empty
+// things go, and never through a symlink.
+func TestRemoveEmpty(t *testing.T) {
+	for name, remove := range map[string]func(root, rel string){"beneath": removeEmptyBeneath, "by path": removeEmptyByPath} {
+		t.Run(name, func(t *testing.T) {
+			root, outside := t.TempDir(), t.TempDir()
+			mk := func(p string, data []byte) {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if data != nil {
+					if err := os.WriteFile(p, data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := os.Mkdir(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mk(filepath.Join(root, "d/empty"), nil)
+			mk(filepath.Join(root, "d/file"), []byte{})
+			mk(filepath.Join(root, "d/full"), []byte("x"))
+			mk(filepath.Join(outside, "x/empty"), nil)
+			if err := os.Symlink(filepath.Join(outside, "x"), filepath.Join(root, "link")); err != nil {
+				t.Fatal(err)
+			}
+			for _, rel := range []string{"d/empty", "d/file", "d/full", "link/empty", "../" + filepath.Base(outside) + "/x/empty"} {
+				remove(root, rel)
+			}
+			for p, want := range map[string]bool{
+				filepath.Join(root, "d/empty"):    false,
+				filepath.Join(root, "d/file"):     false,
+				filepath.Join(root, "d/full"):     true,
+				filepath.Join(outside, "x/empty"): true,
+				filepath.Join(root, "link"):       true,
+			} {
+				if _, err := os.Lstat(p); (err == nil) != want {
+					t.Errorf("%s exists: %v, want %v", p, err == nil, want)
+				}
+			}
+		})
+	}
+}

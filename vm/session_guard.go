@@ -89,7 +89,7 @@ func releaseGuard(base, workspace string, users *os.File) {
 	made, _ := readLines(base + ".made")
 	for i := len(made) - 1; i >= 0; i-- {
 		if len(made[i]) > 2 {
-			removeIfEmpty(filepath.Join(workspace, made[i][2:]))
+			removeEmptyBeneath(workspace, made[i][2:])
 		}
 	}
 	os.Remove(base + ".made")
@@ -217,16 +217,42 @@ func protectedPlaceholder(workspace, rel string, dir bool, held map[string]bool)
 	return "", nil
 }
 
-// removeIfEmpty removes an empty directory or an empty regular file.
-func removeIfEmpty(p string) {
-	st, err := os.Lstat(p)
-	switch {
-	case err != nil:
-	case st.IsDir():
-		_ = unix.Rmdir(p)
-	case st.Mode().IsRegular() && st.Size() == 0:
-		_ = os.Remove(p)
+// removeEmptyAt removes name in the directory dirfd if it is an empty
+// directory or an empty regular file.
+func removeEmptyAt(dirfd int, name string) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return
 	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		_ = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) // fails unless empty
+	case st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0:
+		_ = unix.Unlinkat(dirfd, name, 0)
+	}
+}
+
+// removeEmptyByPath is removeEmptyBeneath without openat2: it opens each
+// parent component with O_NOFOLLOW, so no symlink is followed either.
+func removeEmptyByPath(root, rel string) {
+	dir, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	parts := strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/")
+	for _, c := range parts[:len(parts)-1] {
+		next, err := unix.Openat(dir, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dir)
+		if err != nil || c == ".." {
+			if err == nil {
+				unix.Close(next)
+			}
+			return
+		}
+		dir = next
+	}
+	defer unix.Close(dir)
+	removeEmptyAt(dir, parts[len(parts)-1])
 }
 
 // lockFile opens (creating) and flocks p.

@@ -163,3 +163,35 @@ func TestGuardWorkspaceUnderARealDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardWorkspaceCleanupStaysInside has the sandbox swap a placeholder's
+// parent for a symlink to a host directory during the run: the cleanup
+// must not follow it and remove the host's empty directory or file.
+func TestGuardWorkspaceCleanupStaysInside(t *testing.T) {
+	run, ws, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{"b/node_modules", "b/.git"} {
+		if err := os.MkdirAll(filepath.Join(outside, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "b/.envrc"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := GuardWorkspace(run, ws, []string{"a/b/.git/", "a/b/.envrc"}, []string{"a/b/node_modules"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a sandbox sharing the workspace can do while it runs.
+	if err := os.Rename(filepath.Join(ws, "a"), filepath.Join(ws, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(ws, "a")); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	for _, p := range []string{"b/node_modules", "b/.git", "b/.envrc", "b"} {
+		if _, err := os.Lstat(filepath.Join(outside, p)); err != nil {
+			t.Errorf("the cleanup followed the swapped-in symlink and removed %s outside the workspace: %v", p, err)
+		}
+	}
+}
