@@ -136,8 +136,8 @@ func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash) (*store.
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w (pull the image again)", l.Digest, err)
 		}
-		p := e.Path
-		layers[i] = rfs.Layer{Name: l.Digest, Open: func() (io.ReadCloser, error) { return oci.OpenLayer(p) }}
+		p, diffID := e.Path, l.DiffID
+		layers[i] = rfs.Layer{Name: l.Digest, Open: func() (io.ReadCloser, error) { return oci.OpenLayerVerified(p, diffID) }}
 		refs[i] = e.Name
 	}
 	tmp, err := st.MkTemp("rootfs-")

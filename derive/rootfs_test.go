@@ -218,3 +218,43 @@ func BenchmarkRootfsWarm(b *testing.B) {
 		}
 	}
 }
+
+// TestRootfsRefusesWrongDiffID pushes an image whose config names another
+// uncompressed digest for its layer than the layer has. Its blobs all
+// match the manifest, so the pull succeeds; unpacking must refuse, for
+// both forms, and leave no rootfs entry behind.
+func TestRootfsRefusesWrongDiffID(t *testing.T) {
+	img := testImage(t)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs[1] = cf.RootFS.DiffIDs[0]
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/test/baddiff:latest"
+	tag, _ := name.NewTag(ref)
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []Format{FormatExt4, FormatDir} {
+		st, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Rootfs(context.Background(), st, ref, RootfsOptions{Format: format, Platform: amd64})
+		if err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+			t.Errorf("format %d: Rootfs of an image with a wrong diff ID = %v, want a digest mismatch", format, err)
+		}
+		entries, err := st.List(store.Filter{Kind: store.KindRootfs})
+		if err != nil || len(entries) != 0 {
+			t.Errorf("format %d: rootfs entries left behind: %v, %v", format, entries, err)
+		}
+		st.Close()
+	}
+}

@@ -105,6 +105,24 @@ func OpenLayer(path string) (io.ReadCloser, error) {
 	}
 }
 
+// OpenLayerVerified is OpenLayer that also checks the uncompressed stream
+// against diffID, the digest the image's config lists for it: reading to
+// the end of a stream that does not match is an error, so a layer blob
+// that decompresses to something else than the image says is never
+// unpacked. The reader must be read to its end for the check to happen.
+func OpenLayerVerified(path, diffID string) (io.ReadCloser, error) {
+	rc, err := OpenLayer(path)
+	if err != nil {
+		return nil, err
+	}
+	vr, err := newVerifyReader(rc, diffID, -1, nil)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("layer %s: diff ID: %w", path, err)
+	}
+	return &layerReader{Reader: vr, close: func() { rc.Close() }}, nil
+}
+
 type layerReader struct {
 	io.Reader
 	close func()

@@ -265,6 +265,11 @@ func scanLayer(t *tree, i int, l Layer) error {
 	for ord := 0; ; ord++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			// Read what follows the end-of-archive blocks too, so that a
+			// verifying reader sees the whole stream.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				return fmt.Errorf("read layer: %w", err)
+			}
 			return nil
 		}
 		if err != nil {
