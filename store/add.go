@@ -59,7 +59,8 @@ func (s *Store) prepare(o *AddOptions) error {
 	return nil
 }
 
-// hit returns the existing entry name when it is already in the store,
+// hit returns the existing entry name when it is already in the store
+// (with its data: a lost entry is a miss),
 // holds it in the handle's temporary root and, when it was compressed,
 // decompresses it so that its Path can be read.
 func (s *Store) hit(name string) (*Entry, bool, error) {
@@ -68,6 +69,9 @@ func (s *Store) hit(name string) (*Entry, bool, error) {
 		return nil, false, err
 	}
 	m, err := s.readMeta(name)
+	if err == nil && s.lost(m) {
+		err = ErrNotFound // the add stages the data again and commit puts it back
+	}
 	if err == nil {
 		err = s.holdLocked(name)
 	}

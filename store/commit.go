@@ -48,7 +48,16 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 			return nil, fmt.Errorf("reference %s: %w; add it first", r, ErrNotFound)
 		}
 	}
-	if m, err := s.readMeta(name); err == nil {
+	m, err := s.readMeta(name)
+	if err == nil && s.lost(m) {
+		// Its data went missing behind the store's back: what was just
+		// staged puts it back.
+		if err := os.Remove(s.metaPath(name)); err != nil {
+			return nil, fmt.Errorf("replace the lost entry %s: %w", name, err)
+		}
+		err = fmt.Errorf("entry %s: %w", name, ErrNotFound)
+	}
+	if err == nil {
 		if o.Deriver.IsZero() && m.ContentHash != st.content {
 			return nil, fmt.Errorf("store path %s already holds different content (%s); run `silo store verify`", name, m.ContentHash)
 		}
@@ -66,6 +75,23 @@ func (s *Store) commitLocked(name string, st *staged, o AddOptions) (*Entry, err
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	return s.commitNew(name, st, o)
+}
+
+// lost reports whether the entry m describes has neither its data nor,
+// when compressed, its compressed form.
+func (s *Store) lost(m *metaFile) bool {
+	p := s.entryPath(m.Name)
+	if m.Compressed {
+		p = s.zstPath(m.Name)
+	}
+	_, err := os.Lstat(p)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// commitNew moves the staged data into the store as the new entry name
+// and writes its metadata.
+func (s *Store) commitNew(name string, st *staged, o AddOptions) (*Entry, error) {
 	tmp := filepath.Dir(st.path)
 	intent := filepath.Join(tmp, "intent-"+name)
 	if err := os.WriteFile(intent, nil, 0o600); err != nil {

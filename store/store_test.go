@@ -374,3 +374,41 @@ func TestByDeriverIndex(t *testing.T) {
 		t.Errorf("GC left the index of a collected entry: %v", err)
 	}
 }
+
+// TestReAddHealsALostEntry deletes an entry's data behind the store's
+// back (a stray rm in the store directory): adding the same content again
+// must put it back, not hand out a path that does not exist.
+func TestReAddHealsALostEntry(t *testing.T) {
+	for _, dir := range []bool{false, true} {
+		s := open(t)
+		src := writeFile(t, t.TempDir(), "f", []byte("lost and found"), 0o644)
+		if dir {
+			src = filepath.Dir(src)
+		}
+		add := s.AddFile
+		if dir {
+			add = s.AddDir
+		}
+		e1, err := add(src, AddOptions{Name: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		makeRemovable(e1.Path)
+		if err := os.RemoveAll(e1.Path); err != nil {
+			t.Fatal(err)
+		}
+		e2, err := add(src, AddOptions{Name: "x"})
+		if err != nil {
+			t.Fatalf("re-add of a lost entry: %v", err)
+		}
+		if e2.Name != e1.Name {
+			t.Errorf("re-add named it %s, want %s", e2.Name, e1.Name)
+		}
+		if _, err := os.Lstat(e2.Path); err != nil {
+			t.Fatalf("re-add returned a path that does not exist: %v", err)
+		}
+		if rep, err := s.Verify(nil, false); err != nil || len(rep.Problems) != 0 {
+			t.Errorf("verify after healing: %+v, %v", rep, err)
+		}
+	}
+}
