@@ -116,12 +116,33 @@ func Lookup(st *store.Store, ref string, p v1.Platform) (*Image, *store.Entry, e
 	return im, e, nil
 }
 
-// ReadImage reads an image entry.
+// ReadImage reads an image entry for use: it counts as a use of the entry
+// (for the cache's least-recently-used order) and holds it in st's
+// temporary root.
 func ReadImage(st *store.Store, name string) (*Image, *store.Entry, error) {
 	e, err := st.Use(name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("image entry %s: %w", name, err)
 	}
+	return readImageEntry(e)
+}
+
+// peekImage reads an image entry without counting a use, for listings; a
+// compressed entry has to be decompressed, which is a use.
+func peekImage(st *store.Store, name string) (*Image, *store.Entry, error) {
+	e, err := st.Get(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image entry %s: %w", name, err)
+	}
+	if e.Compressed {
+		return ReadImage(st, name)
+	}
+	return readImageEntry(e)
+}
+
+// readImageEntry decodes the image entry e.
+func readImageEntry(e *store.Entry) (*Image, *store.Entry, error) {
+	name := e.Name
 	f, err := os.Open(e.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("image entry %s: %w", name, err)
@@ -160,7 +181,7 @@ func List(st *store.Store) ([]Listed, error) {
 		if r.Kind != store.RootDirect || !strings.HasPrefix(r.Name, "image-") || len(r.Entries) != 1 {
 			continue
 		}
-		im, e, err := ReadImage(st, r.Entries[0])
+		im, e, err := peekImage(st, r.Entries[0])
 		if err != nil {
 			continue // a root that is not an image entry is not ours to list
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -364,5 +365,33 @@ func TestRemoveThenGC(t *testing.T) {
 	}
 	if _, _, err := Lookup(st, ref2, *amd64); err != nil {
 		t.Errorf("kept image: %v", err)
+	}
+}
+
+// TestListDoesNotCountAsUse checks that listing images leaves their last
+// use alone: the cache evicts by last use, and `silo image ls` is not one.
+func TestListDoesNotCountAsUse(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "ls", imageOf(t, "amd64", layerOf(t, "a", "listed")))
+	st := openStore(t)
+	p, err := Pull(context.Background(), st, ref, Options{Platform: amd64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.Get(p.Entry.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the last use is the metadata file's mtime
+	listed, err := List(st)
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("List = %v, %v", listed, err)
+	}
+	after, err := st.Get(p.Entry.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.LastUsed.Equal(before.LastUsed) {
+		t.Errorf("List moved the image's last use from %v to %v", before.LastUsed, after.LastUsed)
 	}
 }
