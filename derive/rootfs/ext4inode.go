@@ -3,6 +3,7 @@ package rootfs
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -64,8 +65,20 @@ func (in inode) setMeta(typ uint16, m *meta) {
 
 // ext4Time encodes t as ext4 does: the low 32 bits of the seconds, and an
 // extra word with two more bits of seconds (the epoch) and nanoseconds.
+// The zero time (a directory no entry describes) is the Unix epoch; times
+// before 1901 or after 2310-04-04 are clamped (ext4 holds up to 2446, but
+// e2fsck takes 2310-2378 for badly encoded pre-1970 times).
 func ext4Time(t time.Time) (uint32, uint32) {
+	if t.IsZero() {
+		return 0, 0
+	}
 	sec := t.Unix()
+	if sec < math.MinInt32 {
+		return math.MinInt32 & math.MaxUint32, 0
+	}
+	if maxSec := int64(3)<<32 - 1<<31 - 1; sec > maxSec {
+		sec, t = maxSec, time.Unix(maxSec, 999999999)
+	}
 	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
 	return uint32(sec), epoch | uint32(t.Nanosecond())<<2
 }
