@@ -83,11 +83,9 @@ func ext4Time(t time.Time) (uint32, uint32) {
 	return uint32(sec), epoch | uint32(t.Nanosecond())<<2
 }
 
-func (in inode) mode() uint16           { return le.Uint16(in[0:]) }
 func (in inode) setLinks(n uint16)      { le.PutUint16(in[26:], n) }
 func (in inode) links() uint16          { return le.Uint16(in[26:]) }
 func (in inode) setXattrBlock(b uint32) { le.PutUint32(in[104:], b) }
-func (in inode) xattrBlock() uint32     { return le.Uint32(in[104:]) }
 
 // setSize sets i_size (both halves).
 func (in inode) setSize(n int64) {
