@@ -14,36 +14,27 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// unpackOCIArchive extracts an oci-archive (a tar of an OCI layout) into a
-// new temporary directory. Only directories and regular files are taken,
+// unpackOCIArchive extracts an oci-archive (a tar of an OCI layout) into
+// the empty directory dir. Only directories and regular files are taken,
 // and only at paths inside the directory.
-func unpackOCIArchive(file string) (dir string, err error) {
+func unpackOCIArchive(file, dir string) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return "", fmt.Errorf("open OCI archive: %w", err)
+		return fmt.Errorf("open OCI archive: %w", err)
 	}
 	defer f.Close()
-	dir, err = os.MkdirTemp("", "silo-oci-archive-")
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(dir)
-		}
-	}()
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return dir, nil
+			return nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("read OCI archive %s: %w", file, err)
+			return fmt.Errorf("read OCI archive %s: %w", file, err)
 		}
 		name := filepath.Clean(strings.TrimPrefix(h.Name, "./"))
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return "", fmt.Errorf("OCI archive %s: entry %q is outside the archive", file, h.Name)
+			return fmt.Errorf("OCI archive %s: entry %q is outside the archive", file, h.Name)
 		}
 		p := filepath.Join(dir, name)
 		switch h.Typeflag {
@@ -55,7 +46,7 @@ func unpackOCIArchive(file string) (dir string, err error) {
 			err = fmt.Errorf("OCI archive %s: entry %q is not a file or directory", file, h.Name)
 		}
 		if err != nil {
-			return "", err
+			return err
 		}
 	}
 }

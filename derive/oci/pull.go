@@ -59,7 +59,7 @@ func unreachableHint(err error) string {
 
 func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulled, error) {
 	plat := o.platform()
-	img, cleanup, err := resolve(ctx, r, &o)
+	img, cleanup, err := resolve(ctx, st, r, &o)
 	if err != nil {
 		return nil, err
 	}

@@ -132,6 +132,14 @@ func TestPullLocalSources(t *testing.T) {
 			t.Errorf("%s: %d layers", c.ref, len(p.Image.Layers))
 		}
 	}
+	// The oci-archive was unpacked in the store's own space, and that
+	// copy is gone.
+	filepath.WalkDir(filepath.Join(st.Home(), "store", ".tmp"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "oci-archive-") {
+			t.Errorf("the unpacked oci-archive was left behind: %s", p)
+		}
+		return nil
+	})
 	if _, err := Pull(context.Background(), st, "oci-layout:"+lay+":nope", Options{Platform: amd64}); err == nil || !strings.Contains(err.Error(), `no image tagged "nope"`) {
 		t.Errorf("missing tag: %v", err)
 	}

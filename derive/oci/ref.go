@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/silo-dev/silo/store"
 )
 
 // Transport names the kind of source an image reference points at.
@@ -138,8 +140,9 @@ func (o *Options) platform() v1.Platform {
 }
 
 // resolve finds the image r names for the options' platform. cleanup
-// releases what a local archive needed.
-func resolve(ctx context.Context, r *Reference, o *Options) (img v1.Image, cleanup func(), err error) {
+// releases what a local archive needed (unpacked in st's own temporary
+// space, which a later Open sweeps if this process dies).
+func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (img v1.Image, cleanup func(), err error) {
 	cleanup = func() {}
 	p := o.platform()
 	switch r.Transport {
@@ -157,9 +160,14 @@ func resolve(ctx context.Context, r *Reference, o *Options) (img v1.Image, clean
 		img, err = fromLayout(r.Name, r.Tag, p)
 	case OCIArchive:
 		var dir string
-		if dir, err = unpackOCIArchive(r.Name); err == nil {
+		if dir, err = st.MkTemp("oci-archive-"); err != nil {
+			return nil, cleanup, err
+		}
+		if err = unpackOCIArchive(r.Name, dir); err == nil {
 			cleanup = func() { os.RemoveAll(dir) }
 			img, err = fromLayout(dir, r.Tag, p)
+		} else {
+			os.RemoveAll(dir)
 		}
 	case DockerArchive:
 		var tag *name.Tag
