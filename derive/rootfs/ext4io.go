@@ -56,10 +56,10 @@ func (w *blockWriter) write(blk uint32, b []byte) error {
 func isZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
 // put writes the non-zero run b at off, through the gathering buffer when
-// it is small.
+// it is small. Runs start on a block boundary.
 func (w *blockWriter) put(off int64, b []byte) error {
 	contiguous := len(w.pend) > 0 && w.pendOff+int64(len(w.pend)) == off
-	if !contiguous || len(w.pend)+len(b) > cap(w.pend) {
+	if !contiguous || len(w.pend)+len(b)+blockSize > cap(w.pend) {
 		if err := w.flush(); err != nil {
 			return err
 		}
@@ -74,6 +74,11 @@ func (w *blockWriter) put(off int64, b []byte) error {
 		w.pendOff = off
 	}
 	w.pend = append(w.pend, b...)
+	// Pad a last partial block, which nothing else writes to, so that the
+	// next block continues this write.
+	if rem := len(w.pend) % blockSize; rem != 0 && w.pendOff%blockSize == 0 {
+		w.pend = append(w.pend, zeroBlock[:blockSize-rem]...)
+	}
 	return nil
 }
 
