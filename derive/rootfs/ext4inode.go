@@ -9,11 +9,11 @@ import (
 
 var le = binary.LittleEndian
 
-// On-disk inode layout (256-byte inodes, 32 bytes of extra fields; the
+// On-disk inode layout (256-byte inodes, 24 bytes of extra fields; the
 // rest holds extended attributes).
 const (
 	inodeSize      = 256
-	extraIsize     = 32
+	extraIsize     = 24               // the fields through i_crtime_extra; no i_version_hi or i_projid
 	inodeXattrOff  = 128 + extraIsize // where in-inode xattrs start
 	firstIno       = 11               // first inode not reserved by ext4
 	rootIno        = 2
