@@ -74,7 +74,6 @@ type ext4Writer struct {
 	lastIno  uint32
 	buf      []byte    // file data read buffer
 	sum      hash.Hash // metadata digest the UUID comes from
-	rootMeta *meta
 }
 
 // sizeErr is the error for content that does not fit maxSize.
@@ -88,7 +87,7 @@ func newExt4Writer(f *os.File, t *tree, maxSize int64) (*ext4Writer, error) {
 	w := &ext4Writer{
 		f: f, bw: newBlockWriter(f), maxSize: maxSize, limit: 1<<32 - 1,
 		itable: make([]byte, (firstIno-1)*inodeSize), dirOf: map[string]*ext4Dir{},
-		buf: make([]byte, writeBuf), sum: sha256.New(), rootMeta: &t.root.meta,
+		buf: make([]byte, writeBuf), sum: sha256.New(),
 	}
 	est := estimateBlocks(t)
 	if maxSize > 0 {

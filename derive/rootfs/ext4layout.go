@@ -1,8 +1,6 @@
 package rootfs
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // Block group geometry for 4 KiB blocks and 32-byte group descriptors
 // (no 64bit feature: up to 2^32 blocks, 16 TiB).
