@@ -23,4 +23,11 @@
 // do that as an ordinary user: every file there belongs to the invoking
 // user (a user namespace maps it to root inside the sandbox), modes are
 // kept, extended attributes are dropped.
+//
+// The ext4 writer is hcsshim's tar2ext4 (see ext4.go for why), fed a tar
+// stream that works around what it gets wrong: POSIX ACLs are converted to
+// ext4's on-disk form, and times from 2038 on are encoded so that they read
+// back as written. Its limits become clear errors rather than damaged
+// images: a file may hold at most 42 GiB, a directory at most 65000
+// subdirectories; file names are at most 255 bytes in both outputs.
 package rootfs

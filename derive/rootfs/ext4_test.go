@@ -21,7 +21,7 @@ func fsckClean(t testing.TB, img string) {
 		t.Fatalf("e2fsck -fn: %v\n%s", err, out)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.HasPrefix(line, "e2fsck ") || strings.HasPrefix(line, "Pass ") || strings.HasPrefix(line, "silo-rootfs: ") && strings.Contains(line, " files ") {
+		if strings.HasPrefix(line, "e2fsck ") || strings.HasPrefix(line, "Pass ") || strings.Contains(line, " files (") && strings.Contains(line, " blocks") {
 			continue
 		}
 		t.Fatalf("e2fsck -fn says %q:\n%s", line, out)
@@ -400,7 +400,7 @@ func TestWriteExt4SizeLimit(t *testing.T) {
 	}
 	dst := filepath.Join(t.TempDir(), "x.ext4")
 	err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 1<<20)
-	if err == nil || err.Error() != "the root filesystem needs more than its 1 MB size limit (raise rootfsSizeMB)" {
+	if err == nil || !strings.HasPrefix(err.Error(), "the root filesystem needs more than its 1 MB size limit (raise rootfsSizeMB)") {
 		t.Fatalf("300 files in 1 MB: %v", err)
 	}
 	if _, err := os.Lstat(dst); !os.IsNotExist(err) {

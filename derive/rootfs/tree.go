@@ -71,8 +71,11 @@ func unsafeErr(name, format string, args ...any) error {
 	return fmt.Errorf("entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrUnsafe)
 }
 
+// maxNameLen is the longest file name ext4 (and most filesystems) hold.
+const maxNameLen = 255
+
 // splitName turns a tar entry name into its path components, refusing
-// absolute paths, "..", and NUL bytes. "./a/b/" gives [a b]; "." gives [].
+// absolute paths, "..", NUL bytes and names longer than maxNameLen. "./a/b/" gives [a b]; "." gives [].
 func splitName(name string) ([]string, error) {
 	if strings.HasPrefix(name, "/") {
 		return nil, unsafeErr(name, "absolute path")
@@ -87,6 +90,9 @@ func splitName(name string) ([]string, error) {
 		case "..":
 			return nil, unsafeErr(name, `".." in path`)
 		default:
+			if len(c) > maxNameLen {
+				return nil, fmt.Errorf("tar entry %.80q…: a name of %d bytes, more than the %d a file name may have", name, len(c), maxNameLen)
+			}
 			comps = append(comps, c)
 		}
 	}
