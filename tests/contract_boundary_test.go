@@ -61,6 +61,26 @@ func TestContractAgentUnreachable(t *testing.T) {
 	})
 }
 
+// TestContractSeccomp: the command cannot make namespaces (a nested user
+// namespace would give it every capability over one), mount, or reach
+// the kernel keyring; everyday work still runs.
+func TestContractSeccomp(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		s.checkDenied(t, ws, []string{
+			"unshare -U -r true",
+			"unshare -n true",
+			"unshare -m true",
+			"nsenter -t 1 -m true",
+			"mount -t tmpfs none /mnt",
+		})
+		out := s.sh(t, ws, "grep '^Seccomp:' /proc/self/status; sh -c 'echo child' | cat; (sleep 0.1 &) ; wait; echo ok > /tmp/x && cat /tmp/x")
+		if out != "Seccomp:\t2\nchild\nok\n" {
+			t.Errorf("inside the sandbox: %q", out)
+		}
+	})
+}
+
 func TestContractHomeIsNoWorkspace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		r := s.run(t, s.userHome, nil, nil, "cat", "/workspace/.ssh/id_rsa")

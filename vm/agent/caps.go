@@ -16,8 +16,9 @@ import (
 // manager running as root needs (Docker's default set, without MKNOD and
 // SYS_CHROOT). Everything that could undo the sandbox's mounts, reach
 // the agent or the kernel (SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN,
-// SYS_BOOT, …) is dropped from every set, the bounding set included, and
-// no_new_privs is set.
+// SYS_BOOT, …) is dropped from every set, the bounding set included,
+// no_new_privs is set, and a seccomp filter refuses the syscalls that
+// widen the kernel's attack surface.
 var keptCaps = []int{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER,
 	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP,
@@ -91,7 +92,8 @@ func (l *launcher) start(argv0 string, argv []string, attr *os.ProcAttr) (*os.Pr
 // close releases the launcher's thread if it started nothing.
 func (l *launcher) close() { close(l.req) }
 
-// dropCaps drops the calling thread's capabilities to keptCaps.
+// dropCaps drops the calling thread's capabilities to keptCaps, sets
+// no_new_privs and installs the seccomp filter (seccomp.go) on it.
 func dropCaps() error {
 	last := lastCap()
 	keep := map[int]bool{}
@@ -126,7 +128,10 @@ func dropCaps() error {
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)
 	}
-	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	return installSeccomp()
 }
 
 // lastCap is the highest capability the kernel knows.

@@ -1,0 +1,103 @@
+//go:build linux && (amd64 || arm64)
+
+package agent
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The guest command runs under a seccomp filter, installed on the
+// launcher's thread right after it drops its capabilities, so that it
+// binds the command and everything it starts, but not the agent. It
+// refuses (EPERM) what a build tool has no business doing and what
+// widens the kernel's attack surface, which matters most where the
+// sandbox shares the host's kernel: new namespaces (a user namespace
+// would hand the command a full set of capabilities over a nested
+// namespace), the mount API, the kernel keyring, BPF, perf events,
+// userfaultfd, io_uring, kernel modules and kexec, open_by_handle_at.
+// clone3 gets ENOSYS, as under Docker, because its flags cannot be
+// inspected: C libraries and Go fall back to clone, whose flags can.
+// Syscalls of another ABI (i386, x32) are refused too.
+
+// deniedSyscalls get EPERM whatever their arguments.
+var deniedSyscalls = append([]uintptr{
+	unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT, unix.SYS_CHROOT,
+	unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_FSOPEN, unix.SYS_FSCONFIG,
+	unix.SYS_FSMOUNT, unix.SYS_FSPICK, unix.SYS_MOUNT_SETATTR,
+	unix.SYS_SETNS,
+	unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
+	unix.SYS_BPF, unix.SYS_PERF_EVENT_OPEN, unix.SYS_USERFAULTFD,
+	unix.SYS_IO_URING_SETUP, unix.SYS_IO_URING_ENTER, unix.SYS_IO_URING_REGISTER,
+	unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE, unix.SYS_DELETE_MODULE,
+	unix.SYS_KEXEC_LOAD, unix.SYS_KEXEC_FILE_LOAD, unix.SYS_REBOOT,
+	unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_NAME_TO_HANDLE_AT,
+	unix.SYS_SWAPON, unix.SYS_SWAPOFF, unix.SYS_ACCT, unix.SYS_QUOTACTL,
+	unix.SYS_SYSLOG, unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME, unix.SYS_ADJTIMEX,
+	unix.SYS_CLOCK_ADJTIME, unix.SYS_LOOKUP_DCOOKIE,
+}, archDenied...)
+
+// namespaceFlags are the clone and unshare flags that make a namespace.
+const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWTIME
+
+// Offsets in struct seccomp_data.
+const (
+	dataNr   = 0
+	dataArch = 4
+	dataArg0 = 16 // the low half of args[0] (little-endian)
+)
+
+// seccompFilter is the BPF program. Each check jumps over its own
+// return when it does not match, so no jump needs a label.
+func seccompFilter() []unix.SockFilter {
+	stmt := func(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
+	jump := func(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
+	}
+	ret := func(v uint32) unix.SockFilter { return stmt(unix.BPF_RET|unix.BPF_K, v) }
+	eperm := ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	enosys := ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	allow := ret(unix.SECCOMP_RET_ALLOW)
+	ldNr := stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataNr)
+	is := func(nr uintptr, skip uint8) unix.SockFilter {
+		return jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(nr), 0, skip)
+	}
+
+	f := []unix.SockFilter{
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataArch),
+		jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, auditArch, 1, 0),
+		enosys, // another ABI
+		ldNr,
+	}
+	if abiBit != 0 {
+		f = append(f, jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, abiBit, 0, 1), enosys)
+	}
+	for _, nr := range deniedSyscalls {
+		f = append(f, is(nr, 1), eperm)
+	}
+	for _, nr := range []uintptr{unix.SYS_CLONE, unix.SYS_UNSHARE} {
+		f = append(f,
+			is(nr, 4),
+			stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataArg0),
+			jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, namespaceFlags, 0, 1),
+			eperm,
+			allow,
+		)
+	}
+	return append(f, is(unix.SYS_CLONE3, 1), enosys, allow)
+}
+
+// installSeccomp puts the filter on the calling thread only (no TSYNC):
+// the agent's other threads stay free. no_new_privs must be set.
+func installSeccomp() error {
+	f := seccompFilter()
+	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
+	if errno != 0 {
+		return fmt.Errorf("install the seccomp filter: %w", errno)
+	}
+	return nil
+}
