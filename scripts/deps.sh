@@ -10,6 +10,7 @@ declare -A need=(
   [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs [busybox]=busybox-static [cpio]=cpio
   [skopeo]=skopeo [docker-registry]=docker-registry [b3sum]=b3sum
   [zstd]=zstd [xz]=xz-utils [git]=git [make]=make
+  [ssh-agent]=openssh-client [ssh-add]=openssh-client [ssh-keygen]=openssh-client
 )
 missing=()
 for cmd in "${!need[@]}"; do

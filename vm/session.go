@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -275,6 +276,12 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 	if spec.Proxy != nil && spec.Network.Enabled() {
 		m.Proxy = true
 		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)
+	}
+	if spec.SSHAgent != "" {
+		m.SSHAgent = true
+		m.Env = append(slices.DeleteFunc(slices.Clone(m.Env), func(kv string) bool {
+			return strings.HasPrefix(kv, "SSH_AUTH_SOCK=")
+		}), "SSH_AUTH_SOCK="+proto.SSHAgentSocket)
 	}
 	for _, f := range spec.PassFiles {
 		pf, err := readPassFile(f, workdir, spec.Workspace)

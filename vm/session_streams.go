@@ -61,11 +61,25 @@ func (s *session) serveStream(c net.Conn, timeout time.Duration) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	if proto.Kind(kind[0]) != proto.KindProxy || s.spec.Proxy == nil || !s.spec.Network.Enabled() {
+	switch {
+	case proto.Kind(kind[0]) == proto.KindProxy && s.spec.Proxy != nil && s.spec.Network.Enabled():
+		s.spec.Proxy.ServeConn(c)
+	case proto.Kind(kind[0]) == proto.KindSSHAgent && s.spec.SSHAgent != "":
+		serveSSHAgent(c, s.spec.SSHAgent)
+	default:
 		c.Close()
+	}
+}
+
+// serveSSHAgent carries one sandbox connection to the SSH agent at sock.
+func serveSSHAgent(c net.Conn, sock string) {
+	defer c.Close()
+	a, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
 		return
 	}
-	s.spec.Proxy.ServeConn(c)
+	defer a.Close()
+	Splice(c, a)
 }
 
 // forwardPorts listens on each forwarded host port (loopback only) and

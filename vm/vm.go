@@ -79,6 +79,10 @@ type Spec struct {
 	// when Network allows nothing, the sandbox gets no proxy and no proxy
 	// variables.
 	Proxy ConnServer
+	// SSHAgent is the host's SSH agent socket ($SSH_AUTH_SOCK) to offer
+	// the sandbox at proto.SSHAgentSocket; "" offers none. The sandbox
+	// can ask the agent to sign, never read the keys.
+	SSHAgent string
 
 	CPUs, MemoryMB, RootfsSizeMB int
 

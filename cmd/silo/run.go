@@ -63,6 +63,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 	if err != nil {
 		return err
 	}
+	p.quiet = g.Quiet
 	t := timing.Mark("config", start)
 	backend, reason, err := vm.Select(f.Backend)
 	if err != nil {
@@ -85,28 +86,11 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 		return err
 	}
 	timing.Mark("store lookup", t)
-	// From now on a silo.toml the sandbox leaves beneath its workspace
-	// needs the user's trust before silo obeys it.
-	if err := lock.NoteWorkspace(home, p.workspace); err != nil {
+	release, err := guardWorkspace(home, spec)
+	if err != nil {
 		return err
 	}
-	// The workspace guard's placeholders are made while the sandbox
-	// boots (Attach runs Prepare before it sends the spec), and removed
-	// once the backend has torn the sandbox down.
-	var release func()
-	defer func() {
-		if release != nil {
-			release()
-		}
-	}()
-	spec.Prepare = func(s *vm.Spec) error {
-		guarded, rel, err := vm.GuardWorkspace(filepath.Join(home, "run"), s.Workspace, s.Protected, s.Exclude)
-		if err != nil {
-			return err
-		}
-		release, s.Protected = rel, guarded
-		return nil
-	}
+	defer release()
 	code, err := backend.Run(context.Background(), spec)
 	if f.Timing {
 		printTiming(os.Stderr, backend, reason, timing, start)
@@ -120,6 +104,32 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, tty, shell bool) erro
 	return nil
 }
 
+// guardWorkspace readies spec's workspace for a sandbox. It records the
+// workspace: from now on a silo.toml the sandbox leaves beneath it needs
+// the user's trust before silo obeys it. And it has the workspace guard's
+// placeholders made while the sandbox boots (Attach runs Prepare before
+// it sends the spec); release removes them once the backend has torn the
+// sandbox down.
+func guardWorkspace(home string, spec *vm.Spec) (release func(), err error) {
+	if err := lock.NoteWorkspace(home, spec.Workspace); err != nil {
+		return nil, err
+	}
+	var rel func()
+	spec.Prepare = func(s *vm.Spec) error {
+		guarded, r, err := vm.GuardWorkspace(filepath.Join(home, "run"), s.Workspace, s.Protected, s.Exclude)
+		if err != nil {
+			return err
+		}
+		rel, s.Protected = r, guarded
+		return nil
+	}
+	return func() {
+		if rel != nil {
+			rel()
+		}
+	}, nil
+}
+
 // runPlan is what one run needs from the configuration and the command
 // line.
 type runPlan struct {
@@ -130,6 +140,7 @@ type runPlan struct {
 	argv      []string
 	userHome  string
 	env       vm.EnvOptions
+	quiet     bool // no warnings
 }
 
 // planRun loads the configuration for the working directory and decides
@@ -260,8 +271,22 @@ func (p *runPlan) spec(tty bool) (*vm.Spec, error) {
 		if err := attachProxy(s, t); err != nil {
 			return nil, err
 		}
+		s.SSHAgent = p.sshAgent(t)
 	}
 	return s, nil
+}
+
+// sshAgent returns the host SSH agent socket to offer the sandbox: the
+// user's $SSH_AUTH_SOCK when the tool has passSshAgent, else "".
+func (p *runPlan) sshAgent(t *lock.Tool) string {
+	if !t.PassSSHAgent {
+		return ""
+	}
+	sock := os.Getenv("SSH_AUTH_SOCK")
+	if sock == "" && !p.quiet {
+		fmt.Fprintf(os.Stderr, "silo: passSshAgent is set (%s), but no SSH agent runs here (SSH_AUTH_SOCK is unset): the sandbox gets none\n", t.Origins["passSshAgent"])
+	}
+	return sock
 }
 
 // guestPath is where a pass file shows inside: a project file (a .netrc

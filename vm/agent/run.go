@@ -34,6 +34,13 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		}
 		defer stop()
 	}
+	if s.SSHAgent {
+		stop, err := a.sshAgentBridge()
+		if err != nil {
+			return -1, err
+		}
+		defer stop()
+	}
 	c, err := startCommand(s, l)
 	if err != nil {
 		return -1, err

@@ -30,7 +30,15 @@ const (
 	// KindForward is one connection to a forwarded guest port, opened by
 	// the host; the kind byte is followed by the port, 2 bytes big-endian.
 	KindForward Kind = 'F'
+	// KindSSHAgent is one connection the sandbox made to the SSH agent
+	// socket at SSHAgentSocket, opened by the agent; the host carries it
+	// to the user's SSH agent.
+	KindSSHAgent Kind = 'A'
 )
+
+// SSHAgentSocket is where the forwarded SSH agent listens inside the
+// sandbox; SSH_AUTH_SOCK names it.
+const SSHAgentSocket = "/run/silo/ssh-agent.sock"
 
 // ProxyPort is the port the agent's proxy bridge listens on inside the
 // sandbox, on 127.0.0.1.
@@ -87,6 +95,9 @@ type Spec struct {
 	// Proxy asks the agent to listen on 127.0.0.1:ProxyPort and bridge
 	// each connection to the host.
 	Proxy bool `json:"proxy,omitempty"`
+	// SSHAgent asks the agent to listen on SSHAgentSocket and bridge each
+	// connection to the host.
+	SSHAgent bool `json:"sshAgent,omitempty"`
 	// Hostname is the sandbox's host name.
 	Hostname string `json:"hostname,omitempty"`
 }
