@@ -299,3 +299,19 @@ func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// TestSiloAsAgent runs a sandbox with silo itself as the agent, as a plain
+// `go build ./cmd/silo` without silo-agent beside it gives.
+func TestSiloAsAgent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		r := s.run(t, ws, []string{"SILO_AGENT=" + siloBin}, []byte("in\n"), "sh", "-c", "cat; echo err >&2; exit 7")
+		if r.Code != 7 || r.Stdout != "in\n" || r.Stderr != "err\n" {
+			t.Errorf("silo as the agent: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		// The variable is what picks the agent: a missing one fails.
+		if r := s.run(t, ws, []string{"SILO_AGENT=" + filepath.Join(t.TempDir(), "none")}, nil, "true"); r.Code == 0 {
+			t.Errorf("a run with a missing agent binary succeeded")
+		}
+	})
+}

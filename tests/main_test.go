@@ -29,13 +29,17 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// As make build does: silo, and the lean agent beside it, which
+	// every backend then uses (TestSiloAsAgent covers silo alone).
 	siloBin = filepath.Join(dir, "silo")
-	build := exec.Command("go", "build", "-trimpath", "-o", siloBin, "./cmd/silo")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build silo: %v\n%s", err, out)
-		return 1
+	for _, b := range []struct{ out, pkg string }{{siloBin, "./cmd/silo"}, {filepath.Join(dir, "silo-agent"), "./cmd/silo-agent"}} {
+		build := exec.Command("go", "build", "-trimpath", "-o", b.out, b.pkg)
+		build.Dir = repoRoot
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -1,8 +1,9 @@
 // Command silo-agent is the guest agent alone, as "silo __agent" runs it:
 // a small static binary that starts in a fraction of silo's time, because
-// it links none of silo's image, store and CLI packages. The namespace
-// backend runs it, when it sits beside the silo binary, as the sandbox's
-// PID 1 (make build puts it there); otherwise silo re-executes itself.
+// it links none of silo's image, store and CLI packages. When it sits
+// beside the silo binary (make build puts it there), the namespace backend
+// runs it as the sandbox's PID 1 and the VM backends put it in the initfs
+// as the guest's init; otherwise silo serves itself (see internal/agentbin).
 package main
 
 import (
@@ -12,9 +13,15 @@ import (
 	"os"
 
 	"github.com/silo-dev/silo/vm/agent"
+	"github.com/silo-dev/silo/vm/guestinit"
 )
 
 func main() {
+	if os.Getpid() == 1 {
+		if _, err := os.Stat(guestinit.Marker); err == nil {
+			guestinit.Main(agent.Serve) // a VM's init: it powers the VM off
+		}
+	}
 	if len(os.Args) < 2 || os.Args[1] != "__agent" {
 		fmt.Fprintln(os.Stderr, "usage: silo-agent __agent --fd N --lower DIR --workspace DIR --scratch DIR")
 		os.Exit(2)

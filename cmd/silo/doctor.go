@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/kernel"
@@ -151,14 +152,14 @@ func qemuVersion() (string, error) {
 // kernel and initfs paths when both are ready.
 func (c *DoctorCmd) runtimeChecks(home string, add func(string, error, string)) ([2]string, error) {
 	var none [2]string
-	exe, err := os.Executable()
+	exe, err := agentbin.Find()
 	if err == nil {
 		var b []byte
 		if b, err = os.ReadFile(exe); err == nil {
 			err = kernel.CheckStatic(b)
 		}
 	}
-	add("guest agent", err, "this silo binary is static: it boots as the VM's init")
+	add("guest agent", err, exe+" is static: it boots as the VM's init")
 	if err != nil {
 		return none, err
 	}

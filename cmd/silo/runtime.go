@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm/kernel"
 	"github.com/silo-dev/silo/vm/qemu"
@@ -53,7 +54,7 @@ func (c *ImportKernelCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	exe, err := os.Executable()
+	exe, err := agentbin.Find()
 	if err != nil {
 		return err
 	}
@@ -148,10 +149,10 @@ func collectRuntimeStatus(st *store.Store) (*runtimeStatus, error) {
 	return s, nil
 }
 
-// initfsFor returns the name of the initfs of kernel k for this silo
-// binary, if it was built.
+// initfsFor returns the name of the initfs of kernel k for the agent
+// binary silo uses, if it was built.
 func initfsFor(st *store.Store, k *store.Entry) (string, error) {
-	exe, err := os.Executable()
+	exe, err := agentbin.Find()
 	if err != nil {
 		return "", err
 	}

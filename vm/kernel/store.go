@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -228,15 +229,14 @@ type Runtime struct {
 // Vmlinux is the path of the kernel image to boot.
 func (r *Runtime) Vmlinux() string { return filepath.Join(r.Kernel.Path, "vmlinux") }
 
-// Ensure returns the current kernel and the initfs for agentPath (the
-// running silo when empty), importing and building what is missing.
+// Ensure returns the current kernel and the initfs for agentPath (when
+// empty, the one agentbin.Find picks), importing and building what is missing.
 func Ensure(st *store.Store, agentPath string) (*Runtime, error) {
 	if agentPath == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find the silo binary to use as the guest agent: %w", err)
+		var err error
+		if agentPath, err = agentbin.Find(); err != nil {
+			return nil, err
 		}
-		agentPath = exe
 	}
 	k, err := Current(st)
 	if err != nil {

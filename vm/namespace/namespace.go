@@ -9,13 +9,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/vm"
 )
 
@@ -37,8 +37,7 @@ type Options struct {
 	// Bwrap is the bubblewrap binary; "" finds bwrap in PATH.
 	Bwrap string
 	// Agent is a static Linux binary that runs the agent when invoked as
-	// "AGENT __agent --fd 3 …"; "" means $SILO_AGENT, else silo-agent
-	// beside the running binary, else the running binary (silo) itself.
+	// "AGENT __agent --fd 3 …"; "" means the one agentbin.Find picks.
 	Agent string
 }
 
@@ -100,18 +99,7 @@ func (b *Backend) findAgent() (string, error) {
 	if b.opts.Agent != "" {
 		return b.opts.Agent, nil
 	}
-	if p := os.Getenv("SILO_AGENT"); p != "" {
-		return p, nil
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("find silo's own binary for the agent: %w", err)
-	}
-	lean := filepath.Join(filepath.Dir(self), "silo-agent")
-	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-		return lean, nil
-	}
-	return self, nil
+	return agentbin.Find()
 }
 
 // userNamespaces reports whether this kernel lets this user make a user
