@@ -33,6 +33,11 @@ type RootfsOptions struct {
 	// SizeMB is the size policy of the ext4 image: 0 for compact (sized
 	// to the content: the image is a read-only lower layer), else a cap.
 	SizeMB int64
+	// MaxMB, when positive, refuses an image whose files add up to more
+	// (rootfs.ErrTooLarge), checked before anything is written: layers
+	// that decompress to more than the disk holds fill nothing. It is not
+	// part of the derivation: an image that fits builds the same output.
+	MaxMB int64
 	// Pull resolves the reference again (a registry round trip for tags)
 	// even when the store knows what it resolved to.
 	Pull bool
@@ -82,12 +87,12 @@ func Rootfs(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (
 		o.Format = FormatExt4
 	}
 	if o.Format&FormatExt4 != 0 {
-		if res.Ext4, err = realise(st, res.Image, "ext4", o.SizeMB); err != nil {
+		if res.Ext4, err = realise(st, res.Image, "ext4", o.SizeMB, o.MaxMB); err != nil {
 			return nil, err
 		}
 	}
 	if o.Format&FormatDir != 0 {
-		if res.Dir, err = realise(st, res.Image, "dir", 0); err != nil {
+		if res.Dir, err = realise(st, res.Image, "dir", 0, o.MaxMB); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +109,7 @@ func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
 }
 
 // realise finds the rootfs derivation's output in the store or builds it.
-func realise(st *store.Store, im *oci.Image, format string, sizeMB int64) (*store.Entry, error) {
+func realise(st *store.Store, im *oci.Image, format string, sizeMB, maxMB int64) (*store.Entry, error) {
 	d := RootfsDerivation(im, format, sizeMB)
 	h := d.Hash()
 	e, err := st.ByDeriver(h)
@@ -119,7 +124,7 @@ func realise(st *store.Store, im *oci.Image, format string, sizeMB int64) (*stor
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	e, err = build(st, im, d, h)
+	e, err = build(st, im, d, h, maxMB<<20)
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}
@@ -128,7 +133,7 @@ func realise(st *store.Store, im *oci.Image, format string, sizeMB int64) (*stor
 
 // build assembles the rootfs in a staging directory and moves it into the
 // store under the derivation hash.
-func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash) (*store.Entry, error) {
+func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash, maxContent int64) (*store.Entry, error) {
 	layers := make([]rfs.Layer, len(im.Layers))
 	refs := make([]string, len(im.Layers))
 	for i, l := range im.Layers {
@@ -153,14 +158,14 @@ func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash) (*store.
 	switch d.Format {
 	case "ext4":
 		out := filepath.Join(tmp, "rootfs.ext4")
-		if err := rfs.WriteExt4(layers, out, d.SizeMB<<20); err != nil {
+		if err := rfs.WriteExt4(layers, out, d.SizeMB<<20, maxContent); err != nil {
 			return nil, err
 		}
 		opts.Name = name + "-rootfs.ext4"
 		return st.AddFile(out, opts)
 	default:
 		out := filepath.Join(tmp, "rootfs")
-		if err := rfs.WriteDir(layers, out); err != nil {
+		if err := rfs.WriteDir(layers, out, maxContent); err != nil {
 			return nil, err
 		}
 		opts.Name = name + "-rootfs"

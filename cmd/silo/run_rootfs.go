@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm"
 )
@@ -24,6 +25,15 @@ func (r *rootfs) close() {
 	}
 }
 
+// maxRootfsMB is how large an image's files may be: the tool's
+// rootfsSizeMB, else silo's default.
+func maxRootfsMB(spec *vm.Spec) int64 {
+	if spec.RootfsSizeMB > 0 {
+		return int64(spec.RootfsSizeMB)
+	}
+	return lock.DefaultRootfsSizeMB
+}
+
 // resolveRootfs finds (or pulls and builds) the rootfs of image in the
 // form the backend boots, holds it against GC for the run, and fills it
 // into spec.
@@ -37,7 +47,7 @@ func resolveRootfs(ctx context.Context, home, image, backend string, spec *vm.Sp
 	if backend == "namespace" {
 		format = derive.FormatDir
 	}
-	res, err := derive.Rootfs(ctx, st, image, derive.RootfsOptions{Format: format})
+	res, err := derive.Rootfs(ctx, st, image, derive.RootfsOptions{Format: format, MaxMB: maxRootfsMB(spec)})
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("image %s: %w", image, err)

@@ -74,7 +74,7 @@ func BenchmarkWriteExt4(b *testing.B) {
 	for b.Loop() {
 		out := filepath.Join(dir, fmt.Sprintf("out%d.ext4", i))
 		i++
-		if err := WriteExt4(layers, out, 0); err != nil {
+		if err := WriteExt4(layers, out, 0, 0); err != nil {
 			b.Fatal(err)
 		}
 		os.Remove(out)
@@ -90,7 +90,7 @@ func BenchmarkWriteDir(b *testing.B) {
 	for b.Loop() {
 		out := filepath.Join(dir, fmt.Sprintf("out%d", i))
 		i++
-		if err := WriteDir(layers, out); err != nil {
+		if err := WriteDir(layers, out, 0); err != nil {
 			b.Fatal(err)
 		}
 		RemoveTree(out)

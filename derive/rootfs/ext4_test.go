@@ -55,7 +55,7 @@ func field(s, label string) string {
 func writeImage(t testing.TB, layers []Layer) string {
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "rootfs.ext4")
-	if err := WriteExt4(layers, img, 0); err != nil {
+	if err := WriteExt4(layers, img, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	fsckClean(t, img)
@@ -69,7 +69,7 @@ func TestWriteExt4Trees(t *testing.T) {
 			img := writeImage(t, layers)
 			c.check(t, img)
 			again := filepath.Join(t.TempDir(), "again.ext4")
-			if err := WriteExt4(layers, again, 0); err != nil {
+			if err := WriteExt4(layers, again, 0, 0); err != nil {
 				t.Fatal(err)
 			}
 			a, _ := os.ReadFile(img)
@@ -382,7 +382,7 @@ func checkNames(t *testing.T, img string) {
 // damaged image.
 func TestWriteExt4NameTooLong(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "x.ext4")
-	err := WriteExt4(layersOf(tarOf(t, ent{name: strings.Repeat("n", 256), body: "x"})), dst, 0)
+	err := WriteExt4(layersOf(tarOf(t, ent{name: strings.Repeat("n", 256), body: "x"})), dst, 0, 0)
 	if err == nil || !strings.Contains(err.Error(), "255") {
 		t.Fatalf("256-byte name: %v", err)
 	}
@@ -399,14 +399,14 @@ func TestWriteExt4SizeLimit(t *testing.T) {
 		ents = append(ents, ent{name: fmt.Sprintf("f%d", i), body: "small"})
 	}
 	dst := filepath.Join(t.TempDir(), "x.ext4")
-	err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 1<<20)
+	err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 1<<20, 0)
 	if err == nil || !strings.HasPrefix(err.Error(), "the root filesystem needs more than its 1 MB size limit (raise rootfsSizeMB)") {
 		t.Fatalf("300 files in 1 MB: %v", err)
 	}
 	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
 		t.Errorf("image left behind: %v", err)
 	}
-	if err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 2<<20); err != nil {
+	if err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 2<<20, 0); err != nil {
 		t.Fatalf("300 files in 2 MB: %v", err)
 	}
 	fsckClean(t, dst)

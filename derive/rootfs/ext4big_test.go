@@ -60,7 +60,7 @@ func TestWriteExt4HugeFile(t *testing.T) {
 	testHugeFile(t, 4<<30+3*blockSize+100)
 	// Past 340 extents tar2ext4 writes invalid ones: refused instead.
 	dst := filepath.Join(t.TempDir(), "x.ext4")
-	err := WriteExt4([]Layer{bigFileLayer(t, "var/huge", maxExt4File+1, []byte("HEAD"), []byte("TAIL"))}, dst, 0)
+	err := WriteExt4([]Layer{bigFileLayer(t, "var/huge", maxExt4File+1, []byte("HEAD"), []byte("TAIL"))}, dst, 0, 0)
 	if err == nil || !strings.Contains(err.Error(), "more than the 42 GiB a file in silo's ext4 images may have") {
 		t.Errorf("a file of one byte over the limit: %v", err)
 	}
@@ -125,7 +125,7 @@ func TestWriteExt4ManySubdirs(t *testing.T) {
 		ents = append(ents, ent{name: fmt.Sprintf("top/%d/", i), typ: tar.TypeDir, mode: 0o755})
 	}
 	dst := filepath.Join(t.TempDir(), "x.ext4")
-	err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 0)
+	err := WriteExt4(layersOf(tarOf(t, ents...)), dst, 0, 0)
 	if err == nil || !strings.Contains(err.Error(), "more than 65000 subdirectories") {
 		t.Fatalf("65,001 subdirectories: %v", err)
 	}

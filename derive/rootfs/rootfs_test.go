@@ -54,7 +54,7 @@ func stackLayers(t testing.TB) []Layer {
 
 func TestWriteExt4Stack(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "rootfs.ext4")
-	if err := WriteExt4(stackLayers(t), img, 0); err != nil {
+	if err := WriteExt4(stackLayers(t), img, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
@@ -108,10 +108,10 @@ func TestWriteExt4Reproducible(t *testing.T) {
 	a, b := filepath.Join(dir, "a.ext4"), filepath.Join(dir, "b.ext4")
 	zeros := tarOf(t, ent{name: "zeros", body: strings.Repeat("\x00", 4<<20)}, ent{name: "tail", body: "end"})
 	layers := append(stackLayers(t), layersOf(zeros)...)
-	if err := WriteExt4(layers, a, 0); err != nil {
+	if err := WriteExt4(layers, a, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteExt4(layers, b, 0); err != nil {
+	if err := WriteExt4(layers, b, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := debugfsCat(t, a, "/zeros"); got != strings.Repeat("\x00", 4<<20) {
@@ -133,7 +133,7 @@ func TestWriteExt4Reproducible(t *testing.T) {
 
 func TestWriteDirStack(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "root")
-	if err := WriteDir(stackLayers(t), dst); err != nil {
+	if err := WriteDir(stackLayers(t), dst, 0); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]os.FileMode{
@@ -218,8 +218,8 @@ func TestUnsafeLayers(t *testing.T) {
 				name  string
 				write func(string) error
 			}{
-				{"ext4", func(dst string) error { return WriteExt4(c.layers, dst, 0) }},
-				{"dir", func(dst string) error { return WriteDir(c.layers, dst) }},
+				{"ext4", func(dst string) error { return WriteExt4(c.layers, dst, 0, 0) }},
+				{"dir", func(dst string) error { return WriteDir(c.layers, dst, 0) }},
 			} {
 				dst := filepath.Join(dir, w.name)
 				err := w.write(dst)
@@ -245,14 +245,14 @@ func TestUnsafeLayers(t *testing.T) {
 func TestWriteExt4SizeCap(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "small.ext4")
 	big := layersOf(tarOf(t, ent{name: "big", body: strings.Repeat("x", 4<<20)}))
-	err := WriteExt4(big, dst, 1<<20)
+	err := WriteExt4(big, dst, 1<<20, 0)
 	if err == nil || !strings.Contains(err.Error(), "size limit") {
 		t.Fatalf("4 MiB into a 1 MiB cap: %v", err)
 	}
 	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
 		t.Errorf("image left behind: %v", err)
 	}
-	if err := WriteExt4(big, dst, 64<<20); err != nil {
+	if err := WriteExt4(big, dst, 64<<20, 0); err != nil {
 		t.Fatalf("4 MiB into a 64 MiB cap: %v", err)
 	}
 }

@@ -251,14 +251,42 @@ func prune(dir *node, layer int) {
 
 // scan is the first pass: it reads the headers of every layer, in order,
 // into a tree.
-func scan(layers []Layer) (*tree, error) {
+func scan(layers []Layer, maxContent int64) (*tree, error) {
 	t := newTree()
 	for i, l := range layers {
 		if err := scanLayer(t, i, l); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
 		}
 	}
+	if n := t.contentSize(); maxContent > 0 && n > maxContent {
+		return nil, fmt.Errorf("%w: its files add up to %d MB, more than the %d MB its root filesystem may hold (raise rootfsSizeMB if the image is meant to be this large)", ErrTooLarge, n>>20, maxContent>>20)
+	}
 	return t, nil
+}
+
+// ErrTooLarge marks layers whose merged files hold more bytes than the
+// limit a write was given: checked from the headers, before anything is
+// written, so layers that decompress to more than the disk holds fill
+// nothing.
+var ErrTooLarge = errors.New("the image is too large")
+
+// contentSize is the bytes the merged tree's regular files hold, each
+// hardlinked file counted once.
+func (t *tree) contentSize() int64 {
+	var n int64
+	seen := map[*content]bool{}
+	var walk func(*node)
+	walk = func(nd *node) {
+		if nd.data != nil && !seen[nd.data] {
+			seen[nd.data] = true
+			n += nd.data.size
+		}
+		for _, c := range nd.children {
+			walk(c)
+		}
+	}
+	walk(t.root)
+	return n
 }
 
 func scanLayer(t *tree, i int, l Layer) error {

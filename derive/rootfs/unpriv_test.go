@@ -13,10 +13,10 @@ import (
 // layers' owners and setuid bits, which the host user could not set.
 func TestUnprivileged(t *testing.T) {
 	if out := os.Getenv("ROOTFS_TEST_UNPRIV_OUT"); out != "" {
-		if err := WriteExt4(stackLayers(t), filepath.Join(out, "img.ext4"), 0); err != nil {
+		if err := WriteExt4(stackLayers(t), filepath.Join(out, "img.ext4"), 0, 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteDir(stackLayers(t), filepath.Join(out, "dir")); err != nil {
+		if err := WriteDir(stackLayers(t), filepath.Join(out, "dir"), 0); err != nil {
 			t.Fatal(err)
 		}
 		return
