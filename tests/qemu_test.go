@@ -110,6 +110,8 @@ echo made > made.txt
 (echo evil >> ../.git/config) 2>/dev/null && echo BREACH-gitconfig
 mkdir -p ../node_modules/pkg && echo x > ../node_modules/pkg/index.js && echo excluded-written
 cat ../key-link ../passwd-link 2>&1; ls -a /root 2>&1
+(unshare -U -r true) 2>/dev/null && echo BREACH-userns
+grep '^Seccomp:' /proc/self/status
 rm -rf /bin /etc /lib 2>/dev/null; true`
 	env := []string{"AWS_SECRET_ACCESS_KEY=host-aws-secret", "SILO_TEST_PASS=passed-in"}
 	r := s.run(t, sub, env, nil, "sh", "-c", script)
@@ -126,7 +128,7 @@ rm -rf /bin /etc /lib 2>/dev/null; true`
 			t.Errorf("%q inside:\n%s", leak, out)
 		}
 	}
-	for _, want := range []string{"SILO_TEST_PASS=passed-in\n", "excluded-written\n"} {
+	for _, want := range []string{"SILO_TEST_PASS=passed-in\n", "excluded-written\n", "Seccomp:\t2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%q missing inside:\n%s", want, out)
 		}
