@@ -33,10 +33,13 @@ type RootfsOptions struct {
 	// SizeMB is the size policy of the ext4 image: 0 for compact (sized
 	// to the content: the image is a read-only lower layer), else a cap.
 	SizeMB int64
-	// MaxMB, when positive, refuses an image whose files add up to more
-	// (rootfs.ErrTooLarge), checked before anything is written: layers
-	// that decompress to more than the disk holds fill nothing. It is not
-	// part of the derivation: an image that fits builds the same output.
+	// MaxMB, when positive, refuses an image whose files add up to more,
+	// or one layer of which alone declares more (rootfs.ErrTooLarge). It
+	// is checked from the tar headers before anything is written, and a
+	// layer is refused as soon as its headers pass the limit: layers that
+	// decompress to more than the disk holds fill nothing and cost little
+	// time. It is not part of the derivation: an image that fits builds
+	// the same output.
 	MaxMB int64
 	// Pull resolves the reference again (a registry round trip for tags)
 	// even when the store knows what it resolved to.

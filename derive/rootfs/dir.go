@@ -15,8 +15,8 @@ import (
 // modification times are kept; extended attributes are dropped. All writes
 // go through an os.Root, so even a tree that slipped past the checks could
 // not write outside dst. maxContent, when positive, is the most bytes the
-// merged files may hold (ErrTooLarge, before anything is written). On
-// error dst is removed.
+// merged files, or one layer's files, may hold (ErrTooLarge, before
+// anything is written). On error dst is removed.
 func WriteDir(layers []Layer, dst string, maxContent int64) (err error) {
 	t, err := scan(layers, maxContent)
 	if err != nil {

@@ -254,14 +254,19 @@ func prune(dir *node, layer int) {
 func scan(layers []Layer, maxContent int64) (*tree, error) {
 	t := newTree()
 	for i, l := range layers {
-		if err := scanLayer(t, i, l); err != nil {
+		if err := scanLayer(t, i, l, maxContent); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
 		}
 	}
 	if n := t.contentSize(); maxContent > 0 && n > maxContent {
-		return nil, fmt.Errorf("%w: its files add up to %d MB, more than the %d MB its root filesystem may hold (raise rootfsSizeMB if the image is meant to be this large)", ErrTooLarge, n>>20, maxContent>>20)
+		return nil, tooLarge("its files add up to", n, maxContent)
 	}
 	return t, nil
+}
+
+// tooLarge is the ErrTooLarge error for n bytes against the limit max.
+func tooLarge(what string, n, max int64) error {
+	return fmt.Errorf("%w: %s %d MB, more than the %d MB its root filesystem may hold (raise rootfsSizeMB if the image is meant to be this large)", ErrTooLarge, what, n>>20, max>>20)
 }
 
 // ErrTooLarge marks layers whose merged files hold more bytes than the
@@ -289,13 +294,18 @@ func (t *tree) contentSize() int64 {
 	return n
 }
 
-func scanLayer(t *tree, i int, l Layer) error {
+// scanLayer applies layer i's headers to t. A layer whose own files add
+// up to more than maxContent (when positive) is refused as soon as its
+// headers say so: its data is never decompressed, so a layer of a few KB
+// that declares terabytes costs no more time than disk.
+func scanLayer(t *tree, i int, l Layer, maxContent int64) error {
 	rc, err := l.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	var declared int64
 	for ord := 0; ; ord++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -311,6 +321,11 @@ func scanLayer(t *tree, i int, l Layer) error {
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			if declared += hdr.Size; maxContent > 0 && declared > maxContent {
+				return tooLarge("one layer's files alone add up to at least", declared, maxContent)
+			}
 		}
 		if err := t.apply(i, ord, hdr); err != nil {
 			return err
