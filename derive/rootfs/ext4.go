@@ -25,8 +25,8 @@ import (
 // not exist. maxSize, when positive, is the most bytes the image may take;
 // the merge fails if the content needs more. maxContent, when positive, is
 // the most bytes the merged files, or one layer's files, may hold
-// (ErrTooLarge, before anything is written). The file is sparse: all-zero blocks are holes. On error dst
-// is removed.
+// (ErrTooLarge, before anything is written). The file is sparse: all-zero
+// blocks are holes. On error dst is removed.
 func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64) (err error) {
 	t, err := scan(layers, maxContent)
 	if err != nil {
