@@ -80,9 +80,10 @@
 //
 // A sandbox can write a silo.toml into a subdirectory of its workspace. So
 // a project file that lies inside a directory silo has given a sandbox
-// (recorded by [NoteWorkspace]) or inside another project is obeyed only
-// once the user has trusted its present content ([Trust], `silo config
-// trust`); otherwise Load fails with an [UntrustedError].
+// (recorded by [NoteWorkspace]) and changed since the first such sandbox,
+// or that lies inside another project never recorded, is obeyed only once
+// the user has trusted its present content ([Trust], `silo config trust`);
+// otherwise Load fails with an [UntrustedError].
 //
 // # Merge rules
 //

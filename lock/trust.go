@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // A sandbox can write anywhere in its workspace except the protected
@@ -139,32 +140,62 @@ func trusted(home string, in *input) (ok, before bool) {
 }
 
 // checkNested refuses a project file that lies inside a recorded
-// workspace or inside another project, unless the user trusted it. The
-// walk for outer projects stops where findProject's does.
+// workspace or inside another project, unless the user trusted it, or it
+// predates every sandbox that could have reached it: its inode change
+// time, which no sandbox can set back, is older than the first sandbox
+// of every recorded workspace above it, and no unrecorded project lies
+// above it. The walk for outer projects stops where findProject's does.
 func checkNested(o Options, in *input) error {
-	dir := filepath.Dir(in.path)
-	var outer string
-	beyond := false // past the user's home, where the walk stops
-	for d := dir; outer == ""; {
-		parent := filepath.Dir(d)
-		if parent == d {
+	n := nestedIn(o, filepath.Dir(in.path))
+	if n.outer == "" {
+		return nil
+	}
+	if !n.unrecorded {
+		if changed, ok := changeTime(in.path); ok && changed.Before(n.firstSandbox) {
 			return nil
-		}
-		beyond = beyond || d == o.UserHome
-		d = parent
-		if _, err := os.Lstat(filepath.Join(o.Home, workspacesDir, pathID(d))); err == nil {
-			outer = d
-		} else if p := filepath.Join(d, ProjectFileName); !beyond && p != filepath.Join(o.Home, ProjectFileName) {
-			if _, err := os.Lstat(p); err == nil {
-				outer = d
-			}
 		}
 	}
 	ok, before := trusted(o.Home, in)
 	if ok {
 		return nil
 	}
-	return &UntrustedError{Path: in.path, Outer: outer, Changed: before}
+	return &UntrustedError{Path: in.path, Outer: n.outer, Changed: before}
+}
+
+// nesting is what lies above a project directory.
+type nesting struct {
+	outer        string    // the nearest recorded workspace or project above; "" for none
+	firstSandbox time.Time // the earliest record of a workspace above
+	unrecorded   bool      // a project above was never recorded as a workspace
+}
+
+// nestedIn walks up from dir (exclusive) to the root.
+func nestedIn(o Options, dir string) nesting {
+	var n nesting
+	beyond := false // past the user's home, where the walk stops
+	for d := dir; ; {
+		parent := filepath.Dir(d)
+		if parent == d {
+			return n
+		}
+		beyond = beyond || d == o.UserHome
+		d = parent
+		if st, err := os.Lstat(filepath.Join(o.Home, workspacesDir, pathID(d))); err == nil {
+			if n.outer == "" {
+				n.outer = d
+			}
+			if n.firstSandbox.IsZero() || st.ModTime().Before(n.firstSandbox) {
+				n.firstSandbox = st.ModTime()
+			}
+		} else if p := filepath.Join(d, ProjectFileName); !beyond && p != filepath.Join(o.Home, ProjectFileName) {
+			if _, err := os.Lstat(p); err == nil {
+				if n.outer == "" {
+					n.outer = d
+				}
+				n.unrecorded = true
+			}
+		}
+	}
 }
 
 // FindProjectFile returns the silo.toml that Load would take as the

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNestedProjectNeedsTrust plays the attack: a sandbox whose workspace
@@ -101,5 +102,51 @@ func TestTrustRefusesBadInput(t *testing.T) {
 	}
 	if err := Trust(f.home, filepath.Join(f.project, "d")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("Trust of a directory = %v", err)
+	}
+}
+
+// TestNestedProjectOlderThanSandboxes: a nested silo.toml that was there
+// before any sandbox had the workspace above it needs no trust; once
+// changed after that, it does.
+func TestNestedProjectOlderThanSandboxes(t *testing.T) {
+	f := newFixture(t)
+	nested := f.write(t, "home/proj/sub/silo.toml", "tools = []\n")
+	// File times come from a coarse clock: let it tick before the
+	// workspace is recorded.
+	time.Sleep(50 * time.Millisecond)
+	if err := NoteWorkspace(f.home, f.project); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.load(filepath.Dir(nested)); err != nil {
+		t.Fatalf("a nested silo.toml older than every sandbox: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	f.write(t, "home/proj/sub/silo.toml", "tools = []\npassEnv = [\"AWS_SECRET_ACCESS_KEY\"]\n")
+	var ue *UntrustedError
+	if _, err := f.load(filepath.Dir(nested)); !errors.As(err, &ue) {
+		t.Fatalf("a nested silo.toml changed after a sandbox had the workspace: %v", err)
+	}
+	// A sandbox cannot make a file look old: setting its times back
+	// leaves the change time at now.
+	old := time.Now().Add(-24 * time.Hour)
+	if err := os.Chtimes(nested, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.load(filepath.Dir(nested)); !errors.As(err, &ue) {
+		t.Fatalf("a changed file with its times set back: %v", err)
+	}
+	// An earlier sandbox higher up counts too.
+	g := newFixture(t)
+	if err := NoteWorkspace(g.home, g.top); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	nested = g.write(t, "home/proj/sub/silo.toml", "tools = []\n")
+	time.Sleep(50 * time.Millisecond)
+	if err := NoteWorkspace(g.home, g.project); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.load(filepath.Dir(nested)); !errors.As(err, &ue) {
+		t.Fatalf("a file made after a sandbox had a workspace higher up: %v", err)
 	}
 }
