@@ -58,65 +58,77 @@ func main() {
 // SSH_AUTH_SOCK, though the agent's socket is not in the sandbox; without
 // it, there is no agent inside.
 func TestSSHAgentForwarded(t *testing.T) {
+	forEachBackend(t, sshAgentForwarded)
+}
+
+// sshAgentForwarded is TestSSHAgentForwarded on one backend; the qemu
+// contract runs it too.
+func sshAgentForwarded(t *testing.T, s *sandbox) {
 	for _, tool := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (openssh-client)", tool)
 		}
 	}
-	forEachBackend(t, func(t *testing.T, s *sandbox) {
-		dir := t.TempDir()
-		sock := filepath.Join(dir, "agent.sock")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		agent := exec.CommandContext(ctx, "ssh-agent", "-D", "-a", sock)
-		if err := agent.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer agent.Process.Kill()
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(sock); err == nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		key := filepath.Join(dir, "id_ed25519")
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "silo-test-key", "-f", key).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-		add := exec.Command("ssh-add", key)
-		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-		if out, err := add.CombinedOutput(); err != nil {
-			t.Fatalf("ssh-add: %v\n%s", err, out)
-		}
+	sock := startSSHAgent(t)
 
-		ws := s.project(t)
-		buildProbe(t, filepath.Join(ws, "probe"))
-		env := []string{"SSH_AUTH_SOCK=" + sock}
-		r := s.run(t, ws, env, nil, "sh", "-c", "echo sock=$SSH_AUTH_SOCK; ls "+sock+" 2>&1; ./probe")
-		if !strings.Contains(r.Stdout, "sock=\n") || !strings.Contains(r.Stdout, "dial:") || strings.Contains(r.Stdout, "silo-test-key") {
-			t.Errorf("without passSshAgent the sandbox reached an agent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
-		}
+	ws := s.project(t)
+	buildProbe(t, filepath.Join(ws, "probe"))
+	env := []string{"SSH_AUTH_SOCK=" + sock}
+	r := s.run(t, ws, env, nil, "sh", "-c", "echo sock=$SSH_AUTH_SOCK; ls "+sock+" 2>&1; ./probe")
+	if !strings.Contains(r.Stdout, "sock=\n") || !strings.Contains(r.Stdout, "dial:") || strings.Contains(r.Stdout, "silo-test-key") {
+		t.Errorf("without passSshAgent the sandbox reached an agent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 
-		f, err := os.OpenFile(filepath.Join(ws, "silo.toml"), os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old, _ := os.ReadFile(f.Name())
-		f.WriteAt([]byte("passSshAgent = true\n"+string(old)), 0)
-		f.Close()
-		r = s.run(t, ws, env, nil, "sh", "-c", "echo sock=$SSH_AUTH_SOCK; ls "+sock+" >/dev/null 2>&1 && echo host socket visible; ./probe")
-		if r.Code != 0 || !strings.Contains(r.Stdout, "sock=/run/silo/ssh-agent.sock\n") || !strings.Contains(r.Stdout, "key silo-test-key\n") {
-			t.Errorf("with passSshAgent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
-		}
-		if strings.Contains(r.Stdout, "host socket visible") {
-			t.Errorf("the host's agent socket itself is visible inside")
-		}
+	f, err := os.OpenFile(filepath.Join(ws, "silo.toml"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(f.Name())
+	f.WriteAt([]byte("passSshAgent = true\n"+string(old)), 0)
+	f.Close()
+	r = s.run(t, ws, env, nil, "sh", "-c", "echo sock=$SSH_AUTH_SOCK; ls "+sock+" >/dev/null 2>&1 && echo host socket visible; ./probe")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "sock=/run/silo/ssh-agent.sock\n") || !strings.Contains(r.Stdout, "key silo-test-key\n") {
+		t.Errorf("with passSshAgent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stdout, "host socket visible") {
+		t.Errorf("the host's agent socket itself is visible inside")
+	}
 
-		r = s.run(t, ws, nil, nil, "true")
-		if !strings.Contains(r.Stderr, "SSH_AUTH_SOCK is unset") {
-			t.Errorf("passSshAgent without an agent gave no warning: %q", r.Stderr)
+	r = s.run(t, ws, nil, nil, "true")
+	if !strings.Contains(r.Stderr, "SSH_AUTH_SOCK is unset") {
+		t.Errorf("passSshAgent without an agent gave no warning: %q", r.Stderr)
+	}
+}
+
+// startSSHAgent runs a real ssh-agent holding a fresh ed25519 key
+// commented "silo-test-key" until the test ends, and returns its socket.
+func startSSHAgent(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	agent := exec.CommandContext(ctx, "ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
 		}
-	})
+		time.Sleep(20 * time.Millisecond)
+	}
+	key := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "silo-test-key", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	add := exec.Command("ssh-add", key)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v\n%s", err, out)
+	}
+	return sock
 }
 
 // buildProbe builds sshProbe, statically, at out.
