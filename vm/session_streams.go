@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/silo-dev/silo/vm/proto"
@@ -79,7 +78,7 @@ func serveSSHAgent(c net.Conn, sock string) {
 		return
 	}
 	defer a.Close()
-	Splice(c, a)
+	proto.Splice(c, a)
 }
 
 // forwardPorts listens on each forwarded host port (loopback only) and
@@ -127,32 +126,7 @@ func (s *session) serveForward(l net.Listener, guest int) {
 			if _, err := st.Write(hdr); err != nil {
 				return
 			}
-			Splice(c, st)
+			proto.Splice(c, st)
 		}()
 	}
-}
-
-// closeWriter is a connection that can close its sending half.
-type closeWriter interface {
-	CloseWrite() error
-}
-
-// Splice copies a to b and b to a until both directions end, closing the
-// sending half of each side when its input ends.
-func Splice(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	half := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(closeWriter); ok {
-			_ = cw.CloseWrite()
-		} else {
-			// A yamux stream's Close is a half close.
-			_ = dst.Close()
-		}
-	}
-	go half(a, b)
-	go half(b, a)
-	wg.Wait()
 }

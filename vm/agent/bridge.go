@@ -63,5 +63,5 @@ func (a *agent) bridgeOne(c net.Conn, kind proto.Kind) {
 	if _, err := st.Write([]byte{byte(kind)}); err != nil {
 		return
 	}
-	splice(c, st)
+	proto.Splice(c, st)
 }

@@ -165,26 +165,7 @@ func serveForward(c net.Conn) {
 		return
 	}
 	defer g.Close()
-	splice(c, g)
-}
-
-// splice copies both ways between a and b, half-closing each side at the
-// end of its input.
-func splice(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	half := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
-	}
-	go half(a, b)
-	go half(b, a)
-	wg.Wait()
+	proto.Splice(c, g)
 }
 
 // fatalSignals are the signals that end a Go program by default (exit,
