@@ -1,21 +1,5 @@
 package lock
 
-import (
-	"os"
-	"syscall"
-	"time"
-)
+import "syscall"
 
-// changeTime returns the inode change time of path: the kernel sets it on
-// every write, rename or attribute change, and nothing can set it back.
-func changeTime(path string) (time.Time, bool) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return time.Time{}, false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return time.Time{}, false
-	}
-	return time.Unix(st.Ctimespec.Unix()), true
-}
+func statCtime(st *syscall.Stat_t) syscall.Timespec { return st.Ctimespec }
