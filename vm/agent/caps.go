@@ -13,15 +13,15 @@ import (
 )
 
 // keptCaps are the capabilities the guest command keeps: what a package
-// manager running as root needs (Docker's default set, without MKNOD and
-// SYS_CHROOT). Everything that could undo the sandbox's mounts, reach
+// manager running as root needs (Docker's default set, without MKNOD,
+// SYS_CHROOT and NET_RAW: no raw or packet sockets). Everything that could undo the sandbox's mounts, reach
 // the agent or the kernel (SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN,
 // SYS_BOOT, …) is dropped from every set, the bounding set included,
 // no_new_privs is set, and a seccomp filter refuses the syscalls that
 // widen the kernel's attack surface.
 var keptCaps = []int{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER,
-	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP,
+	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP,
 	unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
 }
 

@@ -20,12 +20,17 @@ import (
 // userfaultfd, io_uring, kernel modules and kexec, open_by_handle_at.
 // clone3 gets ENOSYS, as under Docker, because its flags cannot be
 // inspected: C libraries and Go fall back to clone, whose flags can.
-// Syscalls of another ABI (i386, x32) are refused too.
+// socket and socketpair make only the families a build tool uses (unix,
+// inet, inet6, and netlink's route protocol, which getifaddrs and so
+// Node's os.networkInterfaces need); every other family (vsock, which
+// no network namespace isolates, packet, bluetooth, the crypto API, …)
+// gets EAFNOSUPPORT, as from a kernel without it. Syscalls of another
+// ABI (i386, x32) are refused too.
 
 // deniedSyscalls get EPERM whatever their arguments.
 var deniedSyscalls = append([]uintptr{
 	unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT, unix.SYS_CHROOT,
-	unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_FSOPEN, unix.SYS_FSCONFIG,
+	unix.SYS_OPEN_TREE, unix.SYS_OPEN_TREE_ATTR, unix.SYS_MOVE_MOUNT, unix.SYS_FSOPEN, unix.SYS_FSCONFIG,
 	unix.SYS_FSMOUNT, unix.SYS_FSPICK, unix.SYS_MOUNT_SETATTR,
 	unix.SYS_SETNS,
 	unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
@@ -48,7 +53,12 @@ const (
 	dataNr   = 0
 	dataArch = 4
 	dataArg0 = 16 // the low half of args[0] (little-endian)
+	dataArg2 = 32 // the low half of args[2]
 )
+
+// allowedFamilies are the socket families the command may use; netlink
+// only with the protocol NETLINK_ROUTE (see socketCheck).
+var allowedFamilies = []uint32{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6}
 
 // seccompFilter is the BPF program. Each check jumps over its own
 // return when it does not match, so no jump needs a label.
@@ -87,7 +97,30 @@ func seccompFilter() []unix.SockFilter {
 			allow,
 		)
 	}
+	for _, nr := range []uintptr{unix.SYS_SOCKET, unix.SYS_SOCKETPAIR} {
+		block := socketCheck(allow)
+		f = append(f, is(nr, uint8(len(block))))
+		f = append(f, block...)
+	}
 	return append(f, is(unix.SYS_CLONE3, 1), enosys, allow)
+}
+
+// socketCheck checks a socket or socketpair call's family (args[0]) and,
+// for netlink, its protocol (args[2]): it ends in allow or EAFNOSUPPORT.
+func socketCheck(allow unix.SockFilter) []unix.SockFilter {
+	n := uint8(len(allowedFamilies))
+	f := []unix.SockFilter{{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: dataArg0}}
+	for i, fam := range allowedFamilies {
+		// To the allow, past the rest of the families and the netlink check.
+		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: fam, Jt: n - uint8(i) - 1 + 3})
+	}
+	return append(f,
+		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: unix.AF_NETLINK, Jf: 3},
+		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: dataArg2},
+		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: unix.NETLINK_ROUTE, Jf: 1},
+		allow,
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EAFNOSUPPORT)},
+	)
 }
 
 // installSeccomp puts the filter on the calling thread only (no TSYNC):

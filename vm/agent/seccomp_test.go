@@ -51,6 +51,27 @@ func seccompHelper() {
 	var params [120]byte // struct io_uring_params
 	_, _, errno = unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
 	res["io_uring"] = errstr(errno)
+	sock := func(family, typ, proto int) string {
+		fd, err := unix.Socket(family, typ, proto)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return errstr(err)
+	}
+	res["socket unix"] = sock(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	res["socket inet"] = sock(unix.AF_INET, unix.SOCK_STREAM, 0)
+	res["socket inet6"] = sock(unix.AF_INET6, unix.SOCK_DGRAM, 0)
+	res["socket netlink route"] = sock(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE)
+	res["socket netlink uevent"] = sock(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_KOBJECT_UEVENT)
+	res["socket vsock"] = sock(unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+	res["socket packet"] = sock(unix.AF_PACKET, unix.SOCK_DGRAM, 0)
+	res["socket alg"] = sock(unix.AF_ALG, unix.SOCK_SEQPACKET, 0)
+	_, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	res["socketpair unix"] = errstr(err)
+	_, _, errno = unix.Syscall6(unix.SYS_SOCKETPAIR, unix.AF_VSOCK, unix.SOCK_STREAM, 0, uintptr(unsafe.Pointer(&[2]int32{})), 0, 0)
+	res["socketpair vsock"] = errstr(errno)
+	_, _, errno = unix.Syscall6(unix.SYS_OPEN_TREE_ATTR, 0, 0, 0, 0, 0, 0)
+	res["open_tree_attr"] = errstr(errno)
 	res["getpid"] = errstr(nil)
 	if unix.Getpid() <= 0 {
 		res["getpid"] = "failed"
@@ -73,18 +94,29 @@ func TestSeccompFilter(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("helper output %q: %v", out, err)
 	}
-	eperm, enosys := unix.EPERM.Error(), unix.ENOSYS.Error()
+	eperm, enosys, eafno := unix.EPERM.Error(), unix.ENOSYS.Error(), unix.EAFNOSUPPORT.Error()
 	want := map[string]string{
-		"setup":         "ok",
-		"unshare user":  eperm,
-		"unshare mount": eperm,
-		"unshare files": "ok",
-		"mount":         eperm,
-		"keyctl":        eperm,
-		"clone3":        enosys,
-		"io_uring":      eperm,
-		"getpid":        "ok",
-		"fork and exec": "ok",
+		"setup":                 "ok",
+		"unshare user":          eperm,
+		"unshare mount":         eperm,
+		"unshare files":         "ok",
+		"mount":                 eperm,
+		"keyctl":                eperm,
+		"clone3":                enosys,
+		"io_uring":              eperm,
+		"getpid":                "ok",
+		"socket unix":           "ok",
+		"socket inet":           "ok",
+		"socket inet6":          "ok",
+		"socket netlink route":  "ok",
+		"socket netlink uevent": eafno,
+		"socket vsock":          eafno,
+		"socket packet":         eafno,
+		"socket alg":            eafno,
+		"socketpair unix":       "ok",
+		"socketpair vsock":      eafno,
+		"open_tree_attr":        eperm,
+		"fork and exec":         "ok",
 	}
 	for k, w := range want {
 		if res[k] != w {
