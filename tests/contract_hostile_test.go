@@ -4,6 +4,8 @@ package tests
 // hostile package would.
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,4 +44,35 @@ func TestContractSocketFamilies(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestContractRelativeCommand: "silo run T ./script.sh" finds the script
+// in the command's working directory, and in a subdirectory too.
+func TestContractRelativeCommand(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		writeExecutable(t, filepath.Join(ws, "script.sh"), "#!/bin/sh\necho top \"$@\"\n")
+		writeExecutable(t, filepath.Join(ws, "sub/run.sh"), "#!/bin/sh\necho sub; pwd\n")
+		if r := s.run(t, ws, nil, nil, "./script.sh", "a"); r.Code != 0 || r.Stdout != "top a\n" {
+			t.Errorf("./script.sh: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		if r := s.run(t, filepath.Join(ws, "sub"), nil, nil, "./run.sh"); r.Code != 0 || r.Stdout != "sub\n/workspace/sub\n" {
+			t.Errorf("./run.sh in sub: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		if r := s.run(t, ws, nil, nil, "sub/run.sh"); r.Code != 0 || r.Stdout != "sub\n/workspace\n" {
+			t.Errorf("sub/run.sh: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		if r := s.run(t, ws, nil, nil, "./missing.sh"); r.Code != 127 || !strings.Contains(r.Stderr, "./missing.sh") {
+			t.Errorf("./missing.sh: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+	})
+}
+
+// writeExecutable writes an executable file, making its directory.
+func writeExecutable(t *testing.T, p, content string) {
+	t.Helper()
+	writeFile(t, p, content)
+	if err := os.Chmod(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

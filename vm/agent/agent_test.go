@@ -71,20 +71,27 @@ func TestLookPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"HOME=/root", "PATH=/nonexistent:" + dir}
-	if got, err := lookPath("tool", env); err != nil || got != exe {
+	if got, err := lookPath("tool", env, "/"); err != nil || got != exe {
 		t.Errorf("lookPath(tool) = %q, %v", got, err)
 	}
-	if _, err := lookPath("data", env); err == nil {
+	if _, err := lookPath("data", env, "/"); err == nil {
 		t.Error("a file without the executable bit was found")
 	}
-	if _, err := lookPath("tool", []string{"PATH=/nonexistent"}); err == nil {
+	if _, err := lookPath("tool", []string{"PATH=/nonexistent"}, "/"); err == nil {
 		t.Error("found outside PATH")
 	}
-	if got, err := lookPath(exe, nil); err != nil || got != exe {
+	if got, err := lookPath(exe, nil, "/"); err != nil || got != exe {
 		t.Errorf("lookPath(absolute) = %q, %v", got, err)
 	}
-	if _, err := lookPath(dir, nil); err == nil {
+	if _, err := lookPath(dir, nil, "/"); err == nil {
 		t.Error("a directory was found as a command")
+	}
+	// Relative to the command's directory, not the agent's.
+	if got, err := lookPath("./tool", nil, dir); err != nil || got != exe {
+		t.Errorf("lookPath(./tool) in its directory = %q, %v", got, err)
+	}
+	if got, err := lookPath("tool", []string{"PATH=/nonexistent:."}, dir); err != nil || got != exe {
+		t.Errorf("lookPath(tool) with . in PATH = %q, %v", got, err)
 	}
 }
 

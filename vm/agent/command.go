@@ -34,13 +34,13 @@ type command struct {
 // startCommand starts the spec's command in the sandbox (whose root is
 // already the process root).
 func startCommand(s *proto.Spec, l *launcher) (*command, error) {
-	argv0, err := lookPath(s.Argv[0], s.Env)
-	if err != nil {
-		return &command{notFound: err.Error()}, nil
-	}
 	dir := path.Join(workdir(s), s.Cwd)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("working directory %s does not exist in the sandbox (is it excluded or a symlink?)", dir)
+	}
+	argv0, err := lookPath(s.Argv[0], s.Env, dir)
+	if err != nil {
+		return &command{notFound: err.Error()}, nil
 	}
 	c := &command{status: make(chan int, 1)}
 	attr := &os.ProcAttr{Dir: dir, Env: s.Env, Sys: &syscall.SysProcAttr{Setsid: true}}
@@ -162,13 +162,16 @@ func (c *command) killAll() {
 	_ = unix.Kill(-c.proc.Pid, unix.SIGKILL)
 }
 
-// lookPath finds name in the guest PATH from env, as a shell would.
-func lookPath(name string, env []string) (string, error) {
+// lookPath finds name in the guest PATH from env, as a shell would in
+// dir, the command's working directory: a name with a slash, and a
+// relative PATH entry, are relative to dir.
+func lookPath(name string, env []string, dir string) (string, error) {
 	if strings.Contains(name, "/") {
-		if err := executable(name); err != nil {
+		f := inDir(dir, name)
+		if err := executable(f); err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
-		return name, nil
+		return f, nil
 	}
 	p := defaultPath
 	for _, kv := range env {
@@ -176,16 +179,21 @@ func lookPath(name string, env []string) (string, error) {
 			p = v
 		}
 	}
-	for _, dir := range strings.Split(p, ":") {
-		if dir == "" {
-			dir = "."
-		}
-		f := path.Join(dir, name)
+	for _, d := range strings.Split(p, ":") {
+		f := inDir(dir, path.Join(d, name))
 		if executable(f) == nil {
 			return f, nil
 		}
 	}
 	return "", fmt.Errorf("%s: command not found in the sandbox", name)
+}
+
+// inDir resolves p against dir unless it is absolute.
+func inDir(dir, p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	return path.Join(dir, p)
 }
 
 // executable reports why f is not an executable file, or nil.
