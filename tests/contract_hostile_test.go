@@ -76,3 +76,33 @@ func writeExecutable(t *testing.T, p, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestContractNestedExcludeHeld: the sandbox cannot get around a nested
+// mount.exclude path by moving its parent aside and making the path anew,
+// which would then be the host's.
+func TestContractNestedExcludeHeld(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := t.TempDir()
+		writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n[mount]\nexclude = [\"frontend/node_modules\", \"a/b/c/.venv\"]\n")
+		writeFile(t, filepath.Join(ws, "frontend/node_modules/host.js"), "host\n")
+		writeFile(t, filepath.Join(ws, "frontend/app.js"), "app\n")
+		before := snapshot(t, ws)
+		s.checkDenied(t, ws, []string{
+			"mv frontend frontend.old",
+			"mv a/b a/b.old",
+			"mv a a.old",
+			"mv a/b/c a/b/c.old",
+			"mv frontend/node_modules frontend/nm.old",
+		})
+		// Whatever the moves did, nothing may land in the host's copy.
+		s.run(t, ws, nil, nil, "sh", "-c", `mv frontend frontend.old; mkdir -p frontend/node_modules; echo evil > frontend/node_modules/evil.js
+			mv a/b a/b.old; mkdir -p a/b/c/.venv; echo evil > a/b/c/.venv/evil.py; true`)
+		if diff := diffSnapshots(before, snapshot(t, ws)); diff != "" {
+			t.Errorf("the host workspace changed:\n%s", diff)
+		}
+		// The excluded directories still work inside.
+		if out := s.sh(t, ws, "echo m > frontend/node_modules/m.js && cat frontend/node_modules/m.js frontend/app.js"); out != "m\napp\n" {
+			t.Errorf("inside: %q", out)
+		}
+	})
+}

@@ -21,7 +21,7 @@ type sandboxFS struct {
 	wsMount string   // where the workspace is bound: under the new root, then /workspace
 	made    []placeholder
 	roView  bool     // the read-only view of the workspace is mounted
-	pinned  []string // directories above protected paths, bound onto themselves
+	pinned  []string // directories above protected and excluded paths, bound onto themselves
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:

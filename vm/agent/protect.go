@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,8 +24,12 @@ type placeholder struct {
 }
 
 // excludes backs each excluded workspace path with its own directory in
-// scratch, so that what the sandbox writes there never reaches the host.
+// scratch, so that what the sandbox writes there never reaches the host,
+// and pins the directories above it (see pinParents): otherwise the
+// sandbox could move frontend aside and make a frontend/node_modules of
+// its own, which is the host's.
 func (fs *sandboxFS) excludes(ws, scratch string, paths []string) error {
+	var rels []string
 	for i, p := range paths {
 		rel, err := cleanRel(p)
 		if err != nil {
@@ -44,8 +49,9 @@ func (fs *sandboxFS) excludes(ws, scratch string, paths []string) error {
 		if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("mount.exclude %q: %w", p, err)
 		}
+		rels = append(rels, dst[len(ws)+1:])
 	}
-	return nil
+	return fs.pinParents(ws, rels)
 }
 
 // protect makes each protected workspace path read-only, whether it exists
@@ -89,25 +95,23 @@ func (fs *sandboxFS) protect(ws, roView string, paths []string) error {
 }
 
 // pinParents binds each directory between the workspace and a protected
-// path onto itself. A mount point cannot be renamed or removed, so the
-// sandbox cannot move such a directory aside and put one of its own in
-// its place (mv .git .git2 && mkdir -p .git/hooks) to escape the
-// protection. The binds are recursive and come before the read-only ones,
-// so that none hides another.
+// or excluded path onto itself, once. A mount point cannot be renamed or
+// removed, so the sandbox cannot move such a directory aside and put one
+// of its own in its place (mv .git .git2 && mkdir -p .git/hooks) to
+// escape the protection or the exclusion. The binds are recursive (they
+// carry the excludes' mounts beneath them) and come before the read-only
+// ones, so that none hides another.
 func (fs *sandboxFS) pinParents(ws string, rels []string) error {
-	pinned := map[string]bool{}
 	for _, rel := range rels {
 		parts := splitPath(rel)
 		for i := 1; i < len(parts); i++ {
-			dir := filepath.Join(parts[:i]...)
-			if pinned[dir] {
+			p := filepath.Join(ws, filepath.Join(parts[:i]...))
+			if slices.Contains(fs.pinned, p) {
 				continue
 			}
-			p := filepath.Join(ws, dir)
 			if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-				return fmt.Errorf("pin %s in place: %w", dir, err)
+				return fmt.Errorf("pin %s in place: %w", p[len(ws)+1:], err)
 			}
-			pinned[dir] = true
 			fs.pinned = append(fs.pinned, p)
 		}
 	}
