@@ -34,6 +34,8 @@
 //	rootfsSizeMB = 4096                 # 16-16777216
 //	setup = "pip install ruff"          # run once when the tool's rootfs is built
 //	postInstall = "…"                   # run in the project once the tool is installed
+//	lsp = ["pylsp"]                     # its language server, for silo lsp (argv; replaced whole)
+//	lspInstall = "pip install python-lsp-server"  # what installs that server in the image
 //	[[tool.python.cache]]               # a package cache kept across runs
 //	guest = "/root/.cache/pip"          # absolute, inside the sandbox
 //	host = "pip"                        # relative to $SILO_HOME/cache (default TOOL/GUEST-PATH)
@@ -60,7 +62,7 @@
 //	exclude = ["node_modules", ".venv"] # relative to the project root
 //	mode = "rw"                         # "rw" or "ro"
 //	[overrides.python]                  # image, env, cpus, memoryMB, rootfsSizeMB,
-//	cpus = 4                            # workdir, passEnv, postInstall, [[cache]]
+//	cpus = 4                            # workdir, passEnv, postInstall, lsp, lspInstall, [[cache]]
 //	[overrides.python.network]          # hostAccess, proxy.allow, proxy.deny,
 //	proxy.allow = ["example.com"]       # proxy.installAllow
 //	[[overrides.python.ports]]
@@ -93,6 +95,7 @@
 // project's silo.toml (the same way).
 //
 //   - Scalars (image, workdir, cpus, memoryMB, rootfsSizeMB, postInstall,
+//     lsp (a whole command), lspInstall,
 //     passSshAgent, mount.mode, network.hostAccess, cache limits) overlay:
 //     the last layer that sets one wins.
 //   - Maps (env) merge per key: a later layer's key wins, other keys stay.

@@ -50,6 +50,10 @@ type Tool struct {
 	Exclude      []string          `json:"exclude"`
 	MountMode    string            `json:"mountMode"`
 	Ports        []Port            `json:"ports"`
+	// LSP is the tool's language server command (silo lsp), nil when it
+	// has none; LSPInstall is the shell command that installs it.
+	LSP        []string `json:"lsp"`
+	LSPInstall string   `json:"lspInstall"`
 	// ProjectRoot is the directory holding the project's silo.toml, or ""
 	// when none was found (the working directory is then the workspace).
 	ProjectRoot string `json:"projectRoot"`

@@ -102,6 +102,7 @@ func (b *builder) baseTool(name string, d *toolDef, l *layer) *Tool {
 	if d.Setup != nil {
 		t.Setup, t.Origins["setup"] = *d.Setup, l.src(at(p, "setup")...)
 	}
+	b.languageServer(t, l, p, d.LSP, d.LSPInstall)
 	return t
 }
 
@@ -120,6 +121,7 @@ func (b *builder) overlay(t *Tool, o *overrideDef, l *layer) {
 	if l.ix.has(at(p, "ports")...) {
 		b.ports(t, o.Ports, l, at(p, "ports"))
 	}
+	b.languageServer(t, l, p, o.LSP, o.LSPInstall)
 }
 
 // common applies the keys that tool definitions and overrides share.

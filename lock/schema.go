@@ -23,6 +23,8 @@ type toolDef struct {
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
 	PostInstall  *string           `toml:"postInstall"`
 	Setup        *string           `toml:"setup"`
+	LSP          []string          `toml:"lsp"`
+	LSPInstall   *string           `toml:"lspInstall"`
 }
 
 // cacheDef is one package-cache mount ([[cache]]).
@@ -77,6 +79,8 @@ type overrideDef struct {
 	Cache        []cacheDef        `toml:"cache"`
 	Network      *networkDef       `toml:"network"`
 	Ports        []portDef         `toml:"ports"`
+	LSP          []string          `toml:"lsp"`
+	LSPInstall   *string           `toml:"lspInstall"`
 }
 
 // portDef is one [[overrides.TOOL.ports]] entry.

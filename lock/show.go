@@ -35,6 +35,8 @@ func (t *Tool) Rows() []Row {
 	r.add("rootfsSizeMB", strconv.Itoa(t.RootfsSizeMB))
 	r.add("setup", oneLine(t.Setup))
 	r.add("postInstall", oneLine(t.PostInstall))
+	r.add("lsp", argvWords(t.LSP))
+	r.add("lspInstall", oneLine(t.LSPInstall))
 	for i, c := range t.Caches {
 		r.add("caches."+strconv.Itoa(i), cacheWords(c))
 	}
