@@ -36,7 +36,7 @@ func TestLanguageServer(t *testing.T) {
 
 func TestLanguageServerErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"[overrides.python]\nlsp = []\n":          "2:1: lsp is empty",
+		"[overrides.python]\nlsp = []\n":            "2:1: lsp is empty",
 		"[overrides.python]\nlsp = [\"a\", \"\"]\n": "lsp: \"\" is not a command word",
 	} {
 		f := newFixture(t)
