@@ -21,6 +21,13 @@
 // reported at once. Either way Load returns no Config: nothing is
 // half-applied.
 //
+// Host patterns (proxy.allow, proxy.deny, proxy.installAllow) are read
+// with the proxy's own parser, netproxy.ParsePattern: a pattern silo.toml
+// accepts is one the proxy reads the same way, and one the proxy could not
+// read is refused here with its file:line:column instead of at run time.
+// The network table's value is the proxy's policy type itself (Network is
+// netproxy.Policy).
+//
 // # Tool definitions (config.toml)
 //
 //	[tool.python]

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+
+	"github.com/silo-dev/silo/vm/netproxy"
 )
 
 // BuiltIn is the Source.File of values that come from silo's built-in tool
@@ -83,12 +85,10 @@ type Cache struct {
 // Network is a tool's network policy. Without HostAccess the sandbox has no
 // network but the proxy, which lets through the domains in Allow (and, while
 // postInstall and setup run, InstallAllow) unless Deny names them.
-type Network struct {
-	HostAccess   bool     `json:"hostAccess"`
-	Allow        []string `json:"allow"`
-	Deny         []string `json:"deny"`
-	InstallAllow []string `json:"installAllow"`
-}
+//
+// It is the proxy's own policy type, so that what silo.toml says is what
+// the proxy enforces, with nothing copied field by field on the way.
+type Network = netproxy.Policy
 
 // Port forwards a host TCP port to a guest port.
 type Port struct {

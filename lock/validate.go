@@ -2,7 +2,6 @@ package lock
 
 import (
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/silo-dev/silo/vm/netproxy"
 )
 
 // The checks in this file take one value as written and return it cleaned
@@ -177,42 +178,19 @@ func checkEnvValue(k, v string) string {
 	return ""
 }
 
-// checkDomain validates a proxy pattern the way vm/netproxy reads them: a
-// host name, "*." and a host name for its subdomains, "*" for any name, an
-// IP literal ("[v6]" for IPv6), each optionally with ":port".
+// checkDomain validates a proxy pattern with the proxy's own parser
+// (netproxy.ParsePattern), so that a pattern silo.toml accepts is one the
+// proxy reads the same way, and one it refuses is refused here, with the
+// file, line and column, before anything runs.
 func checkDomain(d string) string {
-	if i := strings.Index(d, "://"); i >= 0 {
-		host, _, _ := strings.Cut(d[i+3:], "/")
-		return fmt.Sprintf("%q is a URL: write the host name only, such as %q", d, host)
-	}
-	host, port := d, ""
-	if strings.HasPrefix(d, "[") {
-		end := strings.IndexByte(d, ']')
-		if end < 0 {
-			return fmt.Sprintf("%q: an IPv6 address needs its closing ]", d)
-		}
-		host, port = d[1:end], strings.TrimPrefix(d[end+1:], ":")
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() || (port == "" && end+1 != len(d)) {
-			return fmt.Sprintf("%q is not an IPv6 address such as [2001:db8::1]", d)
-		}
-	} else if h, p, ok := strings.Cut(d, ":"); ok {
-		host, port = h, p
-	}
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("%q: port %q is not a port number 1-65535", d, port)
-		}
-	}
-	if strings.HasPrefix(d, "[") || host == "*" {
+	_, err := netproxy.ParsePattern(d)
+	switch {
+	case err == nil:
 		return ""
+	case strings.Contains(err.Error(), "write "):
+		return err.Error()
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return ""
-	}
-	if !isHostPattern(strings.TrimSuffix(host, ".")) {
-		return fmt.Sprintf("%q is not a host pattern: write one such as `pypi.org`, `*.npmjs.org` or `pypi.org:8443`", d)
-	}
-	return ""
+	return err.Error() + "; write one such as `pypi.org`, `*.npmjs.org`, `pypi.org:8443` or `[2001:db8::1]`"
 }
 
 const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -225,18 +203,6 @@ func isName(s string, max int, chars, first string) bool {
 	}
 	for i := 1; i < len(s); i++ {
 		if !strings.ContainsRune(chars, rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
-// isHostPattern reports whether s is a host name, optionally "*." and one:
-// dot-separated labels of letters, digits, _ and -, not starting with -.
-func isHostPattern(s string) bool {
-	s = strings.TrimPrefix(s, "*.")
-	for label := range strings.SplitSeq(s, ".") {
-		if !isName(label, 63, alnum+"_-", alnum+"_") {
 			return false
 		}
 	}

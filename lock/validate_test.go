@@ -42,17 +42,18 @@ func TestCheckImage(t *testing.T) {
 }
 
 func TestCheckDomain(t *testing.T) {
-	good := []string{"pypi.org", "*.npmjs.org", "*", "pypi.org:8443", "203.0.113.7", "[2001:db8::1]", "[2001:db8::1]:443", "Example.COM", "host.", "under_score.example"}
+	good := []string{"pypi.org", "*.npmjs.org", "*", "pypi.org:8443", "203.0.113.7", "[2001:db8::1]", "[2001:db8::1]:443", "Example.COM", "host.", "under_score.example", "bücher.de"}
 	bad := map[string]string{
 		"https://pypi.org/simple": "is a URL",
-		"exa mple.com":            "is not a host pattern",
-		"a.*.com":                 "is not a host pattern",
-		"pypi.org:0":              "is not a port number",
-		"pypi.org:http":           "is not a port number",
-		"[2001:db8::1":            "closing ]",
+		"exa mple.com":            "is not allowed in a host name",
+		"a.*.com":                 "a wildcard must be",
+		"pypi.org:0":              "is not a number from 1 to 65535",
+		"pypi.org:http":           "is not a number from 1 to 65535",
+		"[2001:db8::1":            "missing ']'",
 		"[203.0.113.7]":           "is not an IPv6 address",
-		"":                        "is not a host pattern",
-		"-lead.com":               "", // accepted: the proxy normalises; only shape is checked here
+		"":                        "empty pattern",
+		"127.1":                   "numeric IP address",
+		"[fe80::1%eth0]":          "is not an IPv6 address",
 	}
 	for _, d := range good {
 		if msg := checkDomain(d); msg != "" {

@@ -273,7 +273,7 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 		}
 		m.Mounts = append(m.Mounts, g)
 	}
-	if spec.Proxy != nil && spec.Network.Enabled() {
+	if spec.Proxy != nil && spec.Network.Enabled(false) {
 		m.Proxy = true
 		m.Env = append(append([]string(nil), m.Env...), ProxyEnv()...)
 	}
@@ -293,11 +293,16 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 	return m, nil
 }
 
-// ProxyEnv is the environment that points a sandbox's tools at its proxy.
+// ProxyEnv is the environment a sandbox gets when its policy allows some
+// network, and the only place it is written: every spelling of the proxy
+// variables that common tools read (curl, pip, npm, cargo, go, git),
+// pointing at the agent's bridge on 127.0.0.1:proto.ProxyPort, and
+// NO_PROXY for the sandbox's own loopback.
 func ProxyEnv() []string {
 	u := fmt.Sprintf("http://127.0.0.1:%d", proto.ProxyPort)
-	return []string{"HTTP_PROXY=" + u, "HTTPS_PROXY=" + u, "http_proxy=" + u, "https_proxy=" + u,
-		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"}
+	const noProxy = "localhost,127.0.0.1,::1"
+	return []string{"HTTP_PROXY=" + u, "http_proxy=" + u, "HTTPS_PROXY=" + u, "https_proxy=" + u,
+		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy}
 }
 
 // guestCwd checks that a workspace-relative cwd stays in the workspace.

@@ -61,7 +61,7 @@ func (s *session) serveStream(c net.Conn, timeout time.Duration) {
 	}
 	c.SetReadDeadline(time.Time{})
 	switch {
-	case proto.Kind(kind[0]) == proto.KindProxy && s.spec.Proxy != nil && s.spec.Network.Enabled():
+	case proto.Kind(kind[0]) == proto.KindProxy && s.spec.Proxy != nil && s.spec.Network.Enabled(false):
 		s.spec.Proxy.ServeConn(c)
 	case proto.Kind(kind[0]) == proto.KindSSHAgent && s.spec.SSHAgent != "":
 		serveSSHAgent(c, s.spec.SSHAgent)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/silo-dev/silo/vm/netproxy"
 )
 
 // Backend runs sandboxes of one kind: qemu micro-VMs, vz VMs or
@@ -121,18 +123,10 @@ type Port struct {
 	Host, Guest int
 }
 
-// NetworkPolicy says what a sandbox may reach. The zero value is no
-// network at all.
-type NetworkPolicy struct {
-	// Allow and Deny are domain patterns ("pypi.org", "*.npmjs.org")
-	// checked by the host-side proxy; Deny wins.
-	Allow, Deny []string
-	// HostAccess lets the sandbox reach services on the host's loopback.
-	HostAccess bool
-}
-
-// Enabled reports whether the sandbox gets any network at all.
-func (p NetworkPolicy) Enabled() bool { return len(p.Allow) > 0 || p.HostAccess }
+// NetworkPolicy says what a sandbox may reach: the proxy's own policy type
+// (netproxy.Policy), the one carried from silo.toml (lock.Network) to the
+// proxy. The zero value is no network at all.
+type NetworkPolicy = netproxy.Policy
 
 // Timing records the phases of one run for --timing.
 type Timing struct {

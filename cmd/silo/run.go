@@ -254,7 +254,7 @@ func (p *runPlan) spec(tty bool) (*vm.Spec, error) {
 		s.Exclude = t.Exclude
 		s.WorkspaceReadOnly = t.MountMode == "ro"
 		s.Workdir = t.Workdir
-		s.Network = vm.NetworkPolicy{Allow: t.Network.Allow, Deny: t.Network.Deny, HostAccess: t.Network.HostAccess}
+		s.Network = t.Network
 		s.CPUs, s.MemoryMB, s.RootfsSizeMB = t.CPUs, t.MemoryMB, t.RootfsSizeMB
 		for _, pt := range t.Ports {
 			s.Ports = append(s.Ports, vm.Port{Host: pt.Host, Guest: pt.Guest})
@@ -302,7 +302,7 @@ func (p *runPlan) guestPath(host string) string {
 // attachProxy gives the sandbox a host-side policy proxy when the tool's
 // network policy lets anything through.
 func attachProxy(s *vm.Spec, t *lock.Tool) error {
-	pol := netproxy.Policy{Allow: t.Network.Allow, Deny: t.Network.Deny, HostAccess: t.Network.HostAccess}
+	pol := t.Network
 	if !pol.Enabled(false) {
 		return nil
 	}

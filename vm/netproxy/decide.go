@@ -10,7 +10,7 @@ import (
 
 // matcher is a compiled Policy.
 type matcher struct {
-	allow, deny  []rule
+	allow, deny  []Pattern
 	hostAccess   bool
 	defaultPorts []int
 	// broken is set when a pattern could not be read: then everything is
@@ -21,27 +21,28 @@ type matcher struct {
 // compile builds the matcher for p; install adds p.InstallAllow.
 func compile(p Policy, install bool, ports []int) *matcher {
 	m := &matcher{hostAccess: p.HostAccess, defaultPorts: ports}
-	allow := p.Allow
+	lists := []patternList{{"proxy.allow", p.Allow, &m.allow}, {"proxy.deny", p.Deny, &m.deny}}
 	if install {
-		allow = append(slices.Clip(allow), p.InstallAllow...)
+		lists = append(lists, patternList{"proxy.installAllow", p.InstallAllow, &m.allow})
 	}
-	for _, s := range allow {
-		r, err := parseRule(s)
-		if err != nil {
-			m.broken = fmt.Errorf("the network policy's proxy.allow has an unreadable %w", err)
-			return m
+	for _, l := range lists {
+		for _, s := range l.patterns {
+			r, err := ParsePattern(s)
+			if err != nil {
+				m.broken = fmt.Errorf("the network policy's %s has an unreadable %w", l.key, err)
+				return m
+			}
+			*l.dst = append(*l.dst, r)
 		}
-		m.allow = append(m.allow, r)
-	}
-	for _, s := range p.Deny {
-		r, err := parseRule(s)
-		if err != nil {
-			m.broken = fmt.Errorf("the network policy's proxy.deny has an unreadable %w", err)
-			return m
-		}
-		m.deny = append(m.deny, r)
 	}
 	return m
+}
+
+// patternList is one list of a Policy and where its compiled form goes.
+type patternList struct {
+	key      string
+	patterns []string
+	dst      *[]Pattern
 }
 
 // target is an allowed destination, before resolution.

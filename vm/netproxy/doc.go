@@ -11,26 +11,47 @@
 //	HTTPS_PROXY=http://127.0.0.1:3128  https_proxy=http://127.0.0.1:3128
 //	NO_PROXY=localhost,127.0.0.1,::1   no_proxy=localhost,127.0.0.1,::1
 //
-// (see GuestEnv), and only when the policy allows some network at all.
+// (vm.ProxyEnv writes it, in that one place), and only when the policy
+// allows some network at all.
+//
+// # Policy
+//
+// Policy is the one policy type from configuration to proxy: lock.Network
+// (what silo.toml's [tool.T.network] table loads into) and vm.NetworkPolicy
+// (what a sandbox's Spec carries) are this type, so nothing is copied field
+// by field between the file and the proxy.
 //
 // # Patterns
 //
-// Allow and Deny hold host patterns, matched case-insensitively after
-// normalisation (lower case, one trailing dot dropped, internationalised
-// names converted to their punycode "xn--" form; a name that cannot be
-// converted is refused):
+// Allow and Deny hold host patterns. ParsePattern is their one grammar:
+// the proxy compiles its policy with it, and lock validates silo.toml with
+// it, so a pattern is accepted or refused the same way at config load
+// (with file:line:column) and at run time. Patterns are matched
+// case-insensitively after normalisation (lower case, one trailing dot
+// dropped, internationalised names converted to their punycode "xn--"
+// form with golang.org/x/net/idna, so "bücher.de" allows
+// "xn--bcher-kva.de"; a name that cannot be converted is refused):
 //
 //	pypi.org             exactly pypi.org
 //	*.pythonhosted.org   any name below pythonhosted.org, at any depth;
 //	                     NOT pythonhosted.org itself (list both if needed)
 //	*                    any host name (never an IP literal)
 //	203.0.113.7          that IP literal; IP literals match nothing else
-//	[2001:db8::1]        an IPv6 literal
+//	[2001:db8::1]        an IPv6 literal (bare 2001:db8::1 also reads)
 //	pypi.org:8443        a pattern may name one port (see Ports)
+//
+// Refused: a URL ("https://pypi.org/simple": write the host only); a name
+// whose last label is all digits or starts with 0x ("127.1", "foo.123",
+// "0x7f.1", "2130706433"), which resolvers read as a numeric address (write
+// an address in full dotted form); an address with a zone
+// ("[fe80::1%eth0]"); "[203.0.113.7]" (brackets are for IPv6); a wildcard
+// anywhere but the whole pattern or its first label; an IP literal with a
+// wildcard; empty labels; characters other than letters, digits, '-' and
+// '_' once mapped; a port outside 1 to 65535.
 //
 // Deny wins over Allow. A pattern silo cannot read makes the proxy refuse
 // everything, with a message naming the pattern: a typo in a deny list must
-// not open the network.
+// not open the network (lock refuses such a file before it gets here).
 //
 // # Ports
 //

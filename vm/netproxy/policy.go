@@ -12,17 +12,21 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// Policy is what one sandbox may reach through the proxy.
+// Policy is what one sandbox may reach through the proxy. It is the one
+// policy type from configuration to proxy: lock.Network and
+// vm.NetworkPolicy are this type, and `silo config show --json` prints it.
+// The zero value lets nothing through.
 type Policy struct {
-	// Allow and Deny are host patterns (see the package documentation).
-	// Deny wins.
-	Allow, Deny []string
 	// HostAccess lets the sandbox reach the host's loopback and private
 	// addresses.
-	HostAccess bool
+	HostAccess bool `json:"hostAccess"`
+	// Allow and Deny are host patterns (see the package documentation
+	// and ParsePattern). Deny wins.
+	Allow []string `json:"allow"`
+	Deny  []string `json:"deny"`
 	// InstallAllow are extra patterns allowed only while a setup or
 	// install step runs; choose that with WithInstall.
-	InstallAllow []string
+	InstallAllow []string `json:"installAllow"`
 }
 
 // Enabled reports whether the policy lets anything through at all: when it
@@ -40,7 +44,7 @@ func (p Policy) Validate() error {
 	}{{"proxy.allow", p.Allow}, {"proxy.deny", p.Deny}, {"proxy.installAllow", p.InstallAllow}}
 	for _, l := range lists {
 		for _, s := range l.patterns {
-			if _, err := parseRule(s); err != nil {
+			if _, err := ParsePattern(s); err != nil {
 				return fmt.Errorf("network %s: %w", l.key, err)
 			}
 		}
@@ -52,8 +56,9 @@ func (p Policy) Validate() error {
 // loopback through the proxy.
 const HostAlias = "host.silo.internal"
 
-// rule is one compiled pattern.
-type rule struct {
+// Pattern is one compiled host pattern. The zero value matches nothing;
+// make one with ParsePattern.
+type Pattern struct {
 	raw      string
 	name     string     // normalised name, or the suffix for a wildcard
 	ip       netip.Addr // set for an IP literal pattern
@@ -62,9 +67,15 @@ type rule struct {
 	port     int        // 0: the default ports (allow) or every port (deny)
 }
 
-// matches reports whether the rule covers name (or ip, for a literal) on
-// port, ignoring the default-port rule that only Allow applies.
-func (r rule) matches(name string, ip netip.Addr, port int) bool {
+// String returns the pattern as written.
+func (r Pattern) String() string { return r.raw }
+
+// Port is the port the pattern names, or 0 when it names none.
+func (r Pattern) Port() int { return r.port }
+
+// matches reports whether the pattern covers name (or ip, for a literal)
+// on port, ignoring the default-port rule that only Allow applies.
+func (r Pattern) matches(name string, ip netip.Addr, port int) bool {
 	if r.port != 0 && r.port != port {
 		return false
 	}
@@ -82,9 +93,16 @@ func (r rule) matches(name string, ip netip.Addr, port int) bool {
 	}
 }
 
-// parseRule compiles one pattern.
-func parseRule(s string) (rule, error) {
-	r := rule{raw: s}
+// ParsePattern reads one host pattern of an allow or deny list: the one
+// grammar of the network policy, used by the proxy and by lock when it
+// validates silo.toml. Its error is a sentence for the user that starts
+// with the pattern, quoted.
+func ParsePattern(s string) (Pattern, error) {
+	r := Pattern{raw: s}
+	if i := strings.Index(s, "://"); i >= 0 {
+		host, _, _ := strings.Cut(s[i+3:], "/")
+		return r, fmt.Errorf("pattern %q is a URL: write the host name only, such as %q", s, host)
+	}
 	host, port, err := splitPattern(strings.TrimSpace(s))
 	if err != nil {
 		return r, fmt.Errorf("pattern %q: %w", s, err)
@@ -155,13 +173,13 @@ func normalizeHost(host string) (string, netip.Addr, error) {
 	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
 		ip, err := netip.ParseAddr(host[1 : len(host)-1])
 		if err != nil || !ip.Is6() || ip.Zone() != "" {
-			return "", netip.Addr{}, fmt.Errorf("%q is not an IPv6 address", host)
+			return "", netip.Addr{}, errors.New("it is not an IPv6 address (a zone such as %eth0 cannot be used)")
 		}
 		return "", ip.Unmap(), nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" {
-			return "", netip.Addr{}, fmt.Errorf("%q: addresses with a zone are not allowed", host)
+			return "", netip.Addr{}, errors.New("an address with a zone (%eth0) cannot be used")
 		}
 		return "", ip.Unmap(), nil
 	}
@@ -170,16 +188,16 @@ func normalizeHost(host string) (string, netip.Addr, error) {
 		return "", netip.Addr{}, errors.New("empty host name")
 	}
 	if !utf8.ValidString(name) {
-		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: it is not UTF-8", host)
+		return "", netip.Addr{}, errors.New("it is not a valid host name: it is not UTF-8")
 	}
 	ascii, err := idnaProfile.ToASCII(name)
 	if err != nil {
-		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: %w", host, err)
+		return "", netip.Addr{}, fmt.Errorf("it is not a valid host name: %w", err)
 	}
 	// The punycode form must read back as itself, or two spellings could
 	// name one host in different ways.
 	if again, err := idnaProfile.ToASCII(ascii); err != nil || again != ascii {
-		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: its punycode form %q does not read back", host, ascii)
+		return "", netip.Addr{}, fmt.Errorf("it is not a valid host name: its punycode form %q does not read back", ascii)
 	}
 	ascii = strings.TrimSuffix(ascii, ".")
 	// Mapping can turn full-width digits into an address: check again.
@@ -187,7 +205,7 @@ func normalizeHost(host string) (string, netip.Addr, error) {
 		return "", ip.Unmap(), nil
 	}
 	if err := validName(ascii); err != nil {
-		return "", netip.Addr{}, fmt.Errorf("%q is not a valid host name: %w", host, err)
+		return "", netip.Addr{}, fmt.Errorf("it is not a valid host name: %w", err)
 	}
 	return ascii, netip.Addr{}, nil
 }
@@ -213,7 +231,7 @@ func validName(s string) error {
 		}
 	}
 	if strings.Trim(labels[len(labels)-1], "0123456789") == "" || strings.HasPrefix(labels[len(labels)-1], "0x") {
-		return errors.New("it looks like a numeric IP address; write the address in dotted form")
+		return errors.New("its last label is a number, so it would read as a numeric IP address: write a name, or an address in full (127.0.0.1)")
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func TestOverYamux(t *testing.T) {
 	}()
 
 	tr := &http.Transport{
-		Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: netproxy.GuestAddr}),
+		Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: "127.0.0.1:3128"}),
 		DialContext: func(context.Context, string, string) (net.Conn, error) {
 			return guestSess.Open() // the agent's bridge, in one call
 		},
