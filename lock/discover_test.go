@@ -31,7 +31,7 @@ func TestDiscovery(t *testing.T) {
 				f.write(t, p, "")
 			}
 			if len(tt.files) > 1 {
-				if err := Trust(f.home, filepath.Join(f.top, tt.files[len(tt.files)-1])); err != nil {
+				if err := f.trust(filepath.Join(f.top, tt.files[len(tt.files)-1])); err != nil {
 					t.Fatal(err)
 				}
 			}

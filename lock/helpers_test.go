@@ -52,8 +52,16 @@ func (f *fixture) global(t testing.TB, s string) string {
 func (f *fixture) user(t testing.TB, s string) string {
 	return f.write(t, "home/.silo/silo.toml", s)
 }
+
+// projectFile writes the project's silo.toml as trusted: the tests of
+// merging and validation are not about trust (trust_test.go is).
 func (f *fixture) projectFile(t testing.TB, s string) string {
-	return f.write(t, "home/proj/silo.toml", s)
+	t.Helper()
+	p := filepath.Join(f.project, ProjectFileName)
+	if err := WriteTrusted(f.home, p, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // load loads the configuration as seen from dir.
@@ -73,4 +81,14 @@ func (f *fixture) mustTool(t testing.TB, name string) *Tool {
 		t.Fatal(err)
 	}
 	return tl
+}
+
+// trust reviews the project file at path and trusts the bytes reviewed,
+// as `silo config trust` does.
+func (f *fixture) trust(path string) error {
+	r, err := ReviewFile(Options{Home: f.home, UserHome: f.userHome}, path)
+	if err != nil {
+		return err
+	}
+	return r.Trust(f.home)
 }

@@ -50,28 +50,44 @@ type inputs struct {
 // $SILO_HOME/silo.toml and the project's silo.toml (found by walking up from
 // opts.Dir), validates them and merges them. Any problem in any file fails
 // the whole load: the returned error lists each one as file:line:column.
+// A project file that grants more than the defaults, or a nested one a
+// sandbox could have written, must be trusted in its present content;
+// otherwise Load fails with an *UntrustedError holding the bytes it
+// refused and what they grant.
 func Load(opts Options) (*Config, error) {
 	o, err := opts.normalize()
 	if err != nil {
 		return nil, err
 	}
-	var in inputs
-	userPath := filepath.Join(o.Home, ProjectFileName)
-	if in.global, err = readConfig(filepath.Join(o.Home, GlobalConfigName)); err != nil {
+	in, err := readInputs(o)
+	if err != nil {
 		return nil, err
 	}
-	if in.user, err = readConfig(userPath); err != nil {
+	if in.project, err = findProject(o.Dir, o.UserHome, filepath.Join(o.Home, ProjectFileName)); err != nil {
 		return nil, err
 	}
-	if in.project, err = findProject(o.Dir, o.UserHome, userPath); err != nil {
+	c, err := build(o, in)
+	if err != nil {
 		return nil, err
 	}
 	if in.project != nil {
-		if err := checkNested(o, in.project); err != nil {
+		if err := checkTrust(o, in.project, c); err != nil {
 			return nil, err
 		}
 	}
-	return build(o, in)
+	return c, nil
+}
+
+// readInputs reads the user's own files: config.toml and the user-wide
+// silo.toml, which need no trust.
+func readInputs(o Options) (inputs, error) {
+	var in inputs
+	var err error
+	if in.global, err = readConfig(filepath.Join(o.Home, GlobalConfigName)); err != nil {
+		return in, err
+	}
+	in.user, err = readConfig(filepath.Join(o.Home, ProjectFileName))
+	return in, err
 }
 
 // normalize fills in defaults and makes the paths absolute.

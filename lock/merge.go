@@ -129,6 +129,9 @@ func (b *builder) common(t *Tool, l *layer, p []string, image *string, env map[s
 	workdir, postInstall *string, caches []cacheDef, net *networkDef) {
 	if image != nil {
 		ref, msg := checkImage(*image, l.dir, b.userHome)
+		if msg == "" && l.project {
+			msg = checkProjectImage(ref, l.dir)
+		}
 		if msg != "" {
 			b.fail(l, at(p, "image"), "%s", msg)
 		}

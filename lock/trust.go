@@ -24,31 +24,14 @@ import (
 // A project's silo.toml that lies strictly inside a recorded workspace, or
 // inside another project (a directory with its own silo.toml), is obeyed
 // only if the user trusted it with `silo config trust` and it has not
-// changed since. <id> is the SHA-256 of the absolute path.
+// changed since; so is every project file that grants anything beyond
+// the defaults (grants.go), wherever it lies. <id> is the SHA-256 of the
+// absolute path; a record holds the hex SHA-256 of the trusted bytes.
 
 const (
 	workspacesDir = "workspaces"
 	trustedDir    = "trusted"
 )
-
-// UntrustedError is Load's error for a nested silo.toml that a sandbox
-// could have written and the user has not trusted.
-type UntrustedError struct {
-	Path  string // the silo.toml
-	Outer string // the workspace or project it lies in
-	// Changed is set when the file was trusted once and has changed
-	// since.
-	Changed bool
-}
-
-func (e *UntrustedError) Error() string {
-	why := "has not been trusted"
-	if e.Changed {
-		why = "has changed since it was trusted"
-	}
-	return fmt.Sprintf("%s lies inside %s, a directory sandboxes can write to, and %s: a sandboxed tool could have written it to widen its next run.\n"+
-		"Read it; if its settings are yours, trust it with: silo config trust %s", e.Path, e.Outer, why, e.Path)
-}
 
 // pathID names a path's record.
 func pathID(p string) string {
@@ -91,41 +74,21 @@ func NoteWorkspace(home, dir string) error {
 	return nil
 }
 
-// Trust records the present content of the project file at path as the
-// user's own: Load obeys it even where a sandbox could have written it,
-// until it changes.
-func Trust(home, path string) error {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return fmt.Errorf("trust %s: %w", path, err)
+// checkTrust refuses the project file in, already built into c, unless
+// the user trusted its present content or it needs no trust: it grants
+// nothing beyond the defaults (grants.go) and is not a nested file a
+// sandbox could have written (nestedOuter).
+func checkTrust(o Options, in *input, c *Config) error {
+	grants := c.grants(in.path)
+	outer := nestedOuter(o, in)
+	if len(grants) == 0 && outer == "" {
+		return nil
 	}
-	in, err := readConfig(abs)
-	if err != nil {
-		return fmt.Errorf("trust %s: %w", path, err)
+	ok, before := trusted(o.Home, in)
+	if ok {
+		return nil
 	}
-	if in == nil {
-		return fmt.Errorf("trust %s: there is no such file", path)
-	}
-	dir := filepath.Join(home, trustedDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("trust %s: %w", abs, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".new-*")
-	if err != nil {
-		return fmt.Errorf("trust %s: %w", abs, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = fmt.Fprintf(tmp, "%s %s\n", contentID(in.data), abs)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, pathID(abs)))
-	}
-	if err != nil {
-		return fmt.Errorf("trust %s: %w", abs, err)
-	}
-	return nil
+	return &UntrustedError{Review: newReview(in, grants), Outer: outer, Changed: before}
 }
 
 // trusted reports whether in's content is what the user trusted for its
@@ -139,27 +102,82 @@ func trusted(home string, in *input) (ok, before bool) {
 	return hash == contentID(in.data), true
 }
 
-// checkNested refuses a project file that lies inside a recorded
-// workspace or inside another project, unless the user trusted it, or it
-// predates every sandbox that could have reached it: its inode change
-// time, which no sandbox can set back, is older than the first sandbox
-// of every recorded workspace above it, and no unrecorded project lies
-// above it. The walk for outer projects stops where findProject's does.
-func checkNested(o Options, in *input) error {
+// record writes the trust record of the file at abs: its content hash.
+// It replaces the record of an earlier content atomically.
+func record(home, abs, hash string) error {
+	dir := filepath.Join(home, trustedDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("trust %s: %w", abs, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".new-*")
+	if err != nil {
+		return fmt.Errorf("trust %s: %w", abs, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = fmt.Fprintf(tmp, "%s %s\n", hash, abs)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, pathID(abs)))
+	}
+	if err != nil {
+		return fmt.Errorf("trust %s: %w", abs, err)
+	}
+	return nil
+}
+
+// WriteTrusted writes data to the silo.toml at path (atomically: a reader
+// sees the old file or the new one whole) and records it as trusted, for
+// commands that write a project file at the user's word (silo init,
+// silo shim): what silo wrote for the user needs no second yes.
+func WriteTrusted(home, path string, data []byte) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(abs), ".silo.toml-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", abs, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), abs)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", abs, err)
+	}
+	return record(home, abs, contentID(data))
+}
+
+// nestedOuter returns the recorded workspace or the project that the
+// project file in lies inside, when that makes it need trust, else "". A
+// nested file needs trust unless it predates every sandbox that could
+// have reached it: its inode change time, which no sandbox can set back,
+// is older than the first sandbox of every recorded workspace above it,
+// and no unrecorded project lies above it. The walk for outer projects
+// stops where findProject's does.
+func nestedOuter(o Options, in *input) string {
 	n := nestedIn(o, filepath.Dir(in.path))
 	if n.outer == "" {
-		return nil
+		return ""
 	}
 	if !n.unrecorded {
 		if changed, ok := changeTime(in.path); ok && changed.Before(n.firstSandbox) {
-			return nil
+			return ""
 		}
 	}
-	ok, before := trusted(o.Home, in)
-	if ok {
-		return nil
-	}
-	return &UntrustedError{Path: in.path, Outer: n.outer, Changed: before}
+	return n.outer
 }
 
 // nesting is what lies above a project directory.

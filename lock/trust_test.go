@@ -52,7 +52,7 @@ func TestNestedProjectNeedsTrust(t *testing.T) {
 				t.Errorf("the error does not say how to trust the file: %v", err)
 			}
 
-			if err := Trust(f.home, nested); err != nil {
+			if err := f.trust(nested); err != nil {
 				t.Fatal(err)
 			}
 			c, err := f.load(dir)
@@ -73,10 +73,11 @@ func TestNestedProjectNeedsTrust(t *testing.T) {
 }
 
 // TestTopLevelProjectNeedsNoTrust checks the usual case stays free: a
-// project's own silo.toml, even in a directory sandboxes have had.
+// project's own silo.toml that grants nothing beyond the defaults, even
+// in a directory sandboxes have had.
 func TestTopLevelProjectNeedsNoTrust(t *testing.T) {
 	f := newFixture(t)
-	f.projectFile(t, "")
+	f.write(t, "home/proj/silo.toml", "tools = [\"python\"]\npassSshAgent = false\n[mount]\nexclude = [\"node_modules\"]\nmode = \"ro\"\n[overrides.python]\ncpus = 4\nenv = { A = \"1\" }\npostInstall = \"pip install -e .\"\n[overrides.python.network]\nhostAccess = false\nproxy.deny = [\"evil.example\"]\nproxy.allow = [\"pypi.org\"]\n")
 	if err := NoteWorkspace(f.home, f.project); err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +95,13 @@ func TestTopLevelProjectNeedsNoTrust(t *testing.T) {
 // TestTrustRefusesBadInput checks Trust on what it cannot vouch for.
 func TestTrustRefusesBadInput(t *testing.T) {
 	f := newFixture(t)
-	if err := Trust(f.home, filepath.Join(f.project, "silo.toml")); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if err := f.trust(filepath.Join(f.project, "silo.toml")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("Trust of a missing file = %v", err)
 	}
 	if err := os.Mkdir(filepath.Join(f.project, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := Trust(f.home, filepath.Join(f.project, "d")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if err := f.trust(filepath.Join(f.project, "d")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("Trust of a directory = %v", err)
 	}
 }

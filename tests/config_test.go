@@ -45,7 +45,7 @@ passFiles = ["~/.gitconfig"]
 [overrides.python]
 cpus = 3
 `)
-	f.write(t, filepath.Join(f.project, "silo.toml"), `tools = ["python", "bb"]
+	writeTrusted(t, f.home, filepath.Join(f.project, "silo.toml"), `tools = ["python", "bb"]
 passEnv = ["NPM_TOKEN", "GITHUB_TOKEN"]
 [mount]
 exclude = ["node_modules"]

@@ -283,6 +283,7 @@ func TestContractPortForward(t *testing.T) {
 		}
 		fmt.Fprintf(f, "[[overrides.bb.ports]]\nhost = %d\nguest = 8080\n", hostPort)
 		f.Close()
+		trustAsIs(t, s.home, filepath.Join(ws, "silo.toml"))
 		cmd, out, stderr := s.start(t, ws, "sh", "-c", "echo listening; echo served from the sandbox | nc -l -p 8080")
 		expectLine(t, out, "listening", stderr)
 		var got string

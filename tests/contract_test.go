@@ -65,11 +65,12 @@ func newSandbox(t testing.TB, backend string) *sandbox {
 }
 
 // project makes a workspace using bb, passing SILO_TEST_PASS and excluding
-// node_modules.
+// node_modules. Its silo.toml is trusted as written; a test that changes
+// it trusts it again (trustAsIs).
 func (s *sandbox) project(t testing.TB) string {
 	t.Helper()
 	ws := t.TempDir()
-	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\npassEnv = [\"SILO_TEST_PASS\"]\n[mount]\nexclude = [\"node_modules\"]\n")
+	writeTrusted(t, s.home, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\npassEnv = [\"SILO_TEST_PASS\"]\n[mount]\nexclude = [\"node_modules\"]\n")
 	return ws
 }
 
@@ -244,6 +245,7 @@ func TestContractWorkdir(t *testing.T) {
 		}
 		f.WriteString("[overrides.bb]\nworkdir = \"/src/app\"\n")
 		f.Close()
+		trustAsIs(t, s.home, filepath.Join(ws, "silo.toml"))
 		if err := os.Mkdir(filepath.Join(ws, "lib"), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,7 @@ func (e *netEnv) project(t *testing.T, network string) string {
 	if network != "" {
 		toml += "[overrides.bb.network]\n" + network + "\n"
 	}
-	npWrite(t, filepath.Join(ws, "silo.toml"), toml)
+	writeTrusted(t, e.home, filepath.Join(ws, "silo.toml"), toml)
 	return ws
 }
 

@@ -86,6 +86,7 @@ func sshAgentForwarded(t *testing.T, s *sandbox) {
 	old, _ := os.ReadFile(f.Name())
 	f.WriteAt([]byte("passSshAgent = true\n"+string(old)), 0)
 	f.Close()
+	trustAsIs(t, s.home, f.Name())
 	r = s.run(t, ws, env, nil, "sh", "-c", "echo sock=$SSH_AUTH_SOCK; ls "+sock+" >/dev/null 2>&1 && echo host socket visible; ./probe")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "sock=/run/silo/ssh-agent.sock\n") || !strings.Contains(r.Stdout, "key silo-test-key\n") {
 		t.Errorf("with passSshAgent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)

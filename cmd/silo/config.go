@@ -15,37 +15,7 @@ import (
 type ConfigCmd struct {
 	Show  ConfigShowCmd  `cmd:"" help:"Print a tool's effective configuration, with the file and line each value came from."`
 	Path  ConfigPathCmd  `cmd:"" help:"Print which configuration files were read."`
-	Trust ConfigTrustCmd `cmd:"" help:"Vouch for a nested silo.toml, one a sandbox could have written, so that silo obeys it."`
-}
-
-// ConfigTrustCmd is silo config trust [FILE].
-type ConfigTrustCmd struct {
-	File string `arg:"" optional:"" help:"The silo.toml to trust (default: the one silo finds from here)." type:"path"`
-}
-
-// Run records the file's present content as trusted.
-func (c *ConfigTrustCmd) Run(g *Globals) error {
-	home, err := g.HomeDir()
-	if err != nil {
-		return err
-	}
-	file := c.File
-	if file == "" {
-		userHome, _ := os.UserHomeDir()
-		if file, err = lock.FindProjectFile(lock.Options{Home: home, UserHome: userHome}); err != nil {
-			return err
-		}
-		if file == "" {
-			return fmt.Errorf("no silo.toml here or above: name the file to trust")
-		}
-	}
-	if err := lock.Trust(home, file); err != nil {
-		return err
-	}
-	if !g.Quiet {
-		fmt.Fprintf(os.Stderr, "silo: trusted %s as it is now; silo asks again if it changes\n", file)
-	}
-	return nil
+	Trust ConfigTrustCmd `cmd:"" help:"Vouch for a project's silo.toml that grants more than the defaults (or that a sandbox could have written), so that silo obeys it."`
 }
 
 // ConfigShowCmd is silo config show [TOOL] [--json].
@@ -127,7 +97,7 @@ func loadConfigHere(g *Globals) (*lock.Config, error) {
 		return nil, err
 	}
 	userHome, _ := os.UserHomeDir()
-	return lock.Load(lock.Options{Home: home, UserHome: userHome})
+	return loadConfig(home, lock.Options{Home: home, UserHome: userHome})
 }
 
 // printConfigTools prints each tool's rows: key, value, origin.
