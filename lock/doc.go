@@ -81,18 +81,49 @@
 //	perMount = false                    # limits apply per mount, not to the total
 //
 // A project's own silo.toml comes with the code and is not trusted to reach
-// outside the project: its passFiles must be relative and stay inside the
-// project root, also after following symlinks. The user-wide silo.toml may
-// also name absolute and ~/ paths. Relative paths in passFiles are resolved
-// against the project root; relative local image paths against the
-// directory of the file naming them; ~/ against $HOME.
+// outside the project: its passFiles and its local image paths
+// (oci-layout:, docker-archive:, oci-archive:) must be relative and stay
+// inside the project root, also after following symlinks; anything else is
+// an [Error] at the key's file:line:column, which no trust lifts. The
+// user-wide silo.toml and config.toml may also name absolute and ~/ paths.
+// Relative paths in passFiles are resolved against the project root;
+// relative local image paths against the directory of the file naming
+// them; ~/ against $HOME.
 //
-// A sandbox can write a silo.toml into a subdirectory of its workspace. So
-// a project file that lies inside a directory silo has given a sandbox
-// (recorded by [NoteWorkspace]) and changed since the first such sandbox,
-// or that lies inside another project never recorded, is obeyed only once
-// the user has trusted its present content ([Trust], `silo config trust`);
-// otherwise Load fails with an [UntrustedError].
+// # Trust
+//
+// The user's own files ($SILO_HOME/config.toml and $SILO_HOME/silo.toml)
+// are obeyed as they are. A project's silo.toml is obeyed only once the
+// user has trusted its exact content (direnv's model) when it
+//
+//   - grants anything beyond the defaults, or
+//   - is nested where a sandbox could have written it: it lies inside a
+//     directory silo has given a sandbox (recorded by [NoteWorkspace]) and
+//     changed since the first such sandbox, or inside another project
+//     never recorded.
+//
+// A grant is a value of one of these keys that the project file sets and
+// no earlier layer (built-in, config.toml, the user-wide silo.toml)
+// already set: passEnv (also per tool), passFiles, passSshAgent = true,
+// network.hostAccess = true, network.proxy.allow, network.proxy.installAllow,
+// ports, [[cache]] entries, and an image naming a local path. Not grants,
+// because they narrow the sandbox or shape it inside its fence: tools, env,
+// workdir, cpus, memoryMB, rootfsSizeMB, an image from a registry,
+// postInstall (it runs inside the sandbox like any command), mount.exclude,
+// mount.mode, network.proxy.deny, ports = [], and the [cache] limits.
+//
+// Otherwise Load fails with an [UntrustedError] holding a [Review] of the
+// bytes it read: the file's grants, each with its line, and their SHA-256
+// (printed as its first [ShortHashLen] hex digits). Trusting records that
+// hash under $SILO_HOME/trusted, keyed by the file's absolute path; a file
+// whose bytes differ is refused again, as changed. Trust is always of
+// bytes that were shown: [Review.Trust] records the hash of the bytes the
+// review read, `silo config trust FILE` reads the file once, shows its
+// grants and asks on a terminal or checks `--expect HASH`, so a file
+// swapped after the user read it stays untrusted. [ReviewFile] reviews a
+// file as Load would take it; [WriteTrusted] writes a silo.toml that silo
+// writes at the user's command (silo init, silo shim) and trusts it as
+// written.
 //
 // # Merge rules
 //
