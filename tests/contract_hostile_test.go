@@ -106,3 +106,35 @@ func TestContractNestedExcludeHeld(t *testing.T) {
 		}
 	})
 }
+
+// TestContractAgentSurvivesFaultSignals: a process in the sandbox that
+// sends PID 1 the signals of a fault (SEGV, BUS, FPE, ILL, TRAP, SYS,
+// ABRT) does not end the agent: the run completes with the command's
+// status.
+func TestContractAgentSurvivesFaultSignals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		ws := s.project(t)
+		agentSurvivesFaultSignals(t, s, ws)
+	})
+}
+
+// agentSurvivesFaultSignals signals PID 1 from inside with each fault
+// signal, by kill (SI_USER), tgkill (SI_TKILL), sigqueue (SI_QUEUE) and
+// SIGIO redirected to it (POLL_IN, which reads as a fault's code), and
+// checks the run ends normally, with the command's status.
+func agentSurvivesFaultSignals(t *testing.T, s *sandbox, ws string) {
+	probe := probeIn(t, ws)
+	r := s.run(t, ws, nil, nil, "sh", "-c", `for sig in SEGV BUS FPE ILL TRAP SYS ABRT; do kill -$sig 1 || echo "kill -$sig failed"; done
+		for n in 11 7 8 4 5 31; do `+probe+` tgkill 1 $n; `+probe+` sigqueue 1 $n; `+probe+` setsig 1 $n; done >probe.out 2>&1
+		sleep 0.3; echo alive; exit 7`)
+	if r.Code != 7 || r.Stdout != "alive\n" {
+		t.Errorf("after fault signals to PID 1: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, crash := range []string{"goroutine", "panic", "SIGSEGV", "fatal", "Kernel"} {
+		if strings.Contains(r.Stderr, crash) {
+			t.Errorf("the agent crashed (%q): %s", crash, r.Stderr)
+			break
+		}
+	}
+	t.Logf("probe: %s", readFile(filepath.Join(ws, "probe.out")))
+}

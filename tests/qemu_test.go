@@ -82,6 +82,7 @@ func TestQemuContract(t *testing.T) {
 		}
 	})
 	t.Run("boundaries", func(t *testing.T) { qemuBoundaries(t, s, ws) })
+	t.Run("fault signals to PID 1", func(t *testing.T) { agentSurvivesFaultSignals(t, s, ws) })
 	t.Run("SIGINT reaches the guest", func(t *testing.T) { qemuSigint(t, s, ws) })
 	t.Run("hung guest is killed", func(t *testing.T) { qemuHang(t, s, ws) })
 	t.Run("SSH agent", func(t *testing.T) { sshAgentForwarded(t, s) })

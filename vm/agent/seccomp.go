@@ -24,8 +24,11 @@ import (
 // inet, inet6, and netlink's route protocol, which getifaddrs and so
 // Node's os.networkInterfaces need); every other family (vsock, which
 // no network namespace isolates, packet, bluetooth, the crypto API, …)
-// gets EAFNOSUPPORT, as from a kernel without it. Syscalls of another
-// ABI (i386, x32) are refused too.
+// gets EAFNOSUPPORT, as from a kernel without it. A fault's signal
+// (SIGSEGV, …) cannot be queued, sent through a pidfd with a siginfo, or
+// chosen as a file's SIGIO signal (see faultSignals): the agent must be
+// able to tell a sent signal from its own fault. Syscalls of another ABI
+// (i386, x32) are refused too.
 
 // deniedSyscalls get EPERM whatever their arguments.
 var deniedSyscalls = append([]uintptr{
@@ -53,8 +56,23 @@ const (
 	dataNr   = 0
 	dataArch = 4
 	dataArg0 = 16 // the low half of args[0] (little-endian)
+	dataArg1 = 24 // the low half of args[1]
 	dataArg2 = 32 // the low half of args[2]
 )
+
+// faultSignals are the signals the Go runtime takes for a fault in the
+// agent unless their si_code says a process sent them (see
+// ignoreSignals). The filter refuses every way to send one with another
+// code: rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal with
+// one of them, and fcntl F_SETSIG to one of them (SIGIO redirected to a
+// process carries POLL_* codes, which read as fault codes).
+var faultSignals = []uint32{
+	uint32(unix.SIGSEGV), uint32(unix.SIGBUS), uint32(unix.SIGFPE),
+	uint32(unix.SIGILL), uint32(unix.SIGTRAP), uint32(unix.SIGSYS),
+}
+
+// fSetSig is fcntl's F_SETSIG.
+const fSetSig = 10
 
 // allowedFamilies are the socket families the command may use; netlink
 // only with the protocol NETLINK_ROUTE (see socketCheck).
@@ -97,12 +115,37 @@ func seccompFilter() []unix.SockFilter {
 			allow,
 		)
 	}
+	for _, c := range []struct {
+		nr  uintptr
+		arg uint32
+	}{{unix.SYS_RT_SIGQUEUEINFO, dataArg1}, {unix.SYS_RT_TGSIGQUEUEINFO, dataArg2}, {unix.SYS_PIDFD_SEND_SIGNAL, dataArg1}} {
+		block := faultSignalCheck(c.arg, allow, eperm)
+		f = append(f, is(c.nr, uint8(len(block))))
+		f = append(f, block...)
+	}
+	setsig := faultSignalCheck(dataArg2, allow, eperm)
+	f = append(f, is(unix.SYS_FCNTL, uint8(len(setsig)+2)),
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, dataArg1),
+		jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, fSetSig, 0, uint8(len(faultSignals)+1)))
+	f = append(f, setsig...)
 	for _, nr := range []uintptr{unix.SYS_SOCKET, unix.SYS_SOCKETPAIR} {
 		block := socketCheck(allow)
 		f = append(f, is(nr, uint8(len(block))))
 		f = append(f, block...)
 	}
 	return append(f, is(unix.SYS_CLONE3, 1), enosys, allow)
+}
+
+// faultSignalCheck loads the argument at off and ends in deny when it is
+// one of faultSignals, else in allow: [load, one test per signal, allow,
+// deny].
+func faultSignalCheck(off uint32, allow, deny unix.SockFilter) []unix.SockFilter {
+	n := len(faultSignals)
+	f := []unix.SockFilter{{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}}
+	for i, sig := range faultSignals {
+		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: sig, Jt: uint8(n - i)})
+	}
+	return append(f, allow, deny)
 }
 
 // socketCheck checks a socket or socketpair call's family (args[0]) and,

@@ -72,6 +72,19 @@ func seccompHelper() {
 	res["socketpair vsock"] = errstr(errno)
 	_, _, errno = unix.Syscall6(unix.SYS_OPEN_TREE_ATTR, 0, 0, 0, 0, 0, 0)
 	res["open_tree_attr"] = errstr(errno)
+	var info [128]byte
+	_, _, errno = unix.Syscall(unix.SYS_RT_SIGQUEUEINFO, uintptr(unix.Getpid()), uintptr(unix.SIGSEGV), uintptr(unsafe.Pointer(&info[0])))
+	res["sigqueue SIGSEGV"] = errstr(errno)
+	_, _, errno = unix.Syscall6(unix.SYS_RT_TGSIGQUEUEINFO, uintptr(unix.Getpid()), uintptr(unix.Gettid()), uintptr(unix.SIGBUS), uintptr(unsafe.Pointer(&info[0])), 0, 0)
+	res["tgsigqueue SIGBUS"] = errstr(errno)
+	_, _, errno = unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, 1<<30, uintptr(unix.SIGFPE), 0, 0, 0, 0)
+	res["pidfd_send_signal SIGFPE"] = errstr(errno)
+	_, err = unix.FcntlInt(0, 10 /* F_SETSIG */, int(unix.SIGSEGV))
+	res["F_SETSIG SIGSEGV"] = errstr(err)
+	_, err = unix.FcntlInt(0, 10, int(unix.SIGURG))
+	res["F_SETSIG SIGURG"] = errstr(err)
+	_, err = unix.FcntlInt(0, unix.F_GETFD, 0)
+	res["F_GETFD"] = errstr(err)
 	res["getpid"] = errstr(nil)
 	if unix.Getpid() <= 0 {
 		res["getpid"] = "failed"
@@ -96,27 +109,33 @@ func TestSeccompFilter(t *testing.T) {
 	}
 	eperm, enosys, eafno := unix.EPERM.Error(), unix.ENOSYS.Error(), unix.EAFNOSUPPORT.Error()
 	want := map[string]string{
-		"setup":                 "ok",
-		"unshare user":          eperm,
-		"unshare mount":         eperm,
-		"unshare files":         "ok",
-		"mount":                 eperm,
-		"keyctl":                eperm,
-		"clone3":                enosys,
-		"io_uring":              eperm,
-		"getpid":                "ok",
-		"socket unix":           "ok",
-		"socket inet":           "ok",
-		"socket inet6":          "ok",
-		"socket netlink route":  "ok",
-		"socket netlink uevent": eafno,
-		"socket vsock":          eafno,
-		"socket packet":         eafno,
-		"socket alg":            eafno,
-		"socketpair unix":       "ok",
-		"socketpair vsock":      eafno,
-		"open_tree_attr":        eperm,
-		"fork and exec":         "ok",
+		"setup":                    "ok",
+		"unshare user":             eperm,
+		"unshare mount":            eperm,
+		"unshare files":            "ok",
+		"mount":                    eperm,
+		"keyctl":                   eperm,
+		"clone3":                   enosys,
+		"io_uring":                 eperm,
+		"getpid":                   "ok",
+		"socket unix":              "ok",
+		"socket inet":              "ok",
+		"socket inet6":             "ok",
+		"socket netlink route":     "ok",
+		"socket netlink uevent":    eafno,
+		"socket vsock":             eafno,
+		"socket packet":            eafno,
+		"socket alg":               eafno,
+		"socketpair unix":          "ok",
+		"socketpair vsock":         eafno,
+		"open_tree_attr":           eperm,
+		"sigqueue SIGSEGV":         eperm,
+		"tgsigqueue SIGBUS":        eperm,
+		"pidfd_send_signal SIGFPE": eperm,
+		"F_SETSIG SIGSEGV":         eperm,
+		"F_SETSIG SIGURG":          "ok",
+		"F_GETFD":                  "ok",
+		"fork and exec":            "ok",
 	}
 	for k, w := range want {
 		if res[k] != w {

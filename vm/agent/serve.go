@@ -169,10 +169,14 @@ func serveForward(c net.Conn) {
 }
 
 // fatalSignals are the signals that end a Go program by default (exit,
-// crash or stop); the runtime ignores the others.
+// crash or stop); the runtime ignores the others. SIGSEGV, SIGBUS and
+// SIGFPE are among them: the runtime turns a fault into a panic, and a
+// fault's signal sent by another process (si_code SI_USER or SI_TKILL)
+// into a crash, unless it is notified.
 var fatalSignals = []os.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP,
 	unix.SIGABRT, unix.SIGSTKFLT, unix.SIGSYS, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE,
+	unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE,
 }
 
 // ignoreSignals makes the agent deaf to signals from inside the sandbox.
@@ -180,6 +184,15 @@ var fatalSignals = []os.Signal{
 // and the Go runtime handles them all (SIGTERM and SIGINT would end it):
 // catching and dropping them keeps the agent alive. Ignoring them
 // outright would not do: ignored signals stay ignored in the command.
+//
+// The runtime tells a sent signal from a fault by its si_code: only
+// SI_USER (kill) and SI_TKILL (tkill, tgkill) count as sent, so those
+// reach the channel here while a real fault in the agent still crashes
+// it loudly. A fault's signal sent with another code (rt_sigqueueinfo's
+// SI_QUEUE, pidfd_send_signal with a siginfo, SIGIO redirected by fcntl
+// F_SETSIG, whose POLL_* codes read as fault codes) would look like a
+// fault to the runtime: the command's seccomp filter refuses those
+// (seccomp.go).
 func ignoreSignals() {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, fatalSignals...)
