@@ -10,7 +10,8 @@ import (
 
 // BenchmarkLoad measures what every shim call pays: Load (discovery walking
 // up three directories, a global config.toml with 11 tools, a project
-// silo.toml), merge and validation, then one Tool lookup. Besides wall time
+// silo.toml, trusted), merge, validation and the trust check, then one
+// Tool lookup. Besides wall time
 // it reports the CPU time per load, which contention on a shared machine
 // inflates less.
 func BenchmarkLoad(b *testing.B) {
@@ -24,6 +25,10 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.write(b, c.to, string(data))
+	}
+	// The project file grants: each load also reads its trust record.
+	if err := f.trust(filepath.Join(f.project, ProjectFileName)); err != nil {
+		b.Fatal(err)
 	}
 	dir := filepath.Join(f.project, "src", "pkg", "mod")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

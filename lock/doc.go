@@ -109,8 +109,9 @@
 // ports, [[cache]] entries, and an image naming a local path. Not grants,
 // because they narrow the sandbox or shape it inside its fence: tools, env,
 // workdir, cpus, memoryMB, rootfsSizeMB, an image from a registry,
-// postInstall (it runs inside the sandbox like any command), mount.exclude,
-// mount.mode, network.proxy.deny, ports = [], and the [cache] limits.
+// postInstall, lsp and lspInstall (they run inside the sandbox like any
+// command), mount.exclude, mount.mode, network.proxy.deny, ports = [],
+// and the [cache] limits.
 //
 // Otherwise Load fails with an [UntrustedError] holding a [Review] of the
 // bytes it read: the file's grants, each with its line, and their SHA-256

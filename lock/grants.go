@@ -28,9 +28,9 @@ import (
 //
 // Everything else only narrows the sandbox or shapes it within its fence
 // and is not a grant: tools, env, workdir, cpus, memoryMB, rootfsSizeMB,
-// a registry image, postInstall (it runs inside the sandbox, fenced like
-// any command), mount.exclude, mount.mode, network.proxy.deny, an empty
-// ports list, and the [cache] limits.
+// a registry image, postInstall, lsp and lspInstall (they run inside the
+// sandbox, fenced like any command), mount.exclude, mount.mode,
+// network.proxy.deny, an empty ports list, and the [cache] limits.
 
 // Grant is one value a project's silo.toml asks for beyond the defaults.
 type Grant struct {
