@@ -163,7 +163,7 @@ func unknownKeyMsg(root reflect.Type, key []string) string {
 // schemaNode is the shape of one schema type, precomputed once so that
 // checking every key of a file costs map lookups, not reflection.
 type schemaNode struct {
-	kind   reflect.Kind // Struct, Map, Slice, or anything else for a leaf
+	kind   reflect.Kind // Struct, Map, Slice, Interface (any shape), or anything else for a leaf
 	fields map[string]*schemaNode
 	names  []string // the struct's keys, in declaration order
 	elem   *schemaNode
@@ -192,7 +192,9 @@ func buildSchema(t reflect.Type) *schemaNode {
 		for i := 0; i < t.NumField(); i++ {
 			name := tagName(t.Field(i))
 			n.fields[name] = buildSchema(t.Field(i).Type)
-			n.names = append(n.names, name)
+			if t.Field(i).Tag.Get("alias") == "" {
+				n.names = append(n.names, name) // Silo's spellings are not suggested
+			}
 		}
 	case reflect.Map, reflect.Slice:
 		n.elem = buildSchema(t.Elem())
@@ -219,6 +221,8 @@ func walkSchema(root reflect.Type, key []string, indexed bool) (int, string) {
 				return i, unknownAt(tableOf(key[:i], root, indexed), part, n.names)
 			}
 			n = f
+		case reflect.Interface:
+			return -1, "" // a value of more than one shape, checked where it is used
 		default:
 			return i, unknownAt(tableOf(key[:i], root, indexed), part, nil)
 		}

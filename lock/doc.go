@@ -40,14 +40,16 @@
 //	memoryMB = 2048                     # 64-1048576
 //	rootfsSizeMB = 4096                 # 16-16777216
 //	setup = "pip install ruff"          # run once when the tool's rootfs is built
-//	postInstall = "…"                   # run in the project once the tool is installed
-//	lsp = ["pylsp"]                     # its language server, for silo lsp (argv; replaced whole)
-//	lspInstall = "pip install python-lsp-server"  # what installs that server in the image
+//	postInstall = ["pip install -e ."]  # run in the project once the tool is installed:
+//	                                    # one command, or a list run in order, each if the last succeeded
+//	lsp = ["pylsp"]                     # the language server `silo lsp` runs inside the sandbox
+//	lspInstall = "pip install python-lsp-server"  # the build step that installs it, on first use
 //	[[tool.python.cache]]               # a package cache kept across runs
 //	guest = "/root/.cache/pip"          # absolute, inside the sandbox
-//	host = "pip"                        # relative to $SILO_HOME/cache (default TOOL/GUEST-PATH)
+//	host = "python/pip"                 # its name in the cache area (default TOOL/GUEST-PATH)
 //	sizeHint = "2GiB"                   # B, KiB, MiB, GiB, TiB (binary, "i" optional; bare = MiB)
 //	noGC = true                         # never evicted
+//	shared = true                       # one directory for every project (default: one per project)
 //	[tool.python.network]
 //	hostAccess = false                  # true: host services (host.silo.internal) through the proxy
 //	proxy.allow = ["pypi.org"]          # host names, "*.example.com", optional ":port"
@@ -69,16 +71,48 @@
 //	exclude = ["node_modules", ".venv"] # relative to the project root
 //	mode = "rw"                         # "rw" or "ro"
 //	[overrides.python]                  # image, env, cpus, memoryMB, rootfsSizeMB,
-//	cpus = 4                            # workdir, passEnv, postInstall, lsp, lspInstall, [[cache]]
+//	cpus = 4                            # workdir, passEnv, passSshAgent, postInstall,
+//	                                    # lsp, lspInstall, [[cache]]
 //	[overrides.python.network]          # hostAccess, proxy.allow, proxy.deny,
 //	proxy.allow = ["example.com"]       # proxy.installAllow
 //	[[overrides.python.ports]]
 //	host = 8000                         # 1-65535, each host port once
 //	guest = 8000
-//	[cache.rootfs]                      # also [cache.tools]
+//	[cache.rootfs]                      # the rootfs cache
 //	maxSizeMB = 10240                   # 0: no limit
 //	maxAgeDays = 30
-//	perMount = false                    # limits apply per mount, not to the total
+//	[cache.tools]                       # package caches: maxSizeMB, maxAgeDays bound each mount
+//	maxSizeMB = 4096
+//	[cache.tools.perMount]              # a mount's own bound, by its name (Cache.Name)
+//	"rust/cargo" = 8192
+//
+// # Silo's spellings
+//
+// Files written for Silo (the macOS tool) load unchanged. Its tool name
+// claude-code names the claude tool wherever a tool is named ([tool.*],
+// [overrides.*], tools, [Config.Tool]; [CanonicalTool] for callers); a file
+// naming both is an error. Its snake_case keys pass_env, pass_files and
+// pass_ssh_agent (at the top of a silo.toml, and pass_env, pass_ssh_agent in
+// [overrides.TOOL]) are read as passEnv, passFiles and passSshAgent, and
+// [Config.Notes] holds one line per file suggesting the camelCase keys
+// (Options.Notes prints it); a file that writes one key both ways is an
+// error naming both lines.
+//
+// # Package caches
+//
+// A tool's [[cache]] directories live under $SILO_HOME/cache, each project
+// in an area of its own: project/KEY/NAME, where KEY is the project root's
+// base name and a hash of its path, and NAME the cache's `host` (default
+// TOOL/GUEST-PATH). So a sandbox of one project cannot plant a wheel or a
+// Go module that another project's sandbox runs. The user's own files
+// (config.toml, $SILO_HOME/silo.toml) may set `shared = true` on a cache:
+// it then lives at shared/NAME, one directory for every project, and
+// `silo config show` says which. A project's silo.toml may neither share a
+// cache nor name a `host` outside its tool's own area (TOOL/…; not `..`,
+// not absolute): another tool's cache holds other secrets (claude's holds
+// its credentials). Two caches, of any tools, whose directories are one or
+// lie one inside the other are refused at load with file:line: a sandbox
+// could replace the inner one with a symlink.
 //
 // A project's own silo.toml comes with the code and is not trusted to reach
 // outside the project: its passFiles and its local image paths
@@ -134,15 +168,17 @@
 // project's silo.toml (the same way).
 //
 //   - Scalars (image, workdir, cpus, memoryMB, rootfsSizeMB, postInstall,
-//     lsp (a whole command), lspInstall,
-//     passSshAgent, mount.mode, network.hostAccess, cache limits) overlay:
-//     the last layer that sets one wins.
+//     lsp, lspInstall, passSshAgent, mount.mode, network.hostAccess, cache
+//     limits) overlay: the last layer that sets one wins. Within one file
+//     an [overrides.TOOL] key wins over the project-wide one.
 //   - Maps (env) merge per key: a later layer's key wins, other keys stay.
 //   - Lists (tools, passEnv, passFiles, mount.exclude, proxy.allow,
 //     proxy.deny, proxy.installAllow) are unions: order kept, earlier
 //     layers first, duplicates dropped.
 //   - Package caches ([[cache]]) are a union keyed by guest path: an entry
-//     with the guest path of an earlier one replaces it in place.
+//     with the guest path of an earlier one replaces it in place (and is
+//     the project's own unless that entry says `shared = true`).
+//   - [cache.tools.perMount] merges per mount name.
 //   - ports is replaced whole: a layer that sets ports (even to []) sets
 //     them all.
 //

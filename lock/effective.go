@@ -3,6 +3,7 @@ package lock
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
 
@@ -44,18 +45,20 @@ type Tool struct {
 	CPUs         int               `json:"cpus"`
 	MemoryMB     int               `json:"memoryMB"`
 	RootfsSizeMB int               `json:"rootfsSizeMB"`
-	PostInstall  string            `json:"postInstall"`
-	Setup        string            `json:"setup"`
-	PassEnv      []string          `json:"passEnv"`
-	PassFiles    []string          `json:"passFiles"`
-	PassSSHAgent bool              `json:"passSshAgent"`
-	Exclude      []string          `json:"exclude"`
-	MountMode    string            `json:"mountMode"`
-	Ports        []Port            `json:"ports"`
+	// PostInstall are the commands run in the project once the tool is
+	// installed, in order, each only if the one before succeeded.
+	PostInstall []string `json:"postInstall"`
+	Setup       string   `json:"setup"`
 	// LSP is the tool's language server command (silo lsp), nil when it
 	// has none; LSPInstall is the shell command that installs it.
-	LSP        []string `json:"lsp"`
-	LSPInstall string   `json:"lspInstall"`
+	LSP          []string `json:"lsp"`
+	LSPInstall   string   `json:"lspInstall"`
+	PassEnv      []string `json:"passEnv"`
+	PassFiles    []string `json:"passFiles"`
+	PassSSHAgent bool     `json:"passSshAgent"`
+	Exclude      []string `json:"exclude"`
+	MountMode    string   `json:"mountMode"`
+	Ports        []Port   `json:"ports"`
 	// ProjectRoot is the directory holding the project's silo.toml, or ""
 	// when none was found (the working directory is then the workspace).
 	ProjectRoot string `json:"projectRoot"`
@@ -74,12 +77,32 @@ type Shim struct {
 }
 
 // Cache is a package-cache directory kept on the host across runs and mounted
-// read-write into the sandbox.
+// read-write into the sandbox. A cache belongs to one project unless the
+// user's own configuration shares it between projects: Host is
+// Root/project/KEY/NAME (KEY names the project) or Root/shared/NAME.
 type Cache struct {
-	Guest    string `json:"guest"`    // absolute path inside the sandbox
-	Host     string `json:"host"`     // absolute path under $SILO_HOME/cache
-	SizeHint int64  `json:"sizeHint"` // bytes; 0 when not given
-	NoGC     bool   `json:"noGC"`     // never evicted by `cache gc`
+	Guest string `json:"guest"` // absolute path inside the sandbox
+	// Name is the cache's directory within its area, TOOL/…: the
+	// `host` key as written (cleaned), or TOOL/GUEST-PATH.
+	Name string `json:"name"`
+	// Host is the absolute path of the directory on the host, under Root.
+	Host string `json:"host"`
+	// Root is $SILO_HOME/cache: the directory Host is opened beneath,
+	// no component of the rest followed if it is a symlink.
+	Root      string `json:"root"`
+	Shared    bool   `json:"shared"`    // shared between projects (only the user's own files say so)
+	SizeHint  int64  `json:"sizeHint"`  // bytes; 0 when not given
+	NoGC      bool   `json:"noGC"`      // never evicted by `cache gc`
+	MaxSizeMB int    `json:"maxSizeMB"` // [cache.tools] bound of this mount; 0: no limit
+}
+
+// Beneath returns the path of c's directory relative to c.Root.
+func (c Cache) Beneath() string {
+	rel, err := filepath.Rel(c.Root, c.Host)
+	if err != nil {
+		return c.Host // Host is always under Root; a hand-made Cache may not be
+	}
+	return rel
 }
 
 // Network is a tool's network policy. Without HostAccess the sandbox has no
@@ -98,9 +121,12 @@ type Port struct {
 
 // CacheLimits bound one of silo's caches. Zero means no limit.
 type CacheLimits struct {
-	MaxSizeMB  int  `json:"maxSizeMB"`
-	MaxAgeDays int  `json:"maxAgeDays"`
-	PerMount   bool `json:"perMount"` // limits apply to each mount, not the total
+	MaxSizeMB  int `json:"maxSizeMB"`
+	MaxAgeDays int `json:"maxAgeDays"`
+	// PerMount ([cache.tools] only) maps a mount's name (Cache.Name, such
+	// as "rust/cargo") to its own size bound in MiB, over MaxSizeMB,
+	// which bounds each tool cache mount.
+	PerMount map[string]int `json:"perMount,omitempty"`
 }
 
 // CachePolicy is the [cache] table of the merged silo.toml files.
@@ -120,11 +146,17 @@ type Config struct {
 	projectTools []string
 	shims        map[string]Shim // shim name → {tool name, guest command}
 	cache        CachePolicy
+	notes        []string
 }
+
+// Notes returns what the caller should tell the user on stderr, one line
+// each: the snake_case keys of Silo read as silo's camelCase ones, one
+// line per file.
+func (c *Config) Notes() []string { return slices.Clone(c.notes) }
 
 // Tool returns the effective definition of the named tool.
 func (c *Config) Tool(name string) (*Tool, error) {
-	t, ok := c.tools[name]
+	t, ok := c.tools[CanonicalTool(name)]
 	if !ok {
 		msg := fmt.Sprintf("no tool named %q", name)
 		if s := nearest(name, c.ToolNames()); s != "" {
@@ -159,6 +191,7 @@ func (c *Config) Workspace() string { return c.workspace }
 func (c *Config) Cache() CachePolicy {
 	p := c.cache
 	p.Origins = maps.Clone(c.cache.Origins)
+	p.Tools.PerMount = maps.Clone(c.cache.Tools.PerMount)
 	return p
 }
 
@@ -191,6 +224,8 @@ func (t *Tool) clone() *Tool {
 	c.PassEnv = slices.Clone(t.PassEnv)
 	c.PassFiles = slices.Clone(t.PassFiles)
 	c.Exclude = slices.Clone(t.Exclude)
+	c.PostInstall = slices.Clone(t.PostInstall)
+	c.LSP = slices.Clone(t.LSP)
 	c.Ports = slices.Clone(t.Ports)
 	c.Origins = maps.Clone(t.Origins)
 	return &c

@@ -111,7 +111,7 @@ func TestBadFiles(t *testing.T) {
 		{"cache without guest", "project", "[[overrides.python.cache]]\nhost = \"pip\"\n",
 			"1:3: a [[cache]] entry needs `guest`"},
 		{"cache host absolute", "project", "[[overrides.python.cache]]\nguest = \"/c\"\nhost = \"/home/u/.cache/pip\"\n",
-			"3:1: cache host \"/home/u/.cache/pip\" must be a relative path, not an absolute one: it names a directory under $SILO_HOME/cache"},
+			"3:1: cache host \"/home/u/.cache/pip\" must be a relative path, not an absolute one: it names a directory in the tool's cache area"},
 		{"cache host escaping", "project", "[[overrides.python.cache]]\nguest = \"/c\"\nhost = \"../../.ssh\"\n",
 			"3:1: cache host \"../../.ssh\" escapes"},
 		{"bad size hint", "global", "[tool.x]\nimage = \"alpine\"\n[[tool.x.cache]]\nguest = \"/c\"\nsizeHint = \"lots\"\n",

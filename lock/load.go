@@ -33,6 +33,9 @@ type Options struct {
 	Home     string // silo's home ($SILO_HOME): config.toml and the user-wide silo.toml
 	Dir      string // the working directory, where the walk up to silo.toml starts; "" for the current one
 	UserHome string // the user's $HOME: expands ~ and stops the walk up; "" for the current user's
+	// Notes, when set, receives Config.Notes, one line each, once the
+	// configuration has loaded: silo passes os.Stderr.
+	Notes io.Writer
 }
 
 // input is one configuration file's bytes.
@@ -73,6 +76,11 @@ func Load(opts Options) (*Config, error) {
 	if in.project != nil {
 		if err := checkTrust(o, in.project, c); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Notes != nil {
+		for _, n := range c.notes {
+			fmt.Fprintln(opts.Notes, n)
 		}
 	}
 	return c, nil
@@ -205,6 +213,16 @@ func build(o Options, in inputs) (*Config, error) {
 	if in.project != nil {
 		pl = b.decode(c, in.project, &proj, true)
 	}
+	for _, pf := range []struct {
+		f *projectFile
+		l *layer
+	}{{&user, ul}, {&proj, pl}} {
+		if pf.l != nil {
+			if note := b.readSnakeCase(pf.l, pf.f); note != "" {
+				c.notes = append(c.notes, note)
+			}
+		}
+	}
 	if (in.global != nil && gl == nil) || (in.user != nil && ul == nil) || (in.project != nil && pl == nil) {
 		return nil, errors.Join(b.errs...) // a file that is not TOML, or has a value of the wrong type
 	}
@@ -224,6 +242,8 @@ func build(o Options, in inputs) (*Config, error) {
 	for _, t := range c.tools {
 		t.ProjectRoot = c.projectRoot
 	}
+	applyCacheLimits(c)
+	b.checkCacheDirs(c)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
@@ -249,19 +269,39 @@ func (b *builder) decode(c *Config, in *input, v any, project bool) *layer {
 func (b *builder) baseTools(g *globalFile, gl *layer) map[string]*Tool {
 	defs, bl := builtins()
 	tools := make(map[string]*Tool, len(defs.Tool)+len(g.Tool))
+	global := b.canonicalKeys(gl, "tool", sortedKeys(g.Tool))
 	for _, name := range sortedKeys(defs.Tool) {
-		if _, replaced := g.Tool[name]; !replaced {
-			tools[name] = b.baseTool(name, defs.Tool[name], bl)
+		if _, replaced := global[name]; !replaced {
+			tools[name] = b.baseTool(name, name, defs.Tool[name], bl)
 		}
 	}
-	for _, name := range sortedKeys(g.Tool) {
-		d := g.Tool[name]
+	for _, name := range sortedKeys(global) {
+		key := global[name]
+		d := g.Tool[key]
 		if d == nil {
 			d = &toolDef{}
 		}
-		tools[name] = b.baseTool(name, d, gl)
+		tools[name] = b.baseTool(name, key, d, gl)
 	}
 	return tools
+}
+
+// canonicalKeys maps the canonical name of each tool key of a table
+// ([tool.*] or [overrides.*]) to the key as written. Two keys naming one
+// tool ("claude" and "claude-code") are an error.
+func (b *builder) canonicalKeys(l *layer, table string, keys []string) map[string]string {
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		n := CanonicalTool(k)
+		if prev, dup := out[n]; dup {
+			p, _ := l.ix.at(table, prev)
+			b.fail(l, []string{table, k}, "[%s.%s] and [%s.%s] (line %d) name one tool, %s: merge them into [%s.%s]",
+				table, k, table, prev, p.Line, n, table, n)
+			continue
+		}
+		out[n] = k
+	}
+	return out
 }
 
 // applyProject merges one silo.toml into every tool.
@@ -272,11 +312,12 @@ func (b *builder) applyProject(c *Config, f *projectFile, l *layer, names []stri
 			c.projectTools = append(c.projectTools, n)
 		}
 	}
+	overrides := b.canonicalKeys(l, "overrides", sortedKeys(f.Overrides))
 	for _, n := range names {
 		t := c.tools[n]
 		s.apply(t)
-		if o := f.Overrides[n]; o != nil {
-			b.overlay(t, o, l)
+		if key, ok := overrides[n]; ok && f.Overrides[key] != nil {
+			b.overlay(t, key, f.Overrides[key], l)
 		}
 	}
 	b.cachePolicy(&c.cache, f, l)

@@ -48,6 +48,7 @@ func (l *layer) src(path ...string) Source {
 type builder struct {
 	home, userHome string
 	workspace      string
+	key            string // the workspace's cache area, once computed
 	errs           []error
 }
 
@@ -64,8 +65,8 @@ func idx(i int) string { return strconv.Itoa(i) }
 
 // baseTool turns a tool definition into a Tool holding silo's defaults
 // overlaid with the definition.
-func (b *builder) baseTool(name string, d *toolDef, l *layer) *Tool {
-	p := []string{"tool", name}
+func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
+	p := []string{"tool", key}
 	builtin := Source{File: BuiltIn}
 	t := &Tool{
 		Name: name, Env: map[string]string{}, Workdir: DefaultWorkdir,
@@ -73,6 +74,7 @@ func (b *builder) baseTool(name string, d *toolDef, l *layer) *Tool {
 		MountMode: DefaultMountMode, Shims: []Shim{}, Caches: []Cache{},
 		Network: Network{Allow: []string{}, Deny: []string{}, InstallAllow: []string{}},
 		PassEnv: []string{}, PassFiles: []string{}, Exclude: []string{}, Ports: []Port{},
+		PostInstall: []string{},
 		Origins: map[string]Source{
 			"name": l.src(p...), "workdir": builtin, "cpus": builtin, "memoryMB": builtin,
 			"rootfsSizeMB": builtin, "mountMode": builtin,
@@ -106,11 +108,15 @@ func (b *builder) baseTool(name string, d *toolDef, l *layer) *Tool {
 	return t
 }
 
-// overlay applies an [overrides.TOOL] table to t.
-func (b *builder) overlay(t *Tool, o *overrideDef, l *layer) {
-	p := []string{"overrides", t.Name}
+// overlay applies an [overrides.KEY] table to t; KEY is the tool's name as
+// the file writes it (Silo's "claude-code" for "claude").
+func (b *builder) overlay(t *Tool, key string, o *overrideDef, l *layer) {
+	p := []string{"overrides", key}
 	b.common(t, l, p, o.Image, o.Env, o.Workdir, o.PostInstall, o.Cache, o.Network)
 	b.resources(t, l, p, o.CPUs, o.MemoryMB, o.RootfsSizeMB)
+	if o.PassSSHAgent != nil {
+		t.PassSSHAgent, t.Origins["passSshAgent"] = *o.PassSSHAgent, l.src(at(p, "passSshAgent")...)
+	}
 	for i, n := range o.PassEnv {
 		if msg := checkEnvName(n); msg != "" {
 			b.fail(l, at(p, "passEnv", idx(i)), "passEnv: %s", msg)
@@ -126,7 +132,7 @@ func (b *builder) overlay(t *Tool, o *overrideDef, l *layer) {
 
 // common applies the keys that tool definitions and overrides share.
 func (b *builder) common(t *Tool, l *layer, p []string, image *string, env map[string]string,
-	workdir, postInstall *string, caches []cacheDef, net *networkDef) {
+	workdir *string, postInstall any, caches []cacheDef, net *networkDef) {
 	if image != nil {
 		ref, msg := checkImage(*image, l.dir, b.userHome)
 		if msg == "" && l.project {
@@ -156,7 +162,11 @@ func (b *builder) common(t *Tool, l *layer, p []string, image *string, env map[s
 		t.Workdir, t.Origins["workdir"] = w, l.src(at(p, "workdir")...)
 	}
 	if postInstall != nil {
-		t.PostInstall, t.Origins["postInstall"] = *postInstall, l.src(at(p, "postInstall")...)
+		cmds, msg := commandList(postInstall)
+		if msg != "" {
+			b.fail(l, at(p, "postInstall"), "%s", msg)
+		}
+		t.PostInstall, t.Origins["postInstall"] = cmds, l.src(at(p, "postInstall")...)
 	}
 	for i := range caches {
 		b.cache(t, &caches[i], l, at(p, "cache", idx(i)))
@@ -182,26 +192,35 @@ func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, rootfs *in
 	set(&t.RootfsSizeMB, rootfs, "rootfsSizeMB", minRootfsSizeMB, maxRootfsSizeMB)
 }
 
-// cache adds or replaces (same guest path) a package-cache mount.
+// cache adds or replaces (same guest path) a package-cache mount. The
+// cache is this project's unless the user's own files share it; a
+// project's file keeps it inside the tool's own area (TOOL/…).
 func (b *builder) cache(t *Tool, d *cacheDef, l *layer, p []string) {
 	if d.Guest == nil {
 		b.fail(l, p, "a [[cache]] entry needs `guest`, the directory inside the sandbox, such as \"/root/.cache/pip\"")
 		return
 	}
-	c := Cache{}
+	c := Cache{Root: filepath.Join(b.home, "cache")}
 	var msg string
 	if c.Guest, msg = checkGuestPath(*d.Guest); msg != "" {
 		b.fail(l, at(p, "guest"), "cache guest %s", msg)
 		return
 	}
-	host := t.Name + "/" + strings.ReplaceAll(strings.Trim(c.Guest, "/"), "/", "-")
+	c.Name = t.Name + "/" + strings.ReplaceAll(strings.Trim(c.Guest, "/"), "/", "-")
 	if d.Host != nil {
-		if host, msg = checkRelative(*d.Host, "cache host"); msg != "" {
-			b.fail(l, at(p, "host"), "%s: it names a directory under $SILO_HOME/cache", msg)
+		if c.Name, msg = checkCacheHost(*d.Host, t.Name, l.project); msg != "" {
+			b.fail(l, at(p, "host"), "%s", msg)
 			return
 		}
 	}
-	c.Host = filepath.Join(b.home, "cache", host)
+	if d.Shared != nil && *d.Shared {
+		if l.project {
+			b.fail(l, at(p, "shared"), "a project's silo.toml cannot share a cache between projects (another project's sandbox could plant code in it): set `shared = true` in your own $SILO_HOME/silo.toml under [[overrides.%s.cache]] instead", t.Name)
+			return
+		}
+		c.Shared = true
+	}
+	c.Host = b.cacheHost(c)
 	if d.SizeHint != nil {
 		if c.SizeHint, msg = parseSize(*d.SizeHint); msg != "" {
 			b.fail(l, at(p, "sizeHint"), "%s", msg)

@@ -61,7 +61,7 @@ allow = ["a.com"]
 			func(t *Tool) any { return t.Exclude }, []string{"node_modules", ".venv", "a/b"}, "exclude.2", "project:2"},
 		{"list: tools", "tools = [\"x\", \"python\"]\n", "tools = [\"node\", \"x\"]\n",
 			nil, []string{"x", "python", "node"}, "", ""},
-		{"cache: same guest replaces in place", "", "[[overrides.x.cache]]\nguest = \"/c1/\"\nhost = \"shared\"\nnoGC = true\n",
+		{"cache: same guest replaces in place", "", "[[overrides.x.cache]]\nguest = \"/c1/\"\nhost = \"x/shared\"\nnoGC = true\n",
 			func(t *Tool) any {
 				return len(t.Caches) == 2 && t.Caches[0].Guest == "/c1" && t.Caches[0].NoGC && t.Caches[1].SizeHint == 1<<30
 			},
@@ -198,7 +198,7 @@ func TestPathsResolved(t *testing.T) {
 	f := newFixture(t)
 	f.global(t, "[tool.bb]\nimage = \"oci-layout:images/../images/bb:v1\"\n[[tool.bb.cache]]\nguest = \"/var/cache//x/\"\n[tool.da]\nimage = \"docker-archive:~/imgs/da.tar\"\n")
 	f.user(t, "passFiles = [\"~/.gitconfig\", \"/etc/ssl/certs/ca.pem\", \"rel.txt\"]\n")
-	f.projectFile(t, "passFiles = [\"sub/../secrets/.netrc\"]\n[[overrides.bb.cache]]\nguest = \"/c\"\nhost = \"shared/pip\"\n[overrides.da]\nimage = \"oci-archive:dist/img.tar\"\n")
+	f.projectFile(t, "passFiles = [\"sub/../secrets/.netrc\"]\n[[overrides.bb.cache]]\nguest = \"/c\"\nhost = \"bb/pip\"\n[overrides.da]\nimage = \"oci-archive:dist/img.tar\"\n")
 	sub := filepath.Join(f.project, "a", "b")
 	c, err := f.load(sub)
 	if err != nil {
@@ -206,12 +206,17 @@ func TestPathsResolved(t *testing.T) {
 	}
 	bb, _ := c.Tool("bb")
 	da, _ := c.Tool("da")
+	area := filepath.Dir(filepath.Dir(bb.Caches[0].Host))
+	if filepath.Dir(area) != filepath.Join(f.home, "cache", "project") || !strings.HasPrefix(filepath.Base(area), "proj-") {
+		t.Errorf("cache area %s is not $SILO_HOME/cache/project/proj-HASH", area)
+	}
 	checks := []struct{ name, got, want string }{
 		{"oci-layout", bb.Image, "oci-layout:" + filepath.Join(f.home, "images/bb") + ":v1"},
 		{"docker-archive ~", mustTool(t, c, "da").Image, "oci-archive:" + filepath.Join(f.project, "dist/img.tar")},
-		{"cache default host", bb.Caches[0].Host, filepath.Join(f.home, "cache", "bb", "var-cache-x")},
+		{"cache default host", bb.Caches[0].Host, filepath.Join(area, "bb", "var-cache-x")},
 		{"cache guest", bb.Caches[0].Guest, "/var/cache/x"},
-		{"cache named host", bb.Caches[1].Host, filepath.Join(f.home, "cache", "shared/pip")},
+		{"cache named host", bb.Caches[1].Host, filepath.Join(area, "bb/pip")},
+		{"cache beneath", bb.Caches[1].Beneath(), filepath.Join("project", filepath.Base(area), "bb/pip")},
 		{"passFiles", strings.Join(da.PassFiles, " "), strings.Join([]string{
 			filepath.Join(f.userHome, ".gitconfig"), "/etc/ssl/certs/ca.pem",
 			filepath.Join(f.project, "rel.txt"), filepath.Join(f.project, "secrets/.netrc")}, " ")},

@@ -21,7 +21,7 @@ type toolDef struct {
 	CPUs         *int              `toml:"cpus"`
 	MemoryMB     *int              `toml:"memoryMB"`
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
-	PostInstall  *string           `toml:"postInstall"`
+	PostInstall  any               `toml:"postInstall"` // a string, or an array of strings
 	Setup        *string           `toml:"setup"`
 	LSP          []string          `toml:"lsp"`
 	LSPInstall   *string           `toml:"lspInstall"`
@@ -33,6 +33,7 @@ type cacheDef struct {
 	Host     *string `toml:"host"`
 	SizeHint *string `toml:"sizeHint"`
 	NoGC     *bool   `toml:"noGC"`
+	Shared   *bool   `toml:"shared"`
 }
 
 // networkDef is a tool's network policy.
@@ -58,6 +59,11 @@ type projectFile struct {
 	Mount        *mountDef               `toml:"mount"`
 	Overrides    map[string]*overrideDef `toml:"overrides"`
 	Cache        *cachePolicyDef         `toml:"cache"`
+
+	// Silo's snake_case spellings, read as the camelCase keys above.
+	PassEnvSnake      []string `toml:"pass_env" alias:"passEnv"`
+	PassFilesSnake    []string `toml:"pass_files" alias:"passFiles"`
+	PassSSHAgentSnake *bool    `toml:"pass_ssh_agent" alias:"passSshAgent"`
 }
 
 // mountDef is the [mount] table.
@@ -75,12 +81,17 @@ type overrideDef struct {
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
 	Workdir      *string           `toml:"workdir"`
 	PassEnv      []string          `toml:"passEnv"`
-	PostInstall  *string           `toml:"postInstall"`
+	PassSSHAgent *bool             `toml:"passSshAgent"`
+	PostInstall  any               `toml:"postInstall"` // a string, or an array of strings
+	LSP          []string          `toml:"lsp"`
+	LSPInstall   *string           `toml:"lspInstall"`
 	Cache        []cacheDef        `toml:"cache"`
 	Network      *networkDef       `toml:"network"`
 	Ports        []portDef         `toml:"ports"`
-	LSP          []string          `toml:"lsp"`
-	LSPInstall   *string           `toml:"lspInstall"`
+
+	// Silo's snake_case spellings, read as the camelCase keys above.
+	PassEnvSnake      []string `toml:"pass_env" alias:"passEnv"`
+	PassSSHAgentSnake *bool    `toml:"pass_ssh_agent" alias:"passSshAgent"`
 }
 
 // portDef is one [[overrides.TOOL.ports]] entry.
@@ -91,13 +102,20 @@ type portDef struct {
 
 // cachePolicyDef is the [cache] table: limits for the rootfs and tool caches.
 type cachePolicyDef struct {
-	Rootfs *cacheLimitsDef `toml:"rootfs"`
-	Tools  *cacheLimitsDef `toml:"tools"`
+	Rootfs *rootfsLimitsDef `toml:"rootfs"`
+	Tools  *toolLimitsDef   `toml:"tools"`
 }
 
-// cacheLimitsDef is [cache.rootfs] or [cache.tools].
-type cacheLimitsDef struct {
-	MaxSizeMB  *int  `toml:"maxSizeMB"`
-	MaxAgeDays *int  `toml:"maxAgeDays"`
-	PerMount   *bool `toml:"perMount"`
+// rootfsLimitsDef is [cache.rootfs].
+type rootfsLimitsDef struct {
+	MaxSizeMB  *int `toml:"maxSizeMB"`
+	MaxAgeDays *int `toml:"maxAgeDays"`
+}
+
+// toolLimitsDef is [cache.tools]: its maxSizeMB bounds each mount;
+// [cache.tools.perMount] sets the bound of named mounts ("rust/cargo" = 8192).
+type toolLimitsDef struct {
+	MaxSizeMB  *int           `toml:"maxSizeMB"`
+	MaxAgeDays *int           `toml:"maxAgeDays"`
+	PerMount   map[string]int `toml:"perMount"`
 }

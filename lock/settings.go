@@ -1,7 +1,9 @@
 package lock
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // item is one validated list element and where it was written.
@@ -94,14 +96,14 @@ func (s *settings) apply(t *Tool) {
 func (b *builder) toolRefs(f *projectFile, l *layer, defined []string) []string {
 	var out []string
 	for i, n := range f.Tools {
-		if !slices.Contains(defined, n) {
+		if !slices.Contains(defined, CanonicalTool(n)) {
 			b.fail(l, []string{"tools", idx(i)}, "%s", unknownTool(n, defined))
 			continue
 		}
-		out = append(out, n)
+		out = append(out, CanonicalTool(n))
 	}
 	for _, n := range sortedKeys(f.Overrides) {
-		if !slices.Contains(defined, n) {
+		if !slices.Contains(defined, CanonicalTool(n)) {
 			b.fail(l, []string{"overrides", n}, "[overrides.%s]: %s", n, unknownTool(n, defined))
 		}
 	}
@@ -124,28 +126,46 @@ func (b *builder) cachePolicy(p *CachePolicy, f *projectFile, l *layer) {
 	if f.Cache == nil {
 		return
 	}
-	for _, c := range []struct {
-		name string
-		def  *cacheLimitsDef
-		dst  *CacheLimits
-	}{{"rootfs", f.Cache.Rootfs, &p.Rootfs}, {"tools", f.Cache.Tools, &p.Tools}} {
-		if c.def == nil {
+	if r := f.Cache.Rootfs; r != nil {
+		b.limits(p, l, "rootfs", r.MaxSizeMB, r.MaxAgeDays, &p.Rootfs)
+	}
+	t := f.Cache.Tools
+	if t == nil {
+		return
+	}
+	b.limits(p, l, "tools", t.MaxSizeMB, t.MaxAgeDays, &p.Tools)
+	for _, name := range sortedKeys(t.PerMount) {
+		path := []string{"cache", "tools", "perMount", name}
+		clean, msg := checkRelative(name, "cache.tools.perMount key")
+		if msg == "" && !strings.Contains(clean, "/") {
+			msg = fmt.Sprintf("cache.tools.perMount key %q is not a mount name: write TOOL/NAME, such as \"rust/cargo\" (`silo config show TOOL` lists each cache's name)", name)
+		}
+		if msg == "" {
+			msg = checkRange("cache.tools.perMount."+name, t.PerMount[name], 0, maxCacheMB)
+		}
+		if msg != "" {
+			b.fail(l, path, "%s", msg)
 			continue
 		}
-		path := []string{"cache", c.name}
-		setInt := func(key string, v *int, hi int, dst *int) {
-			if v == nil {
-				return
-			}
-			if msg := checkRange("cache."+c.name+"."+key, *v, 0, hi); msg != "" {
-				b.fail(l, at(path, key), "%s", msg)
-			}
-			*dst, p.Origins[c.name+"."+key] = *v, l.src(at(path, key)...)
+		if p.Tools.PerMount == nil {
+			p.Tools.PerMount = map[string]int{}
 		}
-		setInt("maxSizeMB", c.def.MaxSizeMB, maxCacheMB, &c.dst.MaxSizeMB)
-		setInt("maxAgeDays", c.def.MaxAgeDays, maxAgeDays, &c.dst.MaxAgeDays)
-		if v := c.def.PerMount; v != nil {
-			c.dst.PerMount, p.Origins[c.name+".perMount"] = *v, l.src(at(path, "perMount")...)
-		}
+		p.Tools.PerMount[clean], p.Origins["tools.perMount."+clean] = t.PerMount[name], l.src(path...)
 	}
+}
+
+// limits merges maxSizeMB and maxAgeDays of [cache.NAME].
+func (b *builder) limits(p *CachePolicy, l *layer, name string, size, age *int, dst *CacheLimits) {
+	path := []string{"cache", name}
+	setInt := func(key string, v *int, hi int, d *int) {
+		if v == nil {
+			return
+		}
+		if msg := checkRange("cache."+name+"."+key, *v, 0, hi); msg != "" {
+			b.fail(l, at(path, key), "%s", msg)
+		}
+		*d, p.Origins[name+"."+key] = *v, l.src(at(path, key)...)
+	}
+	setInt("maxSizeMB", size, maxCacheMB, &dst.MaxSizeMB)
+	setInt("maxAgeDays", age, maxAgeDays, &dst.MaxAgeDays)
 }

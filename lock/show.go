@@ -34,7 +34,12 @@ func (t *Tool) Rows() []Row {
 	r.add("memoryMB", strconv.Itoa(t.MemoryMB))
 	r.add("rootfsSizeMB", strconv.Itoa(t.RootfsSizeMB))
 	r.add("setup", oneLine(t.Setup))
-	r.add("postInstall", oneLine(t.PostInstall))
+	if len(t.PostInstall) == 0 {
+		r.add("postInstall", "(none)")
+	}
+	for i, c := range t.PostInstall {
+		r.addAs("postInstall."+strconv.Itoa(i), "postInstall", oneLine(c))
+	}
 	r.add("lsp", argvWords(t.LSP))
 	r.add("lspInstall", oneLine(t.LSPInstall))
 	for i, c := range t.Caches {
@@ -65,10 +70,11 @@ func (p CachePolicy) CacheRows() []Row {
 		name string
 		l    CacheLimits
 	}{{"rootfs", p.Rootfs}, {"tools", p.Tools}} {
-		for _, kv := range [][2]string{
-			{"maxSizeMB", limitWords(c.l.MaxSizeMB)}, {"maxAgeDays", limitWords(c.l.MaxAgeDays)},
-			{"perMount", strconv.FormatBool(c.l.PerMount)},
-		} {
+		kvs := [][2]string{{"maxSizeMB", limitWords(c.l.MaxSizeMB)}, {"maxAgeDays", limitWords(c.l.MaxAgeDays)}}
+		for _, k := range sortedKeys(c.l.PerMount) {
+			kvs = append(kvs, [2]string{"perMount." + k, limitWords(c.l.PerMount[k])})
+		}
+		for _, kv := range kvs {
 			src, ok := p.Origins[c.name+"."+kv[0]]
 			if !ok {
 				src = Source{File: BuiltIn}
@@ -84,8 +90,11 @@ type rows struct {
 	out []Row
 }
 
-func (r *rows) add(key, v string) {
-	src, ok := r.t.Origins[key]
+func (r *rows) add(key, v string) { r.addAs(key, key, v) }
+
+// addAs adds a row whose origin is recorded under another key.
+func (r *rows) addAs(key, origin, v string) {
+	src, ok := r.t.Origins[origin]
 	if !ok {
 		src = Source{File: BuiltIn}
 	}
@@ -116,7 +125,13 @@ func oneLine(s string) string {
 
 func cacheWords(c Cache) string {
 	s := c.Guest + " ← " + c.Host
-	var notes []string
+	notes := []string{"this project's only"}
+	if c.Shared {
+		notes[0] = "shared between projects"
+	}
+	if c.MaxSizeMB > 0 {
+		notes = append(notes, "at most "+strconv.Itoa(c.MaxSizeMB)+" MiB")
+	}
 	if c.SizeHint > 0 {
 		notes = append(notes, "about "+sizeWords(c.SizeHint))
 	}

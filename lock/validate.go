@@ -247,3 +247,47 @@ func parseSize(s string) (int64, string) {
 	}
 	return n << shift[unit], ""
 }
+
+// commandList reads a list of shell commands written as one string or an
+// array of strings (postInstall = ["npm ci", "npm run build"]).
+func commandList(v any) ([]string, string) {
+	const want = "`postInstall` must be a command, or an array of commands such as [\"npm ci\", \"npm run build\"]"
+	switch x := v.(type) {
+	case string:
+		if strings.TrimSpace(x) == "" {
+			return []string{}, ""
+		}
+		return []string{x}, ""
+	case []any:
+		out := make([]string, 0, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Sprintf("%s; entry %d is %s", want, i+1, tomlValueKind(e))
+			}
+			if strings.TrimSpace(s) == "" {
+				return nil, fmt.Sprintf("`postInstall` entry %d is empty: remove it", i+1)
+			}
+			out = append(out, s)
+		}
+		return out, ""
+	}
+	return nil, fmt.Sprintf("%s, not %s", want, tomlValueKind(v))
+}
+
+// tomlValueKind names the kind of a decoded TOML value, for messages.
+func tomlValueKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
+}

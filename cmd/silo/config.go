@@ -97,7 +97,11 @@ func loadConfigHere(g *Globals) (*lock.Config, error) {
 		return nil, err
 	}
 	userHome, _ := os.UserHomeDir()
-	return loadConfig(home, lock.Options{Home: home, UserHome: userHome})
+	opts := lock.Options{Home: home, UserHome: userHome}
+	if !g.Quiet {
+		opts.Notes = os.Stderr
+	}
+	return loadConfig(home, opts)
 }
 
 // printConfigTools prints each tool's rows: key, value, origin.

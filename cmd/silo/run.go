@@ -151,7 +151,7 @@ func planRun(home string, f sandboxFlags, args []string, shell bool) (*runPlan, 
 		return nil, fmt.Errorf("find the working directory: %w", err)
 	}
 	userHome, _ := os.UserHomeDir()
-	cfg, err := loadConfig(home, lock.Options{Home: home, Dir: wd, UserHome: userHome})
+	cfg, err := loadConfig(home, lock.Options{Home: home, Dir: wd, UserHome: userHome, Notes: os.Stderr})
 	if err != nil {
 		return nil, err
 	}
