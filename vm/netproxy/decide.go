@@ -77,6 +77,10 @@ func (m *matcher) decide(host string, port int) (target, error) {
 				Reason: fmt.Sprintf("it matches the deny pattern %q (deny wins over allow)", r.raw)}
 		}
 	}
+	if r, ok := m.deniedAddr(ip, port); ip.IsValid() && ok {
+		return t, &RefusedError{Host: t.host, Port: port,
+			Reason: fmt.Sprintf("it carries the address the deny pattern %q names (deny wins over allow)", r.raw)}
+	}
 	if m.hostAccess && (name == HostAlias || ip.IsLoopback()) {
 		t.hostAlias = name == HostAlias
 		return t, nil
@@ -130,58 +134,4 @@ func portList(ports []int) string {
 		return "port " + s[0]
 	}
 	return "ports " + strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-}
-
-// addrRefusal says why the proxy will not dial a, or "" when it may. a has
-// been unmapped.
-func (m *matcher) addrRefusal(t target, a netip.Addr) string {
-	class := addrClass(a)
-	switch class {
-	case "":
-		return ""
-	case "unspecified", "multicast", "broadcast":
-		return class
-	}
-	if t.explicit {
-		return ""
-	}
-	if m.hostAccess && (class == "loopback" || class == "private") {
-		return ""
-	}
-	return class
-}
-
-var (
-	nat64    = netip.MustParsePrefix("64:ff9b::/96")
-	cgnat    = netip.MustParsePrefix("100.64.0.0/10")
-	thisNet  = netip.MustParsePrefix("0.0.0.0/8")
-	bcast    = netip.MustParseAddr("255.255.255.255")
-	reserved = netip.MustParsePrefix("240.0.0.0/4")
-)
-
-// addrClass names the special range a belongs to, or "" for an ordinary
-// public address.
-func addrClass(a netip.Addr) string {
-	a = a.Unmap()
-	if nat64.Contains(a) { // a NAT64 address embeds the IPv4 one it reaches
-		b := a.As16()
-		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-	}
-	switch {
-	case !a.IsValid():
-		return "invalid"
-	case a.IsUnspecified() || thisNet.Contains(a):
-		return "unspecified"
-	case a.IsLoopback():
-		return "loopback"
-	case a.IsPrivate() || cgnat.Contains(a):
-		return "private"
-	case a.IsLinkLocalUnicast():
-		return "link-local"
-	case a.IsMulticast() || a.IsInterfaceLocalMulticast() || a.IsLinkLocalMulticast():
-		return "multicast"
-	case a == bcast || reserved.Contains(a):
-		return "broadcast"
-	}
-	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +25,10 @@ func (p *Proxy) dial(ctx context.Context, t target, method string) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
 	var errs []error
 	for _, a := range addrs {
 		ap := netip.AddrPortFrom(a, uint16(t.port))
-		c, err := d.DialContext(ctx, "tcp", ap.String())
+		c, err := p.dialer.DialContext(ctx, "tcp", ap.String())
 		if err == nil {
 			p.emit(Event{Method: method, Host: t.host, Port: t.port, Allowed: true, Addr: ap})
 			return c, nil
@@ -38,31 +38,52 @@ func (p *Proxy) dial(ctx context.Context, t target, method string) (net.Conn, er
 	return nil, fmt.Errorf("connect to %s: %w", net.JoinHostPort(t.host, strconv.Itoa(t.port)), errors.Join(errs...))
 }
 
-// resolve returns the addresses of t that the policy lets the proxy dial,
-// or a *RefusedError when there are none.
-func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, error) {
-	var addrs []netip.Addr
+// lookup returns the addresses t names: the host's loopback for the host
+// alias, the literal itself, or what the resolver answers for the name.
+func (p *Proxy) lookup(ctx context.Context, t target) ([]netip.Addr, error) {
 	switch {
 	case t.hostAlias:
-		addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
 	case t.ip.IsValid():
-		addrs = []netip.Addr{t.ip}
-	default:
-		var err error
-		addrs, err = p.resolver.LookupNetIP(ctx, "ip", t.host)
-		if err != nil {
-			return nil, fmt.Errorf("resolve %s: %w", t.host, err)
-		}
-		if len(addrs) == 0 {
-			return nil, fmt.Errorf("resolve %s: no addresses", t.host)
+		return []netip.Addr{t.ip}, nil
+	}
+	addrs, err := p.resolver.LookupNetIP(ctx, "ip", t.host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", t.host, err)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("resolve %s: no addresses", t.host)
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, nil
+}
+
+// resolve returns the addresses of t that the policy lets the proxy dial,
+// or a *RefusedError when there are none. A name that resolves to an
+// address a deny pattern names is refused whole.
+func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, error) {
+	addrs, err := p.lookup(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var local []netip.Addr
+	if !p.m.hostAccess && !t.explicit {
+		if local, err = p.local(); err != nil {
+			return nil, &RefusedError{Host: t.host, Port: t.port,
+				Reason: fmt.Sprintf("silo cannot tell whether it is one of this host's own addresses (%v)", err)}
 		}
 	}
 	ok := make([]netip.Addr, 0, len(addrs))
 	var bad netip.Addr
 	var class string
 	for _, a := range addrs {
-		a = a.Unmap()
-		if why := p.m.addrRefusal(t, a); why != "" {
+		if r, denied := p.m.deniedAddr(a, t.port); denied {
+			return nil, &RefusedError{Host: t.host, Port: t.port,
+				Reason: fmt.Sprintf("it resolves to %s, which the deny pattern %q names (deny wins over allow)", a, r.raw)}
+		}
+		if why := p.m.addrRefusal(t, a, local); why != "" {
 			if class == "" {
 				bad, class = a, why
 			}
@@ -71,15 +92,21 @@ func (p *Proxy) resolve(ctx context.Context, t target) ([]netip.Addr, error) {
 		ok = append(ok, a)
 	}
 	if len(ok) == 0 {
-		e := &RefusedError{Host: t.host, Port: t.port,
-			Reason: fmt.Sprintf("it resolves to %s, %s address, which a sandbox may not reach", bad, article(class))}
-		if t.ip.IsValid() {
-			e.Reason = fmt.Sprintf("%s is %s address, which a sandbox may not reach", bad, article(class))
-		}
-		e.NeedsHostAccess = !p.m.hostAccess && (class == "loopback" || class == "private")
-		return nil, e
+		return nil, p.addrRefused(t, bad, class)
 	}
 	return ok, nil
+}
+
+// addrRefused explains why no address of t may be dialed: bad, the first
+// refused one, is of class.
+func (p *Proxy) addrRefused(t target, bad netip.Addr, class string) *RefusedError {
+	e := &RefusedError{Host: t.host, Port: t.port,
+		Reason: fmt.Sprintf("it resolves to %s, %s, which a sandbox may not reach", bad, describeClass(class))}
+	if t.ip.IsValid() {
+		e.Reason = fmt.Sprintf("%s is %s, which a sandbox may not reach", bad, describeClass(class))
+	}
+	e.NeedsHostAccess = !p.m.hostAccess && slices.Contains(hostLifted, class)
+	return e
 }
 
 // tunnel relays bytes between client and upstream until both directions

@@ -62,15 +62,29 @@
 // # Addresses
 //
 // A name is resolved once, on the host, and the proxy dials exactly the
-// addresses it checked. Addresses that are loopback, private (RFC 1918,
-// fc00::/7, 100.64.0.0/10) or link-local are refused, so that an allowed name
-// that resolves to 127.0.0.1 (DNS rebinding) cannot reach the host's own
-// services. HostAccess lifts the loopback and private refusals, and also
+// addresses it checked (WithResolver and WithDialer replace the host's
+// resolver and dialer). Addresses that are loopback, private (RFC 1918,
+// fc00::/7, fec0::/10, 100.64.0.0/10, local-use NAT64 64:ff9b:1::/48),
+// link-local, or one of the host's own interface addresses (read at each
+// resolution; WithLocalAddrs replaces the source) are refused, so that an
+// allowed name that resolves to 127.0.0.1 or to the host's own address
+// (DNS rebinding) cannot reach the host's own services. An IPv6 address
+// that carries an IPv4 one takes that address's class: IPv4-mapped
+// ::ffff:a.b.c.d, NAT64 64:ff9b::/96, IPv4-compatible ::a.b.c.d, 6to4
+// 2002::/16 and Teredo 2001::/32 (its client address); IPv4-compatible
+// and Teredo addresses are refused even when what they carry is public,
+// since no real host is reached that way. HostAccess lifts the loopback,
+// private, own-address, IPv4-compatible and Teredo refusals, and also
 // allows the name host.silo.internal (the host's loopback) and loopback IP
 // literals on any port. Link-local (cloud metadata at 169.254.169.254),
 // unspecified, multicast and broadcast addresses stay refused unless the
 // IP literal itself is in Allow (unspecified, multicast and broadcast:
-// always).
+// always); an IP literal in Allow is the user's choice and skips the
+// class checks.
+//
+// A deny pattern that is an IP literal refuses that address however it is
+// reached: a request for the literal, for an IPv6 address that carries it,
+// and a name any of whose addresses is it (the whole name is refused).
 //
 // # Refusals
 //

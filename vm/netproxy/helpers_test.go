@@ -2,7 +2,9 @@ package netproxy_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -80,7 +82,7 @@ func startProxy(t testing.TB, policy netproxy.Policy, opts ...netproxy.Option) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]netproxy.Option{netproxy.WithResolver(resolver)}, opts...)
+	opts = append([]netproxy.Option{netproxy.WithResolver(resolver), netproxy.WithDialer(guardDialer{t})}, opts...)
 	p := netproxy.New(policy, opts...)
 	done := make(chan error, 1)
 	go func() { done <- p.Serve(l) }()
@@ -188,4 +190,45 @@ func tcpServer(t testing.TB, handle func(net.Conn)) (port int, conns *atomic.Int
 		}
 	}()
 	return l.Addr().(*net.TCPAddr).Port, conns
+}
+
+// guardDialer dials loopback addresses only: a test that makes the proxy
+// dial anything else fails, and nothing leaves this machine.
+type guardDialer struct{ t testing.TB }
+
+func (g guardDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().Is4() || !ap.Addr().Unmap().IsLoopback() {
+		g.t.Errorf("the proxy tried to dial %s, outside 127.0.0.0/8", address)
+		return nil, errors.New("the test dialer refuses anything outside 127.0.0.0/8")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, address)
+}
+
+// loopDialer stands for the network: it records every address the proxy
+// dials and connects it to the same port on 127.0.0.1 instead, so that a
+// test can pretend a name resolves anywhere and still send no byte
+// outside 127.0.0.0/8.
+type loopDialer struct {
+	mu     sync.Mutex
+	dialed []string
+}
+
+func (l *loopDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.dialed = append(l.dialed, address)
+	l.mu.Unlock()
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()).String())
+}
+
+func (l *loopDialer) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.dialed...)
 }

@@ -198,6 +198,18 @@ func TestAddrClass(t *testing.T) {
 		"ff02::1":          "multicast",
 		"255.255.255.255":  "broadcast",
 		"240.0.0.1":        "broadcast",
+		// Addresses that carry an IPv4 one take its class.
+		"::7f00:1":                             "loopback",        // IPv4-compatible ::127.0.0.1
+		"::a00:1":                              "private",         // ::10.0.0.1
+		"::c633:6407":                          "IPv4-compatible", // ::198.51.100.7: deprecated, never a real host
+		"2002:7f00:1::1":                       "loopback",        // 6to4 of 127.0.0.1
+		"2002:c0a8:101::1":                     "private",         // 6to4 of 192.168.1.1
+		"2002:a9fe:a9fe::1":                    "link-local",      // 6to4 of the metadata address
+		"2002:c633:6407::1":                    "",                // 6to4 of a public address
+		"2001:0:4136:e378:8000:63bf:80ff:fffe": "loopback",        // Teredo, client 127.0.0.1
+		"2001:0:4136:e378:8000:63bf:39cc:9bf8": "Teredo",          // Teredo, client 198.51.100.7
+		"64:ff9b:1::a00:1":                     "private",         // local-use NAT64
+		"fec0::1":                              "private",         // site-local
 	}
 	for in, want := range tests {
 		if got := addrClass(netip.MustParseAddr(in)); got != want {
@@ -213,19 +225,29 @@ func TestAddrRefusal(t *testing.T) {
 		explicit   bool
 		addr       string
 		refused    bool
+		local      []netip.Addr
 	}{
-		{"public", false, false, "93.184.215.14", false},
-		{"loopback", false, false, "127.0.0.1", true},
-		{"loopback with host access", true, false, "127.0.0.1", false},
-		{"private with host access", true, false, "10.0.0.1", false},
-		{"metadata even with host access", true, false, "169.254.169.254", true},
-		{"metadata listed explicitly", false, true, "169.254.169.254", false},
-		{"unspecified even listed", true, true, "0.0.0.0", true},
-		{"multicast even listed", true, true, "224.0.0.1", true},
+		{"public", false, false, "93.184.215.14", false, nil},
+		{"loopback", false, false, "127.0.0.1", true, nil},
+		{"loopback with host access", true, false, "127.0.0.1", false, nil},
+		{"private with host access", true, false, "10.0.0.1", false, nil},
+		{"metadata even with host access", true, false, "169.254.169.254", true, nil},
+		{"metadata listed explicitly", false, true, "169.254.169.254", false, nil},
+		{"unspecified even listed", true, true, "0.0.0.0", true, nil},
+		{"multicast even listed", true, true, "224.0.0.1", true, nil},
+		{"host's own address", false, false, "198.51.100.7", true, []netip.Addr{netip.MustParseAddr("198.51.100.7")}},
+		{"host's own address, 6to4", false, false, "2002:c633:6407::1", true, []netip.Addr{netip.MustParseAddr("198.51.100.7")}},
+		{"host's own address with host access", true, false, "198.51.100.7", false, []netip.Addr{netip.MustParseAddr("198.51.100.7")}},
+		{"another host's address", false, false, "198.51.100.8", false, []netip.Addr{netip.MustParseAddr("198.51.100.7")}},
+		{"IPv4-compatible", false, false, "::7f00:1", true, nil},
+		{"IPv4-compatible with host access", true, false, "::7f00:1", false, nil},
+		{"Teredo", false, false, "2001:0:4136:e378:8000:63bf:39cc:9bf8", true, nil},
+		{"Teredo with host access", true, false, "2001:0:4136:e378:8000:63bf:39cc:9bf8", false, nil},
+		{"6to4 metadata even with host access", true, false, "2002:a9fe:a9fe::1", true, nil},
 	}
 	for _, tt := range tests {
 		m := &matcher{hostAccess: tt.hostAccess}
-		why := m.addrRefusal(target{explicit: tt.explicit}, netip.MustParseAddr(tt.addr))
+		why := m.addrRefusal(target{explicit: tt.explicit}, netip.MustParseAddr(tt.addr), tt.local)
 		if (why != "") != tt.refused {
 			t.Errorf("%s: refusal %q, want refused=%v", tt.name, why, tt.refused)
 		}

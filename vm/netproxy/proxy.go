@@ -19,6 +19,12 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// Dialer opens the proxy's upstream connections. *net.Dialer is one; the
+// address it is given is always an IP literal and port the policy checked.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
 // Defaults for the options.
 const (
 	DefaultDialTimeout    = 10 * time.Second
@@ -36,6 +42,8 @@ type Proxy struct {
 	ports    []int
 	m        *matcher
 	resolver Resolver
+	dialer   Dialer
+	local    func() ([]netip.Addr, error)
 	onEvent  func(Event)
 	tool     string
 
@@ -62,6 +70,14 @@ type Option func(*Proxy)
 
 // WithResolver replaces the host's DNS resolver (net.DefaultResolver).
 func WithResolver(r Resolver) Option { return func(p *Proxy) { p.resolver = r } }
+
+// WithDialer replaces the dialer of upstream connections (a net.Dialer).
+func WithDialer(d Dialer) Option { return func(p *Proxy) { p.dialer = d } }
+
+// WithLocalAddrs replaces the source of the host's own addresses (its
+// interfaces' addresses, read at each resolution), which a name may not
+// resolve to without HostAccess.
+func WithLocalAddrs(fn func() ([]netip.Addr, error)) Option { return func(p *Proxy) { p.local = fn } }
 
 // WithEvents calls fn with every decision. fn is called from the
 // connections' goroutines, concurrently, and must not block.
@@ -102,6 +118,8 @@ func New(policy Policy, opts ...Option) *Proxy {
 		policy:         policy,
 		ports:          []int{80, 443},
 		resolver:       net.DefaultResolver,
+		dialer:         &net.Dialer{},
+		local:          interfaceAddrs,
 		dialTimeout:    DefaultDialTimeout,
 		idleTimeout:    DefaultIdleTimeout,
 		headerTimeout:  DefaultHeaderTimeout,

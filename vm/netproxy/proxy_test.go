@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/netip"
 	"strings"
@@ -268,38 +267,17 @@ func TestUpstreamDown(t *testing.T) {
 }
 
 // TestPublicAddress: without HostAccess, a permitted name that resolves to
-// an ordinary address is reached. It needs an interface address outside
-// the refused ranges (this machine kind has one on eth0).
+// an ordinary address is reached, at that address. The dialer stands in
+// for the network and connects to the test server on 127.0.0.1.
 func TestPublicAddress(t *testing.T) {
-	var public netip.Addr
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			ip, _ := netip.AddrFromSlice(ipn.IP)
-			ip = ip.Unmap()
-			if ip.Is4() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() {
-				public = ip
-				break
-			}
-		}
-	}
-	if !public.IsValid() {
-		t.Skip("no public-range interface address on this machine")
-	}
-	l, err := net.Listen("tcp", netip.AddrPortFrom(public, 0).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &server{Server: httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))}
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	defer srv.Close()
-	srv.port = l.Addr().(*net.TCPAddr).Port
+	srv := newServer(t, false, http.HandlerFunc(echoHandler))
+	public := netip.MustParseAddr("198.51.100.7")
 	res := netproxy.StaticResolver{"public.test": {public}}
 	for _, pattern := range []string{"public.test", "*"} {
 		var ev events
+		var dialer loopDialer
 		_, addr := startProxy(t, netproxy.Policy{Allow: []string{pattern}}, netproxy.WithResolver(res),
+			netproxy.WithDialer(&dialer), netproxy.WithLocalAddrs(noLocalAddrs),
 			netproxy.WithPorts(srv.port), netproxy.WithEvents(ev.add))
 		resp, err := client(t, addr, nil).Get(srv.url("public.test", "/pub"))
 		if err != nil {
@@ -313,5 +291,84 @@ func TestPublicAddress(t *testing.T) {
 		if evs := ev.all(); len(evs) != 1 || evs[0].Addr.Addr() != public {
 			t.Errorf("events = %v, want one connection to %v", evs, public)
 		}
+		if d := dialer.all(); len(d) != 1 || d[0] != netip.AddrPortFrom(public, uint16(srv.port)).String() {
+			t.Errorf("dialed %v, want %v once", d, public)
+		}
+	}
+}
+
+// noLocalAddrs is a host without addresses of its own.
+func noLocalAddrs() ([]netip.Addr, error) { return nil, nil }
+
+// TestHostAddresses: a permitted name that resolves to one of the host's
+// own interface addresses, or to an IPv6 address that carries a loopback
+// or private IPv4 one (IPv4-compatible, 6to4, Teredo), is refused without
+// HostAccess and dialed with it. The host's own address here is a
+// documentation address the test declares; every dial goes to 127.0.0.1.
+func TestHostAddresses(t *testing.T) {
+	srv := newServer(t, false, http.HandlerFunc(echoHandler))
+	own := netip.MustParseAddr("203.0.113.9")
+	local := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("127.0.0.1"), own}, nil }
+	names := map[string]string{
+		"own.test":       own.String(),
+		"own6to4.test":   "2002:cb00:7109::1", // 6to4 of the host's own address
+		"v4compat.test":  "::7f00:1",
+		"sixtofour.test": "2002:a00:1::1",
+		"teredo.test":    "2001:0:4136:e378:8000:63bf:80ff:fffe",
+	}
+	res := netproxy.StaticResolver{}
+	for name, a := range names {
+		res[name] = []netip.Addr{netip.MustParseAddr(a)}
+	}
+	for name := range names {
+		for _, hostAccess := range []bool{false, true} {
+			var dialer loopDialer
+			_, addr := startProxy(t, netproxy.Policy{Allow: []string{"*"}, HostAccess: hostAccess},
+				netproxy.WithResolver(res), netproxy.WithDialer(&dialer), netproxy.WithLocalAddrs(local),
+				netproxy.WithPorts(srv.port))
+			resp, err := client(t, addr, nil).Get(srv.url(name, "/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			dialed := dialer.all()
+			if !hostAccess && (resp.StatusCode != 403 || len(dialed) != 0 || !strings.Contains(string(body), "hostAccess = true")) {
+				t.Errorf("%s without host access: got %d %q, dialed %v; want 403 suggesting hostAccess, nothing dialed", name, resp.StatusCode, body, dialed)
+			}
+			if hostAccess && (resp.StatusCode != 200 || len(dialed) != 1) {
+				t.Errorf("%s with host access: got %d %q, dialed %v; want 200 through one", name, resp.StatusCode, body, dialed)
+			}
+		}
+	}
+}
+
+// TestDenyByAddress: a deny pattern that is an IP literal also refuses a
+// name that resolves to that address (or to an IPv6 address carrying it),
+// and an IP literal request that carries it.
+func TestDenyByAddress(t *testing.T) {
+	srv := newServer(t, false, http.HandlerFunc(echoHandler))
+	res := netproxy.StaticResolver{
+		"cdn.test":   {netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("198.51.100.8")},
+		"nat64.test": {netip.MustParseAddr("64:ff9b::c633:6408")},
+		"fine.test":  {netip.MustParseAddr("198.51.100.7")},
+	}
+	var dialer loopDialer
+	_, addr := startProxy(t, netproxy.Policy{Allow: []string{"*", "[64:ff9b::c633:6408]"}, Deny: []string{"198.51.100.8"}},
+		netproxy.WithResolver(res), netproxy.WithDialer(&dialer), netproxy.WithLocalAddrs(noLocalAddrs),
+		netproxy.WithPorts(srv.port))
+	for _, host := range []string{"cdn.test", "nat64.test", "[64:ff9b::c633:6408]"} {
+		_, _, resp := rawConnect(t, addr, fmt.Sprintf("%s:%d", host, srv.port))
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 403 || !strings.Contains(string(body), `deny pattern "198.51.100.8"`) {
+			t.Errorf("%s: got %d %q, want 403 naming the deny pattern", host, resp.StatusCode, body)
+		}
+	}
+	if d := dialer.all(); len(d) != 0 {
+		t.Errorf("dialed %v for denied names", d)
+	}
+	_, _, resp := rawConnect(t, addr, fmt.Sprintf("fine.test:%d", srv.port))
+	if resp.StatusCode != 200 {
+		t.Errorf("fine.test: got %q, want 200", resp.Status)
 	}
 }
