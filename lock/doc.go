@@ -140,12 +140,13 @@
 // no earlier layer (built-in, config.toml, the user-wide silo.toml)
 // already set: passEnv (also per tool), passFiles, passSshAgent = true,
 // network.hostAccess = true, network.proxy.allow, network.proxy.installAllow,
-// ports, [[cache]] entries, and an image naming a local path. Not grants,
+// ports, [[cache]] entries, an image naming a local path, and
+// mount.mode = "rw" where the user-wide silo.toml says "ro". Not grants,
 // because they narrow the sandbox or shape it inside its fence: tools, env,
 // workdir, cpus, memoryMB, rootfsSizeMB, an image from a registry,
 // postInstall, lsp and lspInstall (they run inside the sandbox like any
-// command), mount.exclude, mount.mode, network.proxy.deny, ports = [],
-// and the [cache] limits.
+// command), mount.exclude, any other mount.mode, network.proxy.deny,
+// ports = [], and the [cache] limits.
 //
 // Otherwise Load fails with an [UntrustedError] holding a [Review] of the
 // bytes it read: the file's grants, each with its line, and their SHA-256

@@ -147,6 +147,7 @@ type Config struct {
 	shims        map[string]Shim // shim name → {tool name, guest command}
 	cache        CachePolicy
 	notes        []string
+	userMode     string // the mount.mode of the user-wide silo.toml; "" when it sets none
 }
 
 // Notes returns what the caller should tell the user on stderr, one line

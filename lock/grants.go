@@ -25,11 +25,13 @@ import (
 //	ports                         a host port forwarded into the sandbox
 //	cache                         a host directory kept across runs, mounted read-write
 //	image = "oci-layout:…" etc.   a local image: host files silo reads
+//	mount.mode = "rw"             over the user-wide file's "ro": the tool may change the project
 //
 // Everything else only narrows the sandbox or shapes it within its fence
 // and is not a grant: tools, env, workdir, cpus, memoryMB, rootfsSizeMB,
 // a registry image, postInstall, lsp and lspInstall (they run inside the
-// sandbox, fenced like any command), mount.exclude, mount.mode,
+// sandbox, fenced like any command), mount.exclude, mount.mode = "ro" (or
+// "rw" where the user-wide file does not say "ro"),
 // network.proxy.deny, an empty ports list, and the [cache] limits.
 
 // Grant is one value a project's silo.toml asks for beyond the defaults.
@@ -113,6 +115,9 @@ func (c *Config) grants(file string) []Grant {
 				continue
 			}
 			g, ok := t.grant(okey, src)
+			if okey == "mountMode" && t.MountMode == "rw" && c.userMode == "ro" {
+				g, ok = Grant{Key: "mount.mode", Value: "rw", Source: src}, true
+			}
 			if !ok {
 				continue
 			}

@@ -24,10 +24,12 @@ func TestProjectGrantsNeedTrust(t *testing.T) {
 		{"ports", "[[overrides.python.ports]]\nhost = 8000\nguest = 80", "python: ports host 8000 → guest 80"},
 		{"cache", "[[overrides.python.cache]]\nguest = \"/root/.x\"", "python: caches /root/.x ← "},
 		{"local image in the project", "[overrides.python]\nimage = \"oci-layout:img\"", "python: image oci-layout:"},
+		{"rw over the user's ro", "[mount]\nmode = \"rw\"", "mount.mode rw  (line 2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
+			f.user(t, "[mount]\nmode = \"ro\"\n")
 			p := f.write(t, "home/proj/silo.toml", tt.toml+"\n")
 			_, err := f.load(f.project)
 			ue, ok := IsUntrusted(err)
@@ -69,7 +71,7 @@ func TestWhatIsNotAGrant(t *testing.T) {
 	if _, err := f.load(f.project); err == nil {
 		t.Fatal("the project's own port forward was not a grant")
 	}
-	f.write(t, "home/proj/silo.toml", "passEnv = [\"GITHUB_TOKEN\"]\n[overrides.python]\nimage = \"python:3.13\"\n[overrides.python.network]\nproxy.allow = [\"pypi.org\", \"*\"]\n[overrides.bb]\nports = []\n")
+	f.write(t, "home/proj/silo.toml", "passEnv = [\"GITHUB_TOKEN\"]\n[overrides.python]\nimage = \"python:3.13\"\n[overrides.python.network]\nproxy.allow = [\"pypi.org\", \"*\"]\n[overrides.bb]\nports = []\n[mount]\nmode = \"rw\"\n")
 	if _, err := f.load(f.project); err != nil {
 		t.Fatalf("a project file asking for nothing the user and built-ins do not give: %v", err)
 	}

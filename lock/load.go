@@ -238,6 +238,9 @@ func build(o Options, in inputs) (*Config, error) {
 		}
 		b.applyProject(c, pf.f, pf.l, names)
 	}
+	if user.Mount != nil && user.Mount.Mode != nil {
+		c.userMode = *user.Mount.Mode
+	}
 	b.indexShims(c, &g, gl)
 	for _, t := range c.tools {
 		t.ProjectRoot = c.projectRoot
