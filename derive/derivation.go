@@ -17,7 +17,7 @@ const Version = 2
 // same inputs hash the same on every host.
 type Derivation struct {
 	Version  int    `json:"version"`
-	Type     string `json:"type"`     // "rootfs"
+	Type     string `json:"type"`     // "rootfs", "initfs"
 	Platform string `json:"platform"` // "linux/amd64"
 	// Layers are the OCI digests of the layer blobs, bottom first.
 	Layers []string `json:"layers"`
@@ -29,6 +29,10 @@ type Derivation struct {
 	// Parents are the hashes of the derivations this one builds on (setup
 	// steps stack on a base rootfs); empty for an image's rootfs.
 	Parents []string `json:"parents,omitempty"`
+	// Inputs are the content hashes of the other entries and files the
+	// output is made from, in a fixed order the type defines (an initfs:
+	// the kernel entry, then the agent binary).
+	Inputs []string `json:"inputs,omitempty"`
 }
 
 // Canonical is the byte string Hash hashes.

@@ -114,29 +114,15 @@ func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
 // realise finds the rootfs derivation's output in the store or builds it.
 func realise(st *store.Store, im *oci.Image, format string, sizeMB, maxMB int64) (*store.Entry, error) {
 	d := RootfsDerivation(im, format, sizeMB)
-	h := d.Hash()
-	e, err := st.ByDeriver(h)
-	if err == nil {
-		// Use holds it; a GC between the lookup and here may have taken
-		// it, and then it is built again.
-		e, err = st.Use(e.Name)
-	}
-	if err == nil {
-		return e, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	e, err = build(st, im, d, h, maxMB<<20)
+	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, d, tmp, maxMB<<20) })
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}
 	return e, nil
 }
 
-// build assembles the rootfs in a staging directory and moves it into the
-// store under the derivation hash.
-func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash, maxContent int64) (*store.Entry, error) {
+// build assembles the rootfs in the staging directory tmp.
+func build(st *store.Store, im *oci.Image, d *Derivation, tmp string, maxContent int64) (*Output, error) {
 	layers := make([]rfs.Layer, len(im.Layers))
 	refs := make([]string, len(im.Layers))
 	for i, l := range im.Layers {
@@ -148,31 +134,15 @@ func build(st *store.Store, im *oci.Image, d *Derivation, h store.Hash, maxConte
 		layers[i] = rfs.Layer{Name: l.Digest, Open: func() (io.ReadCloser, error) { return oci.OpenLayerVerified(p, diffID) }}
 		refs[i] = e.Name
 	}
-	tmp, err := st.MkTemp("rootfs-")
-	if err != nil {
-		return nil, err
-	}
-	defer rfs.RemoveTree(tmp)
-	opts := store.AddOptions{
-		Kind: store.KindRootfs, Deriver: h, References: refs, Rebuildable: true, Move: true,
-		Annotations: map[string]string{"derivation": string(d.Canonical()), "oci.digest": im.Digest},
-	}
+	out := &Output{Kind: store.KindRootfs, References: refs, Annotations: map[string]string{"oci.digest": im.Digest}}
 	name := imageBase(im)
 	switch d.Format {
 	case "ext4":
-		out := filepath.Join(tmp, "rootfs.ext4")
-		if err := rfs.WriteExt4(layers, out, d.SizeMB<<20, maxContent); err != nil {
-			return nil, err
-		}
-		opts.Name = name + "-rootfs.ext4"
-		return st.AddFile(out, opts)
+		out.Path, out.Name = filepath.Join(tmp, "rootfs.ext4"), name+"-rootfs.ext4"
+		return out, rfs.WriteExt4(layers, out.Path, d.SizeMB<<20, maxContent)
 	default:
-		out := filepath.Join(tmp, "rootfs")
-		if err := rfs.WriteDir(layers, out, maxContent); err != nil {
-			return nil, err
-		}
-		opts.Name = name + "-rootfs"
-		return st.AddDir(out, opts)
+		out.Path, out.Name = filepath.Join(tmp, "rootfs"), name+"-rootfs"
+		return out, rfs.WriteDir(layers, out.Path, maxContent)
 	}
 }
 

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,8 +27,8 @@ type agentStamp struct {
 // silo's own 20 MB binary costs tens of milliseconds on every VM run, so
 // the answer is cached in home/runtime/agent-hash.json, keyed by the
 // file's path, size, times, inode and device.
-func AgentHash(home, path string) (store.Hash, error) {
-	cache := filepath.Join(home, "runtime", "agent-hash.json")
+func AgentHash(h string, path string) (store.Hash, error) {
+	cache := home.Dir(h).AgentHashCache()
 	stamp, err := stampOf(path)
 	if err != nil {
 		return store.Hash{}, err

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/silo-dev/silo/internal/agentbin"
+	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -157,10 +157,24 @@ func Current(st *store.Store) (*store.Entry, error) {
 	return e, nil
 }
 
-// InitfsDeriver is the derivation hash of the initfs for a kernel entry
-// and an agent binary.
-func InitfsDeriver(kernelContent, agent store.Hash) store.Hash {
-	return store.HashBytes([]byte(initfsFormat + "\x00" + kernelContent.String() + "\x00" + agent.String()))
+// InitfsDerivation is the derivation of the initfs of a kernel entry and
+// an agent binary, given their content hashes.
+func InitfsDerivation(kernelContent, agent store.Hash) *derive.Derivation {
+	return &derive.Derivation{
+		Version: derive.Version, Type: "initfs", Platform: initfsFormat,
+		Inputs: []string{kernelContent.String(), agent.String()},
+	}
+}
+
+// FindInitfs returns the initfs of kernel k for the agent binary at
+// agentPath if the store has it, else store.ErrNotFound. It builds
+// nothing.
+func FindInitfs(st *store.Store, k *store.Entry, agentPath string) (*store.Entry, error) {
+	agentHash, err := AgentHash(st.Home(), agentPath)
+	if err != nil {
+		return nil, err
+	}
+	return derive.Lookup(st, InitfsDerivation(k.ContentHash, agentHash))
 }
 
 // Initfs returns the initfs entry for kernel k and the agent binary at
@@ -170,12 +184,22 @@ func Initfs(st *store.Store, k *store.Entry, agentPath string) (*store.Entry, er
 	if err != nil {
 		return nil, err
 	}
-	deriver := InitfsDeriver(k.ContentHash, agentHash)
-	if e, err := st.ByDeriver(deriver); err == nil {
-		return st.Use(e.Name)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	d := InitfsDerivation(k.ContentHash, agentHash)
+	e, err := derive.Realise(st, d, func(tmp string) (*derive.Output, error) {
+		return buildInitfs(k, agentPath, agentHash, tmp)
+	})
+	if err != nil {
 		return nil, err
 	}
+	if err := st.AddRoot(InitfsRoot, e.Name); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// buildInitfs writes the initfs of kernel k and the agent at agentPath
+// into tmp.
+func buildInitfs(k *store.Entry, agentPath string, agentHash store.Hash, tmp string) (*derive.Output, error) {
 	agent, err := os.ReadFile(agentPath)
 	if err != nil {
 		return nil, fmt.Errorf("read the guest agent: %w", err)
@@ -195,17 +219,11 @@ func Initfs(st *store.Store, k *store.Entry, agentPath string) (*store.Entry, er
 	if err := WriteInitfs(&buf, agent, mods); err != nil {
 		return nil, err
 	}
-	e, err := st.AddReader(&buf, store.AddOptions{
-		Name: "initfs-" + info.Release + ".cpio", Kind: store.KindInitfs, Deriver: deriver,
-		References: []string{k.Name}, Rebuildable: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("add the initfs to the store: %w", err)
+	out := &derive.Output{Path: filepath.Join(tmp, "initfs.cpio"), Name: "initfs-" + info.Release + ".cpio", Kind: store.KindInitfs, References: []string{k.Name}}
+	if err := os.WriteFile(out.Path, buf.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("stage the initfs: %w", err)
 	}
-	if err := st.AddRoot(InitfsRoot, e.Name); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return out, nil
 }
 
 // loadStaged reads a kernel entry's modules in load order.
@@ -229,15 +247,9 @@ type Runtime struct {
 // Vmlinux is the path of the kernel image to boot.
 func (r *Runtime) Vmlinux() string { return filepath.Join(r.Kernel.Path, "vmlinux") }
 
-// Ensure returns the current kernel and the initfs for agentPath (when
-// empty, the one agentbin.Find picks), importing and building what is missing.
+// Ensure returns the current kernel and the initfs for the agent binary
+// at agentPath, importing and building what is missing.
 func Ensure(st *store.Store, agentPath string) (*Runtime, error) {
-	if agentPath == "" {
-		var err error
-		if agentPath, err = agentbin.Find(); err != nil {
-			return nil, err
-		}
-	}
 	k, err := Current(st)
 	if err != nil {
 		return nil, err
