@@ -42,7 +42,7 @@ type sandbox struct {
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *sandbox)) {
 	for _, name := range contractBackends {
 		t.Run(name, func(t *testing.T) {
-			b, err := vm.Lookup(name)
+			b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup(name)
 			if err != nil {
 				t.Skipf("backend %s is not built in: %v", name, err)
 			}

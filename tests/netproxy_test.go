@@ -30,7 +30,7 @@ type netEnv struct {
 
 func newNetEnv(t *testing.T) *netEnv {
 	t.Helper()
-	b, err := vm.Lookup("namespace")
+	b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup("namespace")
 	if err != nil {
 		t.Skipf("namespace backend not built in: %v", err)
 	}

@@ -46,7 +46,7 @@ func qemuSandbox(t *testing.T) *sandbox {
 	if testing.Short() {
 		t.Skip("boots VMs under TCG: skipped with -short")
 	}
-	b, err := vm.Lookup("qemu")
+	b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup("qemu")
 	if err != nil {
 		t.Skipf("qemu backend not built in: %v", err)
 	}

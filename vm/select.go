@@ -1,13 +1,14 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Accelerator is implemented by backends whose speed depends on hardware
@@ -23,51 +24,106 @@ type Describer interface {
 	Isolation() string
 }
 
-var (
-	regMu    sync.Mutex
-	registry = map[string]func() Backend{}
-)
-
-// Register makes a backend constructor known to Select under name. Backend
-// packages call it from init; a binary links the backends it imports.
-func Register(name string, newBackend func() Backend) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	registry[name] = newBackend
+// Options configure every backend. The command line fills them once, from
+// its flags and the environment, and builds the backends with them: no
+// backend reads the environment or finds silo's home on its own.
+type Options struct {
+	// Home is silo's home directory: where a backend keeps its host-side
+	// caches (the KVM probe, scratch templates). Required.
+	Home string
+	// Agent is the guest agent binary (agentbin.Find's answer).
+	Agent string
+	// Runtime returns the kernel (a vmlinux file) and initfs a VM boots,
+	// from the same store the run uses. Backends that boot a kernel call
+	// it only for work of their own before a run (the KVM probe); a run's
+	// Spec carries its own Kernel and Initfs.
+	Runtime RuntimeFunc
+	// HangTimeout is how long a VM may go without a heartbeat; zero means
+	// the backend's default.
+	HangTimeout time.Duration
+	// Debug shows a VM's console on stderr.
+	Debug bool
 }
 
-// Backends returns the registered backends' names, sorted.
-func Backends() []string {
+// RuntimeFunc returns the vmlinux file and initfs a VM boots.
+type RuntimeFunc func(ctx context.Context) (kernel, initfs string, err error)
+
+// Needs is what a backend boots, so that the caller can supply it.
+type Needs struct {
+	// RootfsDir: an unpacked rootfs directory (Spec.RootfsDir); else an
+	// ext4 image (Spec.RootfsImage).
+	RootfsDir bool
+	// Kernel: a kernel and an initfs (Spec.Kernel, Spec.Initfs).
+	Kernel bool
+}
+
+// Constructor builds a backend with the options.
+type Constructor func(Options) Backend
+
+var (
+	regMu        sync.Mutex
+	constructors = map[string]Constructor{}
+)
+
+// Register makes a backend constructor known under name. Backend packages
+// call it from init; a binary links the backends it imports.
+func Register(name string, c Constructor) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
+	constructors[name] = c
+}
+
+// Registry is the set of backends built into this binary, each built with
+// one set of options.
+type Registry struct {
+	opts  Options
+	mu    sync.Mutex
+	built map[string]Backend
+}
+
+// NewRegistry returns the registered backends, to be built with o.
+func NewRegistry(o Options) *Registry {
+	return &Registry{opts: o, built: map[string]Backend{}}
+}
+
+// Names returns the registered backends' names, sorted.
+func (r *Registry) Names() []string {
+	regMu.Lock()
+	defer regMu.Unlock()
+	names := make([]string, 0, len(constructors))
+	for n := range constructors {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// Lookup returns a new backend by name.
-func Lookup(name string) (Backend, error) {
+// Lookup returns the backend named name, built with the registry's
+// options (once: later calls return the same backend).
+func (r *Registry) Lookup(name string) (Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.built[name]; ok {
+		return b, nil
+	}
 	regMu.Lock()
-	f, ok := registry[name]
+	c, ok := constructors[name]
 	regMu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(Backends(), ", "))
+		return nil, fmt.Errorf("unknown backend %q: choose one of %s", name, strings.Join(r.Names(), ", "))
 	}
-	return f(), nil
+	b := c(r.opts)
+	r.built[name] = b
+	return b, nil
 }
 
-// Select picks the backend to run with and says why. name is --backend;
-// "" falls back to $SILO_BACKEND, then to the automatic choice: vz on
-// macOS, qemu where KVM works, else namespace, else qemu under emulation.
-func Select(name string) (b Backend, reason string, err error) {
-	if name == "" {
-		name = os.Getenv("SILO_BACKEND")
-	}
+// Select picks the backend to run with and says why. name is --backend
+// (or $SILO_BACKEND, which the command line reads); "" or "auto" is the
+// automatic choice: vz on macOS, qemu where KVM works, else namespace,
+// else qemu under emulation.
+func (r *Registry) Select(name string) (b Backend, reason string, err error) {
 	if name != "" && name != "auto" {
-		b, err := Lookup(name)
+		b, err := r.Lookup(name)
 		if err != nil {
 			return nil, "", err
 		}
@@ -76,14 +132,14 @@ func Select(name string) (b Backend, reason string, err error) {
 		}
 		return b, "asked for by --backend or SILO_BACKEND", nil
 	}
-	return selectAuto()
+	return r.selectAuto()
 }
 
 // selectAuto is the automatic choice.
-func selectAuto() (Backend, string, error) {
+func (r *Registry) selectAuto() (Backend, string, error) {
 	var why []string
 	try := func(name string, accel bool) Backend {
-		b, err := Lookup(name)
+		b, err := r.Lookup(name)
 		if err != nil {
 			return nil
 		}

@@ -14,6 +14,9 @@ import (
 type Backend interface {
 	// Name is the backend's name as --backend spells it.
 	Name() string
+	// Needs says what the backend boots: the caller fills the Spec's
+	// rootfs in that form, and its kernel and initfs when it boots one.
+	Needs() Needs
 	// Available reports why the backend cannot run here, or nil.
 	Available() error
 	// Run runs spec's command in a new sandbox and returns its exit
@@ -31,7 +34,9 @@ type Spec struct {
 	// RootfsDir is the unpacked rootfs directory entry the namespace
 	// backend uses as its read-only lower layer. Never written.
 	RootfsDir string
-	// Kernel and Initfs are the store entries a VM boots.
+	// Kernel is the kernel image file (vmlinux) and Initfs the initramfs
+	// file a VM boots (Needs.Kernel); both are store entries the caller
+	// holds for the run.
 	Kernel, Initfs string
 
 	// Workspace is the host project directory, mounted read-write at

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/silo-dev/silo/internal/agentbin"
-	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/kernel"
 	"github.com/silo-dev/silo/vm/qemu"
@@ -39,10 +37,7 @@ type doctorReport struct {
 // Run checks the host and prints the report. It exits 1 when no backend
 // can run here.
 func (c *DoctorCmd) Run(g *Globals) error {
-	home, err := g.HomeDir()
-	if err != nil {
-		return err
-	}
+	reg := g.backends()
 	rep := &doctorReport{}
 	add := func(name string, err error, ok string) {
 		if err != nil {
@@ -52,20 +47,20 @@ func (c *DoctorCmd) Run(g *Globals) error {
 		}
 	}
 	add("bubblewrap", checkBwrap(), "bwrap made user, pid, net, ipc and uts namespaces")
-	add("namespace backend", backendAvailable("namespace"), isolation("namespace"))
-	qv, qerr := qemuVersion()
+	add("namespace backend", backendAvailable(reg, "namespace"), isolation(reg, "namespace"))
+	qv, qerr := qemuVersion(reg)
 	add("qemu", qerr, qv)
-	kinfo, kerr := c.runtimeChecks(home, add)
+	kinfo, kerr := c.runtimeChecks(g, add)
 	switch {
 	case qerr == nil && kerr == nil:
-		c.kvmCheck(home, kinfo, add)
+		c.kvmCheck(reg, kinfo, add)
 	case qemu.KVMDevice() != nil:
 		add("kvm", fmt.Errorf("%v: VMs run under TCG emulation (slower)", qemu.KVMDevice()), "")
 	default:
 		add("kvm", errors.New("/dev/kvm opens, but whether it can run a kernel is unknown until one is imported"), "")
 	}
-	add("qemu backend", backendAvailable("qemu"), "runs micro-VMs (under TCG unless KVM works)")
-	b, reason, err := vm.Select("")
+	add("qemu backend", backendAvailable(reg, "qemu"), "runs micro-VMs (under TCG unless KVM works)")
+	b, reason, err := reg.Select(g.Backend)
 	if err != nil {
 		rep.Reason = err.Error()
 	} else {
@@ -116,16 +111,16 @@ func checkBwrap() error {
 	return nil
 }
 
-func backendAvailable(name string) error {
-	b, err := vm.Lookup(name)
+func backendAvailable(reg *vm.Registry, name string) error {
+	b, err := reg.Lookup(name)
 	if err != nil {
 		return err
 	}
 	return b.Available()
 }
 
-func isolation(name string) string {
-	b, err := vm.Lookup(name)
+func isolation(reg *vm.Registry, name string) string {
+	b, err := reg.Lookup(name)
 	if err != nil {
 		return ""
 	}
@@ -135,8 +130,12 @@ func isolation(name string) string {
 	return "available"
 }
 
-func qemuVersion() (string, error) {
-	bin, err := qemu.New(qemu.Options{}).Binary()
+func qemuVersion(reg *vm.Registry) (string, error) {
+	b, err := qemuBackend(reg)
+	if err != nil {
+		return "", err
+	}
+	bin, err := b.Binary()
 	if err != nil {
 		return "", err
 	}
@@ -150,20 +149,18 @@ func qemuVersion() (string, error) {
 
 // runtimeChecks reports the kernel, agent and initfs, and returns the
 // kernel and initfs paths when both are ready.
-func (c *DoctorCmd) runtimeChecks(home string, add func(string, error, string)) ([2]string, error) {
+func (c *DoctorCmd) runtimeChecks(g *Globals, add func(string, error, string)) ([2]string, error) {
 	var none [2]string
-	exe, err := agentbin.Find()
+	exe := g.agent
+	b, err := os.ReadFile(exe)
 	if err == nil {
-		var b []byte
-		if b, err = os.ReadFile(exe); err == nil {
-			err = kernel.CheckStatic(b)
-		}
+		err = kernel.CheckStatic(b)
 	}
 	add("guest agent", err, exe+" is static: it boots as the VM's init")
 	if err != nil {
 		return none, err
 	}
-	st, err := store.Open(home)
+	st, err := g.OpenStore()
 	if err != nil {
 		add("kernel", err, "")
 		return none, err
@@ -181,12 +178,17 @@ func (c *DoctorCmd) runtimeChecks(home string, add func(string, error, string)) 
 		return none, err
 	}
 	add("initfs", nil, i.Name)
-	return [2]string{k.Path, i.Path}, nil
+	rt := kernel.Runtime{Kernel: k, Initfs: i}
+	return [2]string{rt.Vmlinux(), i.Path}, nil
 }
 
 // kvmCheck reports whether KVM really works, probing once if asked.
-func (c *DoctorCmd) kvmCheck(home string, rt [2]string, add func(string, error, string)) {
-	b := qemu.New(qemu.Options{Home: home})
+func (c *DoctorCmd) kvmCheck(reg *vm.Registry, rt [2]string, add func(string, error, string)) {
+	b, err := qemuBackend(reg)
+	if err != nil {
+		add("kvm", err, "")
+		return
+	}
 	var st *qemu.KVMStatus
 	if c.NoProbe {
 		st = b.CachedKVM()
@@ -206,4 +208,17 @@ func (c *DoctorCmd) kvmCheck(home string, rt [2]string, add func(string, error, 
 		return
 	}
 	add("kvm", nil, st.Reason)
+}
+
+// qemuBackend is the registry's qemu backend.
+func qemuBackend(reg *vm.Registry) (*qemu.Backend, error) {
+	b, err := reg.Lookup("qemu")
+	if err != nil {
+		return nil, err
+	}
+	q, ok := b.(*qemu.Backend)
+	if !ok {
+		return nil, fmt.Errorf("the qemu backend is not QEMU's")
+	}
+	return q, nil
 }

@@ -6,42 +6,67 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"time"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/internal/fds"
+	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
 )
 
 // version is set by the Makefile with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Globals are the flags every command accepts.
+// Globals are the flags every command accepts, and the environment
+// variables silo reads: this is the only place it reads them.
 type Globals struct {
-	Home  string `name:"home" env:"SILO_HOME" help:"silo's home directory (default ~/.silo)." placeholder:"DIR"`
-	Quiet bool   `short:"q" help:"Print nothing but errors and requested output."`
+	Home    string `name:"home" env:"SILO_HOME" help:"silo's home directory (default ~/.silo)." placeholder:"DIR"`
+	Quiet   bool   `short:"q" help:"Print nothing but errors and requested output."`
+	Backend string `env:"SILO_BACKEND" help:"Sandbox backend: namespace, qemu, vz or auto (default auto)." placeholder:"NAME"`
+
+	Agent       string        `name:"agent" env:"SILO_AGENT" hidden:"" help:"The guest agent binary (default: silo-agent beside silo, else silo)."`
+	BootTimeout time.Duration `name:"boot-timeout" env:"SILO_BOOT_TIMEOUT" hidden:"" help:"How long a sandbox may take to start."`
+	HangTimeout time.Duration `name:"hang-timeout" env:"SILO_VM_HANG_TIMEOUT" hidden:"" help:"How long a VM may go without a heartbeat."`
+	VMDebug     bool          `name:"vm-debug" env:"SILO_VM_DEBUG" hidden:"" help:"Show a VM's console on stderr."`
+
+	home  string // resolved Home
+	agent string // resolved Agent
+}
+
+// resolve turns the flags into what the commands use: the absolute home
+// and the agent binary. main calls it once, after parsing.
+func (g *Globals) resolve() error {
+	h, err := home.Resolve(g.Home)
+	if err != nil {
+		return err
+	}
+	g.home = h.Path()
+	if g.agent, err = agentbin.Find(g.Agent); err != nil {
+		return err
+	}
+	if g.BootTimeout < 0 || g.HangTimeout < 0 {
+		return errors.New("SILO_BOOT_TIMEOUT and SILO_VM_HANG_TIMEOUT must be positive durations, such as 30s")
+	}
+	return nil
 }
 
 // HomeDir returns the silo home directory: --home, $SILO_HOME or ~/.silo.
-func (g *Globals) HomeDir() (string, error) {
-	if g.Home != "" {
-		return filepath.Abs(g.Home)
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find home directory: %w (set SILO_HOME)", err)
-	}
-	return filepath.Join(home, ".silo"), nil
-}
+func (g *Globals) HomeDir() (string, error) { return g.home, nil }
 
 // OpenStore opens the store under the silo home.
-func (g *Globals) OpenStore() (*store.Store, error) {
-	home, err := g.HomeDir()
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(home)
+func (g *Globals) OpenStore() (*store.Store, error) { return store.Open(g.home) }
+
+// backends returns the backends built into silo, built with the options
+// of this command line: one home, one agent, one set of timeouts.
+func (g *Globals) backends() *vm.Registry {
+	return vm.NewRegistry(vm.Options{
+		Home: g.home, Agent: g.agent, HangTimeout: g.HangTimeout, Debug: g.VMDebug,
+		Runtime: sandbox.KernelRuntime(g.home, g.agent),
+	})
 }
 
 // CLI is silo's command line. Each command group lives in its own file.
@@ -91,7 +116,13 @@ func main() {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&cli.Globals),
 	)
-	err := ctx.Run(&cli.Globals)
+	var err error
+	if ctx.Command() != "__agent" { // a sandbox's agent has no home
+		err = cli.Globals.resolve()
+	}
+	if err == nil {
+		err = ctx.Run(&cli.Globals)
+	}
 	os.Exit(exitCode(err))
 }
 

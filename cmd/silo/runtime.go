@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm/kernel"
 	"github.com/silo-dev/silo/vm/qemu"
@@ -54,11 +53,7 @@ func (c *ImportKernelCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	exe, err := agentbin.Find()
-	if err != nil {
-		return err
-	}
-	i, err := kernel.Initfs(st, k, exe)
+	i, err := kernel.Initfs(st, k, g.agent)
 	if err != nil {
 		return fmt.Errorf("kernel imported, but its initfs: %w", err)
 	}
@@ -109,7 +104,7 @@ func (c *RuntimeStatusCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	s, err := collectRuntimeStatus(st)
+	s, err := collectRuntimeStatus(g, st)
 	if err != nil {
 		return err
 	}
@@ -120,8 +115,11 @@ func (c *RuntimeStatusCmd) Run(g *Globals) error {
 	return nil
 }
 
-func collectRuntimeStatus(st *store.Store) (*runtimeStatus, error) {
-	s := &runtimeStatus{Entries: []runtimeEntryRow{}, KVM: qemu.New(qemu.Options{Home: st.Home()}).CachedKVM()}
+func collectRuntimeStatus(g *Globals, st *store.Store) (*runtimeStatus, error) {
+	s := &runtimeStatus{Entries: []runtimeEntryRow{}}
+	if q, err := qemuBackend(g.backends()); err == nil {
+		s.KVM = q.CachedKVM()
+	}
 	current := map[string]bool{}
 	if k, err := st.Realisation(kernel.CurrentKernelKey); err == nil {
 		info, err := kernel.ReadInfo(k.Path)
@@ -130,7 +128,7 @@ func collectRuntimeStatus(st *store.Store) (*runtimeStatus, error) {
 		}
 		s.Kernel = &kernelStatus{Name: k.Name, Release: info.Release, Modules: info.Modules}
 		current[k.Name] = true
-		if name, err := initfsFor(st, k); err == nil {
+		if name, err := initfsFor(st, k, g.agent); err == nil {
 			s.Initfs = name
 			current[name] = true
 		}
@@ -151,16 +149,8 @@ func collectRuntimeStatus(st *store.Store) (*runtimeStatus, error) {
 
 // initfsFor returns the name of the initfs of kernel k for the agent
 // binary silo uses, if it was built.
-func initfsFor(st *store.Store, k *store.Entry) (string, error) {
-	exe, err := agentbin.Find()
-	if err != nil {
-		return "", err
-	}
-	h, err := kernel.AgentHash(st.Home(), exe)
-	if err != nil {
-		return "", err
-	}
-	e, err := st.ByDeriver(kernel.InitfsDeriver(k.ContentHash, h))
+func initfsFor(st *store.Store, k *store.Entry, agent string) (string, error) {
+	e, err := kernel.FindInitfs(st, k, agent)
 	if err != nil {
 		return "", err
 	}

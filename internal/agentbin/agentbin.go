@@ -16,16 +16,17 @@ import (
 	"path/filepath"
 )
 
-// Env, when set, names the agent binary to use instead of looking.
+// Env names the agent binary to use instead of looking. The command line
+// reads it (kong's env tag) and passes it to Find.
 const Env = "SILO_AGENT"
 
-// Find returns the agent binary: $SILO_AGENT when set, else silo-agent
-// beside the running binary when it is there and static (a VM's initfs
-// has no dynamic loader, and a namespace would need the host's), else the
-// running binary itself.
-func Find() (string, error) {
-	if p := os.Getenv(Env); p != "" {
-		return p, nil
+// Find returns the agent binary: explicit when set ($SILO_AGENT, read by
+// the command line), else silo-agent beside the running binary when it is
+// there and static (a VM's initfs has no dynamic loader, and a namespace
+// would need the host's), else the running binary itself.
+func Find(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -46,9 +46,8 @@ func TestFind(t *testing.T) {
 			t.Errorf("%s: Find = %q, want %q", tt.name, out, tt.want)
 		}
 	}
-	t.Setenv(Env, "/opt/agent")
-	if p, err := Find(); p != "/opt/agent" || err != nil {
-		t.Errorf("with %s set: %q, %v", Env, p, err)
+	if p, err := Find("/opt/agent"); p != "/opt/agent" || err != nil {
+		t.Errorf("with an explicit agent: %q, %v", p, err)
 	}
 }
 
@@ -57,7 +56,7 @@ func TestHelperFind(t *testing.T) {
 	if os.Getenv("AGENTBIN_HELPER") != "1" {
 		t.Skip("run by TestFind")
 	}
-	p, err := Find()
+	p, err := Find("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,8 +62,12 @@ func New(opts Options) *Backend {
 }
 
 func init() {
-	vm.Register("namespace", func() vm.Backend { return New(Options{}) })
+	vm.Register("namespace", func(o vm.Options) vm.Backend { return New(Options{Agent: o.Agent}) })
 }
+
+// Needs says that a namespace runs on an unpacked rootfs directory and
+// boots no kernel.
+func (b *Backend) Needs() vm.Needs { return vm.Needs{RootfsDir: true} }
 
 // Name returns "namespace".
 func (b *Backend) Name() string { return "namespace" }
@@ -99,7 +103,7 @@ func (b *Backend) findAgent() (string, error) {
 	if b.opts.Agent != "" {
 		return b.opts.Agent, nil
 	}
-	return agentbin.Find()
+	return agentbin.Find("")
 }
 
 // userNamespaces reports whether this kernel lets this user make a user

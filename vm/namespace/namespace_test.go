@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/vmtest"
 )
 
 // backend returns the backend with the test binary as its agent, or skips.
@@ -127,3 +128,9 @@ func BenchmarkStdioThroughput(b *testing.B) {
 type countWriter struct{ n int }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// TestContract runs the backend contract suite in-process.
+func TestContract(t *testing.T) {
+	root := busyboxRoot(t)
+	vmtest.Run(t, backend(t), func(_ testing.TB, s *vm.Spec) { s.RootfsDir = root })
+}

@@ -113,7 +113,7 @@ func checkMountHost(mt vm.Mount) error {
 
 // kernelCmdline returns the guest kernel's command line.
 func (m *machine) kernelCmdline() []string {
-	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe, Debug: debug()}
+	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe, Debug: m.debug}
 	if m.spec.RootfsImage != "" {
 		p.Root = rootSerial
 	}
@@ -124,7 +124,7 @@ func (m *machine) kernelCmdline() []string {
 		p.Workspace = wsTag
 	}
 	p.Mounts = len(m.spec.Mounts)
-	c := append(baseCmdline(), p.Cmdline()...)
+	c := append(baseCmdline(m.debug), p.Cmdline()...)
 	if m.spec.CPUs > 1 {
 		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
 		// bringing them up, and every step after): boot on one, and let
@@ -139,13 +139,13 @@ func (m *machine) kernelCmdline() []string {
 // tsc_early_khz: under TCG, microvm has no HPET or PM timer and the guest
 // may fail to calibrate its TSC against the emulated PIT, then spin
 // forever; giving it the host's TSC frequency removes those hangs.
-func baseCmdline() []string {
+func baseCmdline(debug bool) []string {
 	c := []string{"console=" + consoleDev(), "panic=-1", "mitigations=off", "rodata=off",
 		// Boot work a throwaway sandbox does not need; under TCG each of
 		// these is measurable (together ~20% of the boot's CPU time).
 		"audit=0", "apparmor=0", "lsm=capability", "ima_appraise=off", "pci=off", "nowatchdog",
 		"cryptomgr.notests", "random.trust_cpu=on", "tsc=reliable", "no_timer_check"}
-	if !debug() {
+	if !debug {
 		c = append(c, "quiet")
 	}
 	if runtime.GOARCH == "amd64" {
@@ -193,13 +193,7 @@ func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 func ProbeCommand(qemu, kernel, initfs string, accel Accel, cpus, memoryMB int) *exec.Cmd {
 	spec := probeSpec()
 	spec.CPUs, spec.MemoryMB = cpus, memoryMB
-	m := &machine{spec: spec, qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: accel, probe: true}
+	m := &machine{spec: spec, qemu: qemu, kernel: kernel, initfs: initfs, accel: accel, probe: true}
 	args, _ := m.args()
 	return exec.Command(qemu, args...)
 }
-
-// DebugEnv, set to 1, shows the VM's console on stderr and has the guest
-// init print the time of each step.
-const DebugEnv = "SILO_VM_DEBUG"
-
-func debug() bool { return os.Getenv(DebugEnv) == "1" }

@@ -82,7 +82,7 @@ func TestHostTSC(t *testing.T) {
 	if _, err := os.Stat("/proc/cpuinfo"); err == nil && hostTSCkHz() <= 0 {
 		t.Fatal("no TSC frequency found on this host")
 	}
-	if !strings.Contains(strings.Join(baseCmdline(), " "), "tsc_early_khz=") {
+	if !strings.Contains(strings.Join(baseCmdline(false), " "), "tsc_early_khz=") {
 		t.Fatal("the kernel command line lacks tsc_early_khz")
 	}
 }

@@ -2,6 +2,8 @@ package qemu
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/internal/home"
 )
 
 // probeTimeout bounds the KVM probe boot.
@@ -44,11 +46,7 @@ func (b *Backend) KVM(ctx context.Context, kernel, initfs string) (*KVMStatus, e
 	if err != nil {
 		return nil, err
 	}
-	home, err := b.home()
-	if err != nil {
-		return nil, err
-	}
-	cache := filepath.Join(home, "runtime", "kvm.json")
+	cache := home.Dir(b.o.Home).KVMCache()
 	if st, err := readKVMCache(cache); err == nil && st.Key == key {
 		return st, nil
 	}
@@ -73,11 +71,7 @@ func (b *Backend) KVM(ctx context.Context, kernel, initfs string) (*KVMStatus, e
 
 // CachedKVM returns the cached KVM answer, or nil when there is none.
 func (b *Backend) CachedKVM() *KVMStatus {
-	home, err := b.home()
-	if err != nil {
-		return nil
-	}
-	st, err := readKVMCache(filepath.Join(home, "runtime", "kvm.json"))
+	st, err := readKVMCache(home.Dir(b.o.Home).KVMCache())
 	if err != nil {
 		return nil
 	}
@@ -101,7 +95,7 @@ func openKVM() error {
 func (b *Backend) probe(ctx context.Context, qemu, kernel, initfs string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	m := &machine{spec: probeSpec(), qemu: qemu, kernel: vmlinuxPath(kernel), initfs: initfs, accel: AccelKVM, hang: b.o.HangTimeout, probe: true}
+	m := &machine{spec: probeSpec(), qemu: qemu, kernel: kernel, initfs: initfs, accel: AccelKVM, hang: b.o.HangTimeout, probe: true, debug: b.o.Debug}
 	return m.runProbe(ctx)
 }
 
@@ -123,7 +117,8 @@ func probeKey(qemu, kernel string) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("stat %s: not found", qemu)
 	}
-	return store.HashBytes([]byte(id + "|" + kernel)).String(), nil
+	sum := sha256.Sum256([]byte(id + "|" + kernel))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // qemuIdentity names a QEMU binary by path, size and modification time, or

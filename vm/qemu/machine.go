@@ -31,6 +31,7 @@ type machine struct {
 	accel          Accel
 	hang           time.Duration
 	probe          bool
+	debug          bool // the console on stderr, the init's step times
 
 	cmd     *exec.Cmd
 	console *tailBuffer
@@ -158,7 +159,7 @@ func (m *machine) start() error {
 	m.console = newTailBuffer(16 << 10)
 	m.cmd = exec.Command(m.qemu, args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.console, m.console
-	if debug() {
+	if m.debug {
 		w := io.MultiWriter(m.console, os.Stderr)
 		m.cmd.Stdout, m.cmd.Stderr = w, w
 	}

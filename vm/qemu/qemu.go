@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -49,9 +48,13 @@ type Options struct {
 	Accel Accel
 	// HangTimeout overrides DefaultHangTimeout.
 	HangTimeout time.Duration
-	// Runtime returns the kernel and initfs entries to boot when a Spec
-	// leaves them empty. nil: kernel.Ensure in Home's store.
-	Runtime func(ctx context.Context) (kernel, initfs string, err error)
+	// Runtime returns the kernel and initfs the KVM probe boots (a run
+	// boots its Spec's). nil: no probe, and the automatic choice takes
+	// QEMU as unaccelerated.
+	Runtime vm.RuntimeFunc
+	// Debug shows the VM's console on stderr and has the guest init print
+	// the time of each step.
+	Debug bool
 }
 
 // Backend runs sandboxes as QEMU micro-VMs.
@@ -61,17 +64,10 @@ type Backend struct {
 
 var _ vm.Backend = (*Backend)(nil)
 
-// HangTimeoutEnv overrides DefaultHangTimeout when Options leave it zero:
-// a Go duration ("45s").
-const HangTimeoutEnv = "SILO_VM_HANG_TIMEOUT"
-
 // New returns the qemu backend.
 func New(o Options) *Backend {
-	if o.HangTimeout == 0 {
+	if o.HangTimeout <= 0 {
 		o.HangTimeout = DefaultHangTimeout
-		if d, err := time.ParseDuration(os.Getenv(HangTimeoutEnv)); err == nil && d > 0 {
-			o.HangTimeout = d
-		}
 	}
 	return &Backend{o: o}
 }
@@ -114,9 +110,9 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	t0 := time.Now()
-	kern, initfs, err := b.runtimeEntries(ctx, spec)
-	if err != nil {
-		return -1, err
+	kern, initfs := spec.Kernel, spec.Initfs
+	if kern == "" || initfs == "" {
+		return -1, errors.New("the qemu backend needs a kernel and an initfs (Spec.Kernel, Spec.Initfs)")
 	}
 	scratch, err := b.scratchDisk(spec.RootfsSizeMB)
 	if err != nil {
@@ -132,7 +128,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	defer os.RemoveAll(dir)
-	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout}
+	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout, debug: b.o.Debug}
 	if m.qemu, err = b.Binary(); err != nil {
 		return -1, err
 	}
@@ -153,27 +149,18 @@ func runDir() (string, error) {
 	return dir, nil
 }
 
-// runtimeEntries returns the vmlinux and initfs files to boot.
-func (b *Backend) runtimeEntries(ctx context.Context, spec *vm.Spec) (string, string, error) {
-	kern, initfs := spec.Kernel, spec.Initfs
-	if kern == "" || initfs == "" {
-		resolve := b.o.Runtime
-		if resolve == nil {
-			resolve = b.defaultRuntime
-		}
-		var err error
-		if kern, initfs, err = resolve(ctx); err != nil {
-			return "", "", err
-		}
+// accel picks the accelerator: the forced one, else KVM when the cached
+// (or, the first time, freshly run) probe says it works, else TCG.
+func (b *Backend) accel(ctx context.Context, kern, initfs string) (Accel, error) {
+	if b.o.Accel != AccelAuto {
+		return b.o.Accel, nil
 	}
-	return vmlinuxPath(kern), initfs, nil
-}
-
-// vmlinuxPath returns the vmlinux of a kernel entry: the entry itself when
-// it is a file, or its vmlinux when it is a kernel directory entry.
-func vmlinuxPath(kernel string) string {
-	if fi, err := os.Stat(kernel); err == nil && fi.IsDir() {
-		return filepath.Join(kernel, "vmlinux")
+	st, err := b.KVM(ctx, kern, initfs)
+	if err != nil {
+		return "", fmt.Errorf("probe KVM: %w", err)
 	}
-	return kernel
+	if st.Usable {
+		return AccelKVM, nil
+	}
+	return AccelTCG, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/vmtest"
 )
 
 // run boots one VM for argv over rootfs and ws and returns its exit code
@@ -158,7 +160,7 @@ dd if=/dev/zero of=/too-big bs=1M count=100 2>/dev/null || echo too-big-refused`
 		Env: []string{"PATH=/bin"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 		RootfsSizeMB: 64,
 	}
-	tmpl, err := scratchTemplate(r.home, 64)
+	tmpl, err := scratchTemplate(home.Dir(r.home), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,4 +185,14 @@ dd if=/dev/zero of=/too-big bs=1M count=100 2>/dev/null || echo too-big-refused`
 	if after := sha(t, tmpl); after != before {
 		t.Error("the scratch template changed")
 	}
+}
+
+// TestContract runs the backend contract suite in-process, under TCG.
+func TestContract(t *testing.T) {
+	r := bootable(t)
+	rootfs := busyboxRootfs(t)
+	b := New(Options{Home: r.home, Accel: AccelTCG})
+	vmtest.Run(t, b, func(_ testing.TB, s *vm.Spec) {
+		s.RootfsImage, s.Kernel, s.Initfs = rootfs, r.kernel, r.initfs
+	})
 }

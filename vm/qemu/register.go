@@ -2,31 +2,20 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/silo-dev/silo/vm"
 )
 
 func init() {
-	vm.Register("qemu", func() vm.Backend { return New(Options{}) })
+	vm.Register("qemu", func(o vm.Options) vm.Backend {
+		return New(Options{Home: o.Home, HangTimeout: o.HangTimeout, Runtime: o.Runtime, Debug: o.Debug})
+	})
 }
 
-// home returns the silo home: Options.Home, $SILO_HOME or ~/.silo.
-func (b *Backend) home() (string, error) {
-	if b.o.Home != "" {
-		return b.o.Home, nil
-	}
-	if h := os.Getenv("SILO_HOME"); h != "" {
-		return filepath.Abs(h)
-	}
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find silo's home: %w (set SILO_HOME)", err)
-	}
-	return filepath.Join(h, ".silo"), nil
-}
+// Needs says that a VM boots an ext4 rootfs, a kernel and an initfs.
+func (b *Backend) Needs() vm.Needs { return vm.Needs{Kernel: true} }
 
 // Accelerated reports why QEMU cannot use KVM here, or nil: it implements
 // vm.Accelerator for the automatic backend choice. The first call may boot
@@ -39,14 +28,17 @@ func (b *Backend) Accelerated() error {
 		return fmt.Errorf("TCG was asked for")
 	}
 	// Every automatically chosen run asks: a test boot's cached "no" for
-	// this QEMU settles it without opening the store to resolve the
-	// kernel. silo doctor probes again whenever the kernel changes.
+	// this QEMU settles it without resolving the kernel. silo doctor
+	// probes again whenever the kernel changes.
 	if st := b.CachedKVM(); st != nil && !st.Usable && st.QEMU != "" {
 		if qemu, err := b.Binary(); err == nil && st.QEMU == qemuIdentity(qemu) {
 			return fmt.Errorf("%s", st.Reason)
 		}
 	}
-	kern, initfs, err := b.runtimeEntries(context.Background(), &vm.Spec{})
+	if b.o.Runtime == nil {
+		return errors.New("no kernel to probe KVM with")
+	}
+	kern, initfs, err := b.o.Runtime(context.Background())
 	if err != nil {
 		return err
 	}

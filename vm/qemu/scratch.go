@@ -3,6 +3,7 @@ package qemu
 import (
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,8 @@ var errNoMkfs = errors.New("mkfs.ext4 not found")
 // scratchTemplate returns an empty ext4 image of sizeMB (a sparse file),
 // made once per size under home/runtime. VMs attach it with snapshot=on:
 // their writes go to a throwaway overlay and the template stays empty.
-func scratchTemplate(home string, sizeMB int) (string, error) {
-	dir := filepath.Join(home, "runtime")
+func scratchTemplate(h home.Dir, sizeMB int) (string, error) {
+	dir := h.Runtime()
 	path := filepath.Join(dir, "scratch-"+strconv.Itoa(sizeMB)+"M.ext4")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
@@ -69,11 +70,7 @@ func (b *Backend) scratchDisk(sizeMB int) (string, error) {
 	if sizeMB <= 0 {
 		return "", nil
 	}
-	home, err := b.home()
-	if err != nil {
-		return "", err
-	}
-	p, err := scratchTemplate(home, sizeMB)
+	p, err := scratchTemplate(home.Dir(b.o.Home), sizeMB)
 	if errors.Is(err, errNoMkfs) {
 		return "", nil
 	}

@@ -21,8 +21,11 @@ import (
 const workspaceTag = "silo.ws"
 
 func init() {
-	vm.Register("vz", func() vm.Backend { return &Backend{} })
+	vm.Register("vz", func(vm.Options) vm.Backend { return &Backend{} })
 }
+
+// Needs says that a VM boots an ext4 rootfs, a kernel and an initfs.
+func (*Backend) Needs() vm.Needs { return vm.Needs{Kernel: true} }
 
 // Backend runs sandboxes as Virtualization.framework VMs.
 type Backend struct{}

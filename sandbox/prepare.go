@@ -1,0 +1,160 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/lock"
+	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/kernel"
+	"github.com/silo-dev/silo/vm/netproxy"
+)
+
+// Options are the host side of preparing and running a sandbox.
+type Options struct {
+	// Home is silo's home directory (the workspace guard's state).
+	Home string
+	// Agent is the guest agent binary a VM's initfs holds.
+	Agent string
+	// Rootfs are the options of the pull and assembly a first run needs
+	// (progress, transport); Format and MaxMB are the run's own.
+	Rootfs derive.RootfsOptions
+}
+
+// Sandbox is a prepared run: its spec complete, the store entries it boots
+// held by the store handle's temporary root, its proxy listening. Run it
+// once, then Close it.
+type Sandbox struct {
+	// Spec is the complete spec the backend runs.
+	Spec    *vm.Spec
+	backend vm.Backend
+	home    string
+	proxy   io.Closer
+}
+
+// Prepare resolves everything the backend boots from the one store st: the
+// rootfs in the backend's form (pulled and assembled on first use), and
+// the kernel and initfs for a backend that boots one. The entries stay
+// held by st's temporary root until st is closed, so that a GC cannot take
+// them during the run. It also makes the tool's cache directories and
+// starts the network proxy.
+func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Options) (*Sandbox, error) {
+	spec := p.Spec
+	spec.Stdin, spec.Stdout, spec.Stderr = orEmpty(spec.Stdin), orDiscard(spec.Stdout), orDiscard(spec.Stderr)
+	need := b.Needs()
+	cfg, err := p.rootfs(ctx, st, need, o, &spec)
+	if err != nil {
+		return nil, err
+	}
+	if need.Kernel {
+		rt, err := kernel.Ensure(st, o.Agent)
+		if err != nil {
+			return nil, err
+		}
+		spec.Kernel, spec.Initfs = rt.Vmlinux(), rt.Initfs.Path
+	}
+	env := p.env
+	env.Image = cfg.Env
+	spec.Env = vm.ComposeEnv(env)
+	if len(spec.Argv) == 0 {
+		spec.Argv = append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
+	}
+	if len(spec.Argv) == 0 {
+		return nil, fmt.Errorf("no command to run, and image %s has none: give one after the image", p.Image)
+	}
+	for _, m := range spec.Mounts {
+		if err := os.MkdirAll(m.Host, 0o700); err != nil {
+			return nil, fmt.Errorf("cache %s: %w", m.Guest, err)
+		}
+	}
+	s := &Sandbox{Spec: &spec, backend: b, home: o.Home}
+	if p.Network.Enabled(false) {
+		name := "image"
+		if p.Tool != nil {
+			name = p.Tool.Name
+		}
+		px := netproxy.New(p.Network, netproxy.WithTool(name))
+		spec.Proxy, s.proxy = px, px
+	}
+	return s, nil
+}
+
+// rootfs finds (or pulls and builds) the rootfs of the plan's image in the
+// form the backend boots, fills it into spec and returns the image's
+// config.
+func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Options, spec *vm.Spec) (*imageConfig, error) {
+	ro := o.Rootfs
+	ro.Format, ro.MaxMB = derive.FormatExt4, lock.DefaultRootfsSizeMB
+	if need.RootfsDir {
+		ro.Format = derive.FormatDir
+	}
+	if spec.RootfsSizeMB > 0 {
+		ro.MaxMB = int64(spec.RootfsSizeMB)
+	}
+	res, err := derive.Rootfs(ctx, st, p.Image, ro)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", p.Image, err)
+	}
+	if need.RootfsDir {
+		spec.RootfsDir = res.Dir.Path
+	} else {
+		spec.RootfsImage = res.Ext4.Path
+	}
+	c := res.Config()
+	return &imageConfig{Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd}, nil
+}
+
+// imageConfig is what a run takes from the image's config.
+type imageConfig struct {
+	Env, Entrypoint, Cmd []string
+}
+
+// Close stops the sandbox's proxy. The store entries stay held until the
+// caller closes the store.
+func (s *Sandbox) Close() error {
+	if s.proxy != nil {
+		return s.proxy.Close()
+	}
+	return nil
+}
+
+func orEmpty(r io.Reader) io.Reader {
+	if r == nil {
+		return eof{}
+	}
+	return r
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// eof is a reader with nothing in it.
+type eof struct{}
+
+func (eof) Read([]byte) (int, error) { return 0, io.EOF }
+
+// KernelRuntime returns the kernel and initfs VMs boot, from the store at
+// home with the agent binary agent: what a backend's own work before a
+// run (the KVM probe) boots. A run's kernel and initfs come from Prepare.
+func KernelRuntime(home, agent string) vm.RuntimeFunc {
+	return func(context.Context) (string, string, error) {
+		st, err := store.Open(home)
+		if err != nil {
+			return "", "", err
+		}
+		defer st.Close()
+		rt, err := kernel.Ensure(st, agent)
+		if err != nil {
+			return "", "", err
+		}
+		return rt.Vmlinux(), rt.Initfs.Path, nil
+	}
+}
