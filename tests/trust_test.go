@@ -61,7 +61,7 @@ func refusedHash(t *testing.T, r result, file string) string {
 // or a skip where it cannot run.
 func namespaceSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	b, err := vm.Lookup("namespace")
+	b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup("namespace")
 	if err != nil {
 		t.Skipf("namespace backend not built in: %v", err)
 	}
