@@ -1,0 +1,45 @@
+// Package sandbox is silo's run pipeline as a library: it turns "this
+// tool, this command, in this directory" into a running sandbox and its
+// exit status. `silo run`, `silo shell`, shims, builds and `silo lsp` all
+// call it; the command line only fills a Request and prints.
+//
+// # The three steps
+//
+//	plan, err := sandbox.NewPlan(cfg, req)        // pure: config + request → spec
+//	sb, err := plan.Prepare(ctx, st, backend, o)  // store and host work
+//	defer sb.Close()
+//	code, err := sb.Run(ctx)                      // guard, run, release
+//
+// NewPlan decides the image (the tool's, or Request.Image), the workspace
+// (the directory of the project's silo.toml, else the working directory;
+// never the user's home or one of its ancestors, never /), the working
+// directory inside it, the command (the request's, else the tool's first
+// shim, a shell for Shell, else the image's entrypoint and command), and
+// the spec from the tool's definition: resources, ports, excluded and
+// protected paths, caches, pass files (a project file shows under the
+// guest's home; a file under the user's home at the same place under the
+// guest's), the network policy (validated; the proxy enforces it) and the
+// SSH agent when the tool has passSshAgent. It touches no store and
+// starts nothing; it reads the file system only to resolve directories.
+//
+// Prepare resolves, from the one store handle it is given, what the
+// backend boots (vm.Backend.Needs): the rootfs as a directory or an ext4
+// image, pulled and assembled on first use, and a kernel and initfs for a
+// backend that boots one. The entries stay held by the handle's temporary
+// root until the caller closes it. It then composes the guest environment
+// (the image's, the tool's, passEnv's host variables, HOME, PATH, TERM,
+// LANG; nothing else of the host's), makes the tool's cache directories
+// and starts the network proxy when the policy allows anything.
+//
+// Run records the workspace (so that a silo.toml the sandbox leaves
+// beneath it needs the user's trust), installs the workspace guard, which
+// no caller can leave out, runs the backend and releases the guard after
+// the sandbox is gone. Its exit status is the command's own, or 128+N
+// when signal N ended it; its error is the sandbox's, never the command's.
+//
+// # The environment
+//
+// The package reads no environment variable: the host's variables reach
+// it only through Request.HostEnv (for passEnv, TERM, LANG) and
+// Request.SSHAuthSock, which the command line fills.
+package sandbox
