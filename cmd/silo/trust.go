@@ -129,13 +129,13 @@ func (c *ConfigTrustCmd) confirm(r *lock.Review) error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%s has changed: its content now has the hash %s, not %s, so nothing was trusted. It now asks for:\n%sRead it again; if these are yours: %s",
+			return fmt.Errorf("%s has changed: its content now has the hash %s, not %s, so nothing was trusted. It now asks for:\n%sRead it again; if these are yours, trust this content with:\n  %s",
 				printablePath(r.Path), r.ShortHash(), c.Expect, r.Describe(), r.TrustCommand())
 		}
 		return nil
 	}
 	if !isTerminal(os.Stdin) || !isTerminal(os.Stderr) {
-		return fmt.Errorf("%s asks for (sha256 %s):\n%sNothing was trusted: there is no terminal to ask on. If these are yours, trust exactly this content with: %s",
+		return fmt.Errorf("%s asks for (sha256 %s):\n%sNothing was trusted: there is no terminal to ask on. If these are yours, trust exactly this content with:\n  %s",
 			printablePath(r.Path), r.ShortHash(), r.Describe(), r.TrustCommand())
 	}
 	yes, err := askTrust(os.Stdin, os.Stderr, printablePath(r.Path)+" is about to be trusted.", r)
