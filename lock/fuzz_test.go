@@ -57,6 +57,11 @@ func FuzzLoad(f *testing.F) {
 			}
 			checkFuzzTool(t, tl, c.Workspace())
 		}
+		for _, g := range c.grants(file.path) {
+			if g.Source.File != file.path || g.Source.Line < 1 || g.Key == "" {
+				t.Fatalf("grant %+v", g)
+			}
+		}
 	})
 }
 
@@ -99,6 +104,10 @@ func checkFuzzTool(t *testing.T, tl *Tool, workspace string) {
 		if !filepath.IsAbs(c.Guest) || !within(c.Host, "/nonexistent-silo-fuzz/home/.silo/cache") {
 			t.Fatalf("bad cache %+v", c)
 		}
+	}
+	if tl.Origins != nil && strings.HasSuffix(tl.Origins["image"].File, "proj/silo.toml") && isLocalImage(tl.Image) &&
+		checkProjectImage(tl.Image, workspace) != "" {
+		t.Fatalf("the project named the local image %q outside %s", tl.Image, workspace)
 	}
 	if tl.CPUs < 1 || tl.MemoryMB < minMemoryMB || tl.RootfsSizeMB < minRootfsSizeMB || !strings.HasPrefix(tl.Workdir, "/") {
 		t.Fatalf("bad resources %+v", tl)
