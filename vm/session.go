@@ -48,7 +48,7 @@ func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *Spec) (exit int,
 		conn.Close()
 		return -1, err
 	}
-	mux, err := yamux.Client(conn, proto.Config())
+	mux, err := yamux.Client(conn, proto.HostConfig())
 	if err != nil {
 		conn.Close()
 		return -1, fmt.Errorf("start the agent channel: %w", err)

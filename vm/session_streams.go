@@ -11,10 +11,19 @@ import (
 	"github.com/silo-dev/silo/vm/proto"
 )
 
-// maxGuestStreams bounds the streams the guest may hold open at once: the
-// host's memory is not the sandbox's to spend. The proxy bounds its own
-// connections below this.
-const maxGuestStreams = 1024
+// The sandbox's streams spend the host's memory, so they have a fixed
+// budget, streamBudget for all of them. A stream the host has taken holds
+// at most proto.HostStreamWindow bytes in yamux's buffer, which may have
+// twice that allocated as it grows, plus what its server keeps
+// (streamServeCost: the proxy's header reader and copy buffers); a stream
+// waiting in yamux's accept backlog holds the same buffer. maxGuestStreams
+// is how many streams the budget pays for once the backlog is paid.
+const (
+	streamBudget    = 64 << 20
+	streamServeCost = 64 << 10
+	streamCost      = 2*proto.HostStreamWindow + streamServeCost
+	maxGuestStreams = streamBudget/streamCost - proto.HostAcceptBacklog
+)
 
 // kindTimeout is how long a new stream may take to say what it is.
 const kindTimeout = 10 * time.Second
@@ -26,29 +35,44 @@ type streamLimits struct {
 }
 
 // acceptStreams serves the streams the agent opens: one per connection the
-// sandbox makes to its proxy. Anything else is refused, and so is any
-// stream past maxGuestStreams.
+// sandbox makes to its proxy or SSH agent; anything else is closed. It
+// takes a stream only when one of maxGuestStreams slots is free, and a
+// stream keeps its slot until yamux has let go of it (drain). While every
+// slot is taken, new streams wait in yamux's accept backlog, and past
+// that yamux resets them at once and drops their data: the sandbox cannot
+// make the host hold more than streamBudget for its streams.
 func (s *session) acceptStreams() {
 	lim := s.limits
 	if lim.max == 0 {
 		lim = streamLimits{max: maxGuestStreams, kindTimeout: kindTimeout}
 	}
-	open := make(chan struct{}, lim.max)
+	slots := make(chan struct{}, lim.max)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-s.mux.CloseChan():
+			return
+		}
 		c, err := s.mux.Accept()
 		if err != nil {
 			return
 		}
-		select {
-		case open <- struct{}{}:
-			go func() {
-				defer func() { <-open }()
-				s.serveStream(c, lim.kindTimeout)
-			}()
-		default:
-			c.Close()
-		}
+		go func() {
+			defer func() { <-slots }()
+			s.serveStream(c, lim.kindTimeout)
+			drain(c)
+		}()
 	}
+}
+
+// drain closes c and then reads and drops whatever the sandbox still sends
+// on it, until the agent closes its end or yamux gives the stream up (its
+// close timeout): until then yamux keeps the stream, so it keeps its slot,
+// but what arrives is not kept.
+func drain(c net.Conn) {
+	_ = c.Close()
+	_ = c.SetReadDeadline(time.Time{})
+	_, _ = io.Copy(io.Discard, c)
 }
 
 // serveStream dispatches one agent-opened stream by its kind byte.

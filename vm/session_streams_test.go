@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -16,7 +17,7 @@ import (
 func guestStreams(t *testing.T, lim streamLimits) *yamux.Session {
 	t.Helper()
 	hostConn, guestConn := net.Pipe()
-	hostMux, err := yamux.Client(hostConn, proto.Config())
+	hostMux, err := yamux.Client(hostConn, proto.HostConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,18 +49,44 @@ func closedWithin(c net.Conn, d time.Duration) bool {
 	return err == io.EOF
 }
 
-// TestGuestStreamsBounded: past the limit, a guest's stream is closed at
-// once, so a guest cannot pile up host goroutines.
+// TestGuestStreamsBounded: past the streams the budget pays for and the
+// accept backlog, a guest's stream is reset at once, so a guest cannot pile
+// up host goroutines or buffers.
 func TestGuestStreamsBounded(t *testing.T) {
-	mux := guestStreams(t, streamLimits{max: 2, kindTimeout: time.Minute})
-	a, b, over := openSilent(t, mux), openSilent(t, mux), openSilent(t, mux)
-	if !closedWithin(over, 10*time.Second) {
-		t.Error("a stream past the limit was kept open")
+	const held, over = 2, 8
+	mux := guestStreams(t, streamLimits{max: held, kindTimeout: time.Minute})
+	var streams []net.Conn
+	for range held + proto.HostAcceptBacklog + over {
+		streams = append(streams, openSilent(t, mux))
 	}
-	for _, c := range []net.Conn{a, b} {
+	for i, c := range streams[held+proto.HostAcceptBacklog:] {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, yamux.ErrConnectionReset) {
+			t.Errorf("stream %d past the budget and the backlog: read %v, want a reset", held+proto.HostAcceptBacklog+i, err)
+		}
+	}
+	for _, c := range streams[:held] {
 		if closedWithin(c, 100*time.Millisecond) {
 			t.Error("a stream within the limit was closed before its kind timeout")
 		}
+	}
+}
+
+// TestRefusedStreamDataDropped: the host closes a stream of no known kind,
+// and what the guest still sends on it is read and dropped, not buffered:
+// the guest's writes, far past a stream's window, complete.
+func TestRefusedStreamDataDropped(t *testing.T) {
+	c := openSilent(t, guestStreams(t, streamLimits{max: 4, kindTimeout: time.Minute}))
+	if _, err := c.Write([]byte{'Z'}); err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(c, 10*time.Second) {
+		t.Fatal("a stream of unknown kind was not closed")
+	}
+	c.SetWriteDeadline(time.Now().Add(time.Minute))
+	data := make([]byte, 8*proto.HostStreamWindow)
+	if n, err := c.Write(data); err != nil {
+		t.Errorf("wrote %d of %d bytes after the host closed the stream: %v; the host kept, and stopped reading, what it refused", n, len(data), err)
 	}
 }
 
@@ -69,5 +96,16 @@ func TestGuestStreamKindTimeout(t *testing.T) {
 	c := openSilent(t, guestStreams(t, streamLimits{max: 4, kindTimeout: 100 * time.Millisecond}))
 	if !closedWithin(c, 10*time.Second) {
 		t.Error("a silent stream was not closed after the kind timeout")
+	}
+}
+
+// TestStreamBudget: the streams the host takes and those waiting in the
+// backlog, each at its cost, fit the budget the package documents.
+func TestStreamBudget(t *testing.T) {
+	if total := (maxGuestStreams + proto.HostAcceptBacklog) * streamCost; total > streamBudget {
+		t.Errorf("%d streams of %d bytes = %d bytes, over the %d budget", maxGuestStreams+proto.HostAcceptBacklog, streamCost, total, streamBudget)
+	}
+	if maxGuestStreams != 97 || streamBudget != 64<<20 {
+		t.Errorf("maxGuestStreams = %d, budget %d: update vm/doc.go's figures", maxGuestStreams, streamBudget)
 	}
 }

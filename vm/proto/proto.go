@@ -151,14 +151,36 @@ func Read(r io.Reader) (*Msg, error) {
 
 // Config is the yamux configuration both ends use: no keepalives (the
 // backends have their own watchdogs, and a TCG guest can stall for
-// seconds), quiet logs and a window large enough for bulk stdio.
+// seconds), quiet logs and a window large enough for bulk stdio. A stream
+// open has no timeout: the host takes the agent's streams only as its
+// memory budget allows (HostConfig), and a stream waiting for that must
+// not end the session.
 func Config() *yamux.Config {
 	c := yamux.DefaultConfig()
 	c.EnableKeepAlive = false
 	c.LogOutput = io.Discard
 	c.MaxStreamWindowSize = 1 << 20
 	c.ConnectionWriteTimeout = 30 * time.Second
-	c.StreamOpenTimeout = 30 * time.Second
+	c.StreamOpenTimeout = 0
 	c.StreamCloseTimeout = 5 * time.Minute
+	return c
+}
+
+// HostStreamWindow is the receive window of every stream at the host's
+// end: yamux's minimum, so that a stream the sandbox fills and the host
+// does not read holds at most this much of the host's memory.
+const HostStreamWindow = 256 << 10
+
+// HostAcceptBacklog bounds the streams the agent has opened and the host
+// has not taken yet; yamux resets the ones past it at once and drops
+// what they carry.
+const HostAcceptBacklog = 16
+
+// HostConfig is Config for the host's end: the sandbox drives what the host
+// receives, so windows and backlog are bounded (see vm's stream budget).
+func HostConfig() *yamux.Config {
+	c := Config()
+	c.MaxStreamWindowSize = HostStreamWindow
+	c.AcceptBacklog = HostAcceptBacklog
 	return c
 }
