@@ -7,6 +7,7 @@ require (
 	github.com/Microsoft/hcsshim v0.14.1
 	github.com/alecthomas/kong v1.17.0
 	github.com/google/go-containerregistry v0.22.1
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/hashicorp/yamux v0.1.2
 	github.com/klauspost/compress v1.20.3
 	github.com/opencontainers/go-digest v1.0.0

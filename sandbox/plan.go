@@ -92,7 +92,7 @@ func NewPlan(cfg *lock.Config, req Request) (*Plan, error) {
 	}
 	p.Spec = vm.Spec{
 		Workspace: ws, Cwd: cwd, Argv: commandLine(p.Tool, args, req.Shell), TTY: req.TTY,
-		Protected: vm.DefaultProtected(ws),
+		Protected: vm.DefaultProtected(),
 		Stdin:     req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr,
 		BootTimeout: req.BootTimeout,
 	}

@@ -51,12 +51,30 @@ func TestContractUnprivilegedUser(t *testing.T) {
 		t.Fatalf("chown: %v %s", err, out)
 	}
 
+	// The workspace filter needs a FUSE device the user may open:
+	// /dev/fuse where it is 0666, as most distributions ship it, else a
+	// node of our own, as an administrator would make one.
+	fuseDev := "/dev/fuse"
+	var fst syscall.Stat_t
+	if err := syscall.Stat(fuseDev, &fst); err != nil {
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	if fst.Mode&0o006 != 0o006 {
+		fuseDev = filepath.Join(base, "fuse")
+		if err := syscall.Mknod(fuseDev, syscall.S_IFCHR|0o666, int(fst.Rdev)); err != nil {
+			t.Fatalf("make a FUSE device node: %v", err)
+		}
+		if err := os.Chmod(fuseDev, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fuseEnv := "SILO_FUSE_DEVICE=" + fuseDev
 	run := func(script string) result {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "run", "--backend", "namespace", "bb", "sh", "-c", script)
 		cmd.Dir = ws
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home, fuseEnv}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivUID}}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -89,6 +107,14 @@ func TestContractUnprivilegedUser(t *testing.T) {
 	}
 	if got := readFile(filepath.Join(ws, "silo.toml")); got != "tools = [\"bb\"]\n" {
 		t.Errorf("silo.toml changed: %q", got)
+	}
+	if fuseDev != "/dev/fuse" {
+		// A FUSE device the user cannot open: the run stops and says
+		// what to do.
+		fuseEnv = "SILO_FUSE_DEVICE=/dev/fuse"
+		if r := run("echo ran"); r.Code == 0 || strings.Contains(r.Stdout, "ran") || !strings.Contains(r.Stderr, "SILO_FUSE_DEVICE") {
+			t.Errorf("without a usable FUSE device: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
 	}
 }
 

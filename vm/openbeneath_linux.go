@@ -30,28 +30,3 @@ func openBeneath(root, rel string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
 }
-
-// removeEmptyBeneath removes root/rel if it is an empty directory or an
-// empty regular file, resolving its parent inside root with no symlink on
-// the way: a sandbox that swapped a parent for a symlink to a host
-// directory during the run cannot make the host remove what is there.
-func removeEmptyBeneath(root, rel string) {
-	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(dir)
-	parent, err := unix.Openat2(dir, filepath.Dir(rel), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
-	})
-	if errors.Is(err, unix.ENOSYS) {
-		removeEmptyByPath(root, rel)
-		return
-	}
-	if err != nil {
-		return
-	}
-	defer unix.Close(parent)
-	removeEmptyAt(parent, filepath.Base(rel))
-}

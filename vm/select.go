@@ -43,6 +43,11 @@ type Options struct {
 	HangTimeout time.Duration
 	// Debug shows a VM's console on stderr.
 	Debug bool
+	// FuseDevice is the FUSE device a backend on the host's kernel gives
+	// the agent for its workspace filter; "" means /dev/fuse. A user who
+	// may not open /dev/fuse (root-only on some systems) can name a node
+	// an administrator made for them (mknod NODE c 10 229).
+	FuseDevice string
 }
 
 // RuntimeFunc returns the vmlinux file and initfs a VM boots.

@@ -18,41 +18,39 @@ const GuestHome = "/root"
 // DefaultPath is the guest PATH when the image sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// alwaysProtected are the workspace paths a tool could use to widen its own
-// permissions or to run code later on the host: read-only inside whether
-// they exist or not (a missing one cannot be created). All of .git is
-// among them, not only its hooks and config: a writable .git can point
-// git elsewhere (commondir, config.worktree, modules/, worktrees/) and so
-// run code at the next git status on the host. Tools can read history
-// inside; commits are made on the host.
-var alwaysProtected = []string{
-	"silo.toml", "silo.lock", ".git/", ".gitmodules",
-	".envrc", ".vscode/", ".idea/",
-}
-
-// protectedIfPresent are further files that run code on the host later,
-// protected when the workspace has them: shell startup files, git hook
-// managers, tool-version managers that run tasks, editor and agent
-// settings that define commands.
-var protectedIfPresent = []string{
+// protectedNames are the workspace names a tool could use to widen its
+// own permissions or to run code later on the host, as a hostile package
+// would: git's configuration and hooks, editor, agent and devcontainer
+// settings that define commands, direnv, hook managers, tool-version
+// managers that run tasks, shell startup files, and silo's own files. The
+// workspace filter (package vm/agent) refuses to let the sandbox create,
+// change, remove or rename any of them, at any depth of the workspace,
+// whether they exist or not; a directory's name covers everything in it,
+// and a name may hold a path.Match pattern. ".git" covers a .git file
+// (gitdir:) as well as a directory, anywhere; only in the top-level .git
+// directory does the filter leave git's data (objects, refs, logs, the
+// index, HEAD and the other state files) writable, so that git add,
+// commit, checkout and stash work inside while config, config.worktree,
+// hooks/, commondir, worktrees/, modules/ and info/ stay read-only.
+// "HEAD" keeps the sandbox from making a directory a bare repository
+// (HEAD, objects/, refs/, config), which git would use in it.
+var protectedNames = []string{
+	".git/", "HEAD", ".gitmodules", "silo.toml", "silo.lock",
+	".envrc", ".vscode/", ".idea/", ".cursor/", ".devcontainer/", ".devcontainer.json",
+	".claude/", ".mcp.json",
+	".husky/", ".pre-commit-config.yaml", "lefthook*.yml", "lefthook*.yaml", "lefthook*.json", "lefthook*.toml",
+	".lefthook*.yml", ".lefthook*.yaml", ".lefthook*.json", ".lefthook*.toml", ".lefthook/",
+	"mise.toml", "mise.*.toml", ".mise.toml", ".mise.*.toml", ".mise/", ".config/mise/", ".config/mise.toml", ".tool-versions",
 	".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
-	".zshrc", ".zshenv", ".zprofile", ".zlogin", ".kshrc", ".cshrc", ".tcshrc",
-	".inputrc", ".config/fish/config.fish",
-	".husky/", ".pre-commit-config.yaml", "lefthook.yml", ".lefthook.yml",
-	"mise.toml", ".mise.toml", ".devcontainer/", ".claude/", ".mcp.json", ".cursor/",
+	".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".kshrc", ".cshrc", ".tcshrc",
+	".inputrc", ".config/fish/",
 }
 
-// DefaultProtected returns the protected paths for a workspace: the
-// always-protected ones, and those of protectedIfPresent that exist in it.
-// A trailing "/" marks a directory.
-func DefaultProtected(workspace string) []string {
-	p := append([]string(nil), alwaysProtected...)
-	for _, rel := range protectedIfPresent {
-		if _, err := os.Lstat(filepath.Join(workspace, strings.TrimSuffix(rel, "/"))); err == nil {
-			p = append(p, rel)
-		}
-	}
-	return p
+// DefaultProtected returns the protected names (protectedNames), which
+// the agent's workspace filter applies at every depth. A trailing "/"
+// marks a directory.
+func DefaultProtected() []string {
+	return append([]string(nil), protectedNames...)
 }
 
 // EnvOptions are the parts of a sandbox's environment.

@@ -1,8 +1,6 @@
 package vm
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -45,23 +43,15 @@ func TestComposeEnv(t *testing.T) {
 }
 
 func TestDefaultProtected(t *testing.T) {
-	ws := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ws, ".bashrc"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(ws, ".husky"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	got := DefaultProtected(ws)
-	for _, want := range []string{"silo.toml", "silo.lock", ".git/", ".envrc", ".bashrc", ".husky/"} {
+	got := DefaultProtected()
+	for _, want := range []string{"silo.toml", "silo.lock", ".git/", ".envrc", ".bashrc", ".husky/", ".claude/", ".vscode/"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("%s not protected: %q", want, got)
 		}
 	}
-	for _, absent := range []string{".zshrc", ".claude/"} {
-		if slices.Contains(got, absent) {
-			t.Errorf("missing %s is protected: %q", absent, got)
-		}
+	got[0] = "changed"
+	if DefaultProtected()[0] == "changed" {
+		t.Error("DefaultProtected returns the list itself, not a copy")
 	}
 }
 

@@ -61,13 +61,14 @@ type Spec struct {
 	// Exclude are workspace-relative paths hidden from the host view; the
 	// sandbox sees its own (initially empty) directory there.
 	Exclude []string
-	// Protected are workspace-relative paths made read-only inside
-	// (silo.toml, silo.lock, .git/hooks, …), whether they exist or not.
+	// Protected are the names the sandbox may not create, change, remove
+	// or rename at any depth of the workspace (silo.toml, .git, .envrc,
+	// .vscode/, …; DefaultProtected), whether they exist or not. The
+	// agent's workspace filter applies them while the command runs.
 	Protected []string
 	// Prepare, when set, runs at the start of Attach, before the spec is
 	// sent: host work the agent's filesystem needs but the backend's start
-	// does not (GuardWorkspace's placeholders), done while the sandbox
-	// boots. It may change the spec (Protected); its error ends the run
+	// does not, done while the sandbox boots. It may change the spec (Protected); its error ends the run
 	// before the agent builds anything. Every backend reaches the agent
 	// through Attach, so none can skip it.
 	Prepare func(*Spec) error

@@ -32,6 +32,7 @@ type Globals struct {
 	BootTimeout time.Duration `name:"boot-timeout" env:"SILO_BOOT_TIMEOUT" hidden:"" help:"How long a sandbox may take to start."`
 	HangTimeout time.Duration `name:"hang-timeout" env:"SILO_VM_HANG_TIMEOUT" hidden:"" help:"How long a VM may go without a heartbeat."`
 	VMDebug     bool          `name:"vm-debug" env:"SILO_VM_DEBUG" hidden:"" help:"Show a VM's console on stderr."`
+	FuseDevice  string        `name:"fuse-device" env:"SILO_FUSE_DEVICE" hidden:"" help:"The FUSE device namespace sandboxes get (default /dev/fuse): a node you may open where /dev/fuse is root-only."`
 
 	home  string // resolved Home
 	agent string // resolved Agent
@@ -64,7 +65,7 @@ func (g *Globals) OpenStore() (*store.Store, error) { return store.Open(g.home) 
 // of this command line: one home, one agent, one set of timeouts.
 func (g *Globals) backends() *vm.Registry {
 	return vm.NewRegistry(vm.Options{
-		Home: g.home, Agent: g.agent, HangTimeout: g.HangTimeout, Debug: g.VMDebug,
+		Home: g.home, Agent: g.agent, HangTimeout: g.HangTimeout, Debug: g.VMDebug, FuseDevice: g.FuseDevice,
 		Runtime: sandbox.KernelRuntime(g.home, g.agent),
 	})
 }

@@ -11,8 +11,6 @@
 //	  store/             the store's entries, metadata, index, realisations,
 //	                     temporary space and compressed copies (store/doc.go)
 //	  roots/             the store's GC roots: direct, indirect, temporary
-//	  run/               the workspace guard's state: one lock file a
-//	                     workspace, held while a sandbox uses it
 //	  runtime/           the VM runtime's host-side caches: kvm.json (the
 //	                     KVM probe), agent-hash.json (the agent binary's
 //	                     hash by stat data), scratch disk templates
@@ -62,9 +60,6 @@ func (d Dir) Store() string { return d.join("store") }
 
 // Roots is the directory of the store's GC roots.
 func (d Dir) Roots() string { return d.join("roots") }
-
-// Run is the workspace guard's state directory.
-func (d Dir) Run() string { return d.join("run") }
 
 // Runtime is the directory of the VM runtime's host-side caches.
 func (d Dir) Runtime() string { return d.join("runtime") }

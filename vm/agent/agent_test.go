@@ -5,6 +5,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,15 +31,6 @@ func TestCleanRel(t *testing.T) {
 		got, err := cleanRel(tt.in)
 		if (err != nil) != tt.bad || got != tt.want {
 			t.Errorf("cleanRel(%q) = %q, %v", tt.in, got, err)
-		}
-	}
-}
-
-func TestCovered(t *testing.T) {
-	done := []string{".git", "silo.toml"}
-	for rel, want := range map[string]bool{".git": true, ".git/hooks": true, ".gitmodules": false, "silo.toml": true, "silo.tomlx": false} {
-		if got := covered(done, rel); got != want {
-			t.Errorf("covered(%q) = %v", rel, got)
 		}
 	}
 }
@@ -95,55 +87,63 @@ func TestLookPath(t *testing.T) {
 	}
 }
 
-func TestMountPointPlaceholders(t *testing.T) {
-	ws := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ws, ".git"), []byte("gitdir: ../main/.git/worktrees/x\n"), 0o644); err != nil {
+func TestPolicy(t *testing.T) {
+	p, err := newPolicy([]string{".git/", "HEAD", ".envrc", ".vscode/", "lefthook*.yml", ".config/fish/"}, []string{"web/node_modules"}, true, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/etc/passwd", filepath.Join(ws, ".envrc")); err != nil {
-		t.Fatal(err)
-	}
-	fs := &sandboxFS{}
-	tests := []struct {
-		rel  string
-		dir  bool
-		want string // relative mount point, "" for an error
-	}{
-		{".git/hooks", true, ".git"},      // a worktree's .git file is itself guarded
-		{".envrc", false, ""},             // a symlink is refused
-		{"silo.lock", false, "silo.lock"}, // a missing file gets a placeholder
-		{".vscode", true, ".vscode"},      // a missing directory too
-		{"a/b/c", false, "a"},             // a missing parent is held
-	}
-	for _, tt := range tests {
-		got, err := fs.mountPoint(ws, tt.rel, tt.dir)
-		if tt.want == "" {
-			if err == nil {
-				t.Errorf("%s: no error", tt.rel)
-			}
-			continue
-		}
-		if err != nil || got != filepath.Join(ws, tt.want) {
-			t.Errorf("%s: got %q, %v; want %s", tt.rel, got, err, tt.want)
-		}
-	}
-	if st, err := os.Stat(filepath.Join(ws, ".vscode")); err != nil || !st.IsDir() {
-		t.Errorf(".vscode placeholder: %v", err)
-	}
-	if st, err := os.Stat(filepath.Join(ws, "silo.lock")); err != nil || !st.Mode().IsRegular() {
-		t.Errorf("silo.lock placeholder: %v", err)
-	}
-	// Cleanup removes what it made, and only that.
-	fs.ws, _ = os.Open(ws)
-	fs.cleanup()
-	for _, p := range []string{"silo.lock", ".vscode", "a"} {
-		if _, err := os.Lstat(filepath.Join(ws, p)); !os.IsNotExist(err) {
-			t.Errorf("placeholder %s left behind (%v)", p, err)
+	for rel, want := range map[string]syscall.Errno{
+		"":                        0,
+		"src/main.go":             0,
+		".envrc":                  syscall.EPERM,
+		"a/b/.envrc":              syscall.EPERM,
+		"a/.vscode":               syscall.EPERM,
+		"a/.vscode/tasks.json":    syscall.EPERM,
+		"a/lefthook-local.yml":    syscall.EPERM,
+		"a/.config/fish/x.fish":   syscall.EPERM,
+		"a/.config/other":         0,
+		"a/.git":                  syscall.EPERM,
+		"a/.git/config":           syscall.EPERM,
+		"a/HEAD":                  syscall.EPERM,
+		".git":                    syscall.EPERM,
+		".git/config":             syscall.EPERM,
+		".git/config.lock":        syscall.EPERM,
+		".git/hooks/pre-commit":   syscall.EPERM,
+		".git/commondir":          syscall.EPERM,
+		".git/worktrees/x/config": syscall.EPERM,
+		".git/modules/m/config":   syscall.EPERM,
+		".git/info/exclude":       syscall.EPERM,
+		".git/objects/ab/cdef":    0,
+		".git/refs/heads/main":    0,
+		".git/index.lock":         0,
+		".git/index.stash.12":     0,
+		".git/HEAD":               0,
+		".git/ORIG_HEAD.lock":     0,
+		".git/COMMIT_EDITMSG":     0,
+		".git/packed-refs":        0,
+		"web/node_modules/.git":   0,
+		"web/node_modules/a/HEAD": 0,
+	} {
+		if got := p.change(rel); got != want {
+			t.Errorf("change(%q) = %v, want %v", rel, got, want)
 		}
 	}
-	for _, p := range []string{".git", ".envrc"} {
-		if _, err := os.Lstat(filepath.Join(ws, p)); err != nil {
-			t.Errorf("%s removed: %v", p, err)
+	for rel, want := range map[string]syscall.Errno{"a/.config": syscall.EPERM, "a/.config/fish": syscall.EPERM, "a/config": 0, "web/node_modules/.config": 0} {
+		if got := p.moveDir(rel); got != want {
+			t.Errorf("moveDir(%q) = %v, want %v", rel, got, want)
 		}
+	}
+	for rel, want := range map[string]bool{"": true, "web": true, "web/node_modules": true, "web/x": false, "web/node_modules/x": false} {
+		if got := p.pinned(rel); got != want {
+			t.Errorf("pinned(%q) = %v", rel, got)
+		}
+	}
+	noGit, _ := newPolicy([]string{".git/"}, nil, false, false)
+	if got := noGit.change(".git/objects/x"); got != syscall.EPERM {
+		t.Errorf("without a top-level .git directory, .git/objects: %v", got)
+	}
+	ro, _ := newPolicy(nil, []string{"out"}, false, true)
+	if ro.change("f") != syscall.EROFS || ro.change("out/f") != 0 {
+		t.Error("read-only: the workspace must refuse and the excludes allow")
 	}
 }

@@ -1,4 +1,57 @@
 // Package agent is the guest side of every silo sandbox: PID 1, which
 // builds the sandbox's filesystem view, runs the command and relays its
 // stdio, signals, window size and exit status to the host.
+//
+// # The workspace filter
+//
+// The command never sees the host's workspace directly: the agent serves
+// it at /workspace (or the spec's Workdir) through a FUSE file system of
+// its own, the workspace filter, on both backends (the namespace backend
+// binds /dev/fuse in for the agent and the agent detaches it from the
+// command's /dev; a VM's kernel loads the fuse module). The filter runs in
+// PID 1, which the command can neither signal nor trace, and applies its
+// policy to every request while the command runs:
+//
+//   - Protected names (Spec.Protected: vm.DefaultProtected, each a path
+//     of one or more names, a name possibly a path.Match pattern) cannot
+//     be created, written, truncated, chmod/chown/utime'd, given or
+//     stripped of extended attributes, removed, renamed away or renamed
+//     onto, hard-linked or symlinked, at any depth of the workspace,
+//     whether they exist or not; a directory's name covers all below it.
+//     A directory may not be renamed to where a protected path of several
+//     names would start (a prepared fish/config.fish renamed to .config).
+//     The refusal is EPERM.
+//   - In the workspace's top-level .git, when it is a directory at the
+//     start of the run, git's data stays writable: objects, refs, logs,
+//     packed-refs, the index and its temporary copies, HEAD and the other
+//     all-capitals state files, rebase and sequencer state, each with
+//     git's .lock suffix; everything else there (config, config.worktree,
+//     hooks/, commondir, worktrees/, modules/, info/) does not. Any other
+//     .git, a file or a directory, anywhere, is protected whole.
+//   - No mode the command sets (create, mkdir, mknod, chmod) keeps the
+//     setuid or setgid bit; security.capability and trusted.* attributes
+//     cannot be set; mknod makes no device.
+//   - Each excluded path (Spec.Exclude) is served from its own directory
+//     in the sandbox's scratch, so nothing written there reaches the host
+//     and the host's copy stays hidden; the excluded paths and the
+//     directories above them cannot be removed or renamed, so an
+//     exclusion cannot be moved aside; the excluded names are listed in
+//     their parent whether the host has them or not.
+//   - A read-only workspace (Spec.ReadOnly) refuses every change outside
+//     the excluded paths with EROFS.
+//
+// The filter reaches the backing directories through descriptors only,
+// resolving every path beneath them with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS) and acting on the last name with calls that do not
+// follow it, so that a symlink the command plants, or swaps in, cannot
+// lead the filter (which has the agent's privilege) anywhere else. The
+// kernel checks each caller's permissions (default_permissions) and
+// caches names and attributes for a second; files the command creates
+// belong to the calling user. Where the kernel allows FUSE passthrough
+// (CAP_SYS_ADMIN in the initial user namespace, Linux 6.9 or later), reads
+// and writes of opened files bypass the agent.
+//
+// Nothing is written into the host's workspace to make this work: no
+// placeholder, no mount point. Without a usable /dev/fuse the sandbox
+// does not start, and the error says how to provide one.
 package agent

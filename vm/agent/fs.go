@@ -17,11 +17,8 @@ import (
 // sandboxFS is the sandbox's filesystem once built: what cleanup must undo
 // on the host's workspace.
 type sandboxFS struct {
-	ws      *os.File // the workspace as the host sees it (no sandbox mounts)
-	wsMount string   // where the workspace is bound: under the new root, then /workspace
-	made    []placeholder
-	roView  bool     // the read-only view of the workspace is mounted
-	pinned  []string // directories above protected and excluded paths, bound onto themselves
+	filter  *filter // the workspace filter, once mounted
+	wsMount string  // where the filter is mounted: under the new root, then /workspace
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -85,14 +82,12 @@ func overlayRoot(l Layout) (string, error) {
 	return root, nil
 }
 
-// workspace binds the host workspace at /workspace and applies excludes
-// and protected paths.
+// workspace serves the host workspace at /workspace through the
+// workspace filter, which applies the protected paths, the excludes and
+// the read-only mode. On the namespace backend the agent's /dev/fuse,
+// which bubblewrap bound in for it, is detached once the filter has it:
+// the command gets none.
 func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
-	ws, err := os.OpenFile(l.Workspace, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return fmt.Errorf("open the workspace: %w", err)
-	}
-	fs.ws = ws
 	dst, err := securePath(root, workdir(s))
 	if err != nil {
 		return fmt.Errorf("workdir %s: %w", workdir(s), err)
@@ -100,24 +95,14 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return fmt.Errorf("make %s: %w", workdir(s), err)
 	}
-	if err := unix.Mount(l.Workspace, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind the workspace: %w", err)
-	}
-	fs.wsMount = dst
-	if err := fs.excludes(dst, filepath.Join(l.Scratch, "exclude"), s.Exclude); err != nil {
+	f, err := mountFilter(l.Workspace, filepath.Join(l.Scratch, "exclude"), dst,
+		filterOptions{protected: s.Protected, exclude: s.Exclude, readOnly: s.ReadOnly})
+	if err != nil {
 		return err
 	}
-	if err := fs.protect(dst, filepath.Join(l.Scratch, "ro"), s.Protected); err != nil {
-		return err
-	}
-	if s.ReadOnly {
-		// The workspace's own mount and the pins on it, which are mounts
-		// of their own: the excludes stay writable.
-		for _, p := range append([]string{dst}, fs.pinned...) {
-			if err := remountReadOnly(p); err != nil {
-				return fmt.Errorf("mount the workspace read-only: %w", err)
-			}
-		}
+	fs.filter, fs.wsMount = f, dst
+	if l.SharedKernel {
+		_ = unix.Unmount("/dev/fuse", unix.MNT_DETACH)
 	}
 	return nil
 }

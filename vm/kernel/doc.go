@@ -3,7 +3,7 @@
 //
 // The kernel entry is content-addressed: a directory holding the PVH
 // vmlinux (extracted from a compressed bzImage: xz, gzip or zstd payload),
-// the kernel modules a sandbox needs (virtio, 9p, ext4, overlay and their
+// the kernel modules a sandbox needs (virtio, 9p, ext4, overlay, fuse and their
 // dependencies, resolved from each module's .modinfo "depends=" and kept in
 // load order, signatures stripped) and kernel.json describing both.
 //

@@ -10,12 +10,14 @@ import (
 )
 
 // SandboxModules are the modules a silo VM needs: virtio-mmio transport,
-// block, console (virtio-serial), 9p workspace, ext4 rootfs, overlay.
+// block, console (virtio-serial), 9p workspace, ext4 rootfs, overlay,
+// fuse (the agent serves the workspace to the command through its
+// filter).
 // crc32c is listed explicitly: ext4 asks for it through the crypto API,
 // which .modinfo does not record.
 var SandboxModules = []string{
 	"virtio_mmio", "virtio_blk", "virtio_console",
-	"9pnet_virtio", "9p", "crc32c_generic", "ext4", "overlay",
+	"9pnet_virtio", "9p", "crc32c_generic", "ext4", "overlay", "fuse",
 }
 
 // ModuleIndex knows every module under one modules directory

@@ -39,6 +39,9 @@ type Options struct {
 	// Agent is a static Linux binary that runs the agent when invoked as
 	// "AGENT __agent --fd 3 …"; "" means the one agentbin.Find picks.
 	Agent string
+	// FuseDevice is bound at /dev/fuse for the agent's workspace filter;
+	// "" means /dev/fuse (vm.Options.FuseDevice).
+	FuseDevice string
 }
 
 // Backend runs sandboxes as bubblewrap namespaces.
@@ -62,7 +65,7 @@ func New(opts Options) *Backend {
 }
 
 func init() {
-	vm.Register("namespace", func(o vm.Options) vm.Backend { return New(Options{Agent: o.Agent}) })
+	vm.Register("namespace", func(o vm.Options) vm.Backend { return New(Options{Agent: o.Agent, FuseDevice: o.FuseDevice}) })
 }
 
 // Needs says that a namespace runs on an unpacked rootfs directory and
@@ -179,7 +182,7 @@ func (b *Backend) start(spec *vm.Spec) (*exec.Cmd, net.Conn, *tail, error) {
 		return nil, nil, nil, fmt.Errorf("make bwrap's stderr pipe: %w", err)
 	}
 	defer errW.Close()
-	cmd := exec.Command(bw, args(spec, agent, b.loader)...)
+	cmd := exec.Command(bw, args(spec, agent, b.fuseDevice(), b.loader)...)
 	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, []*os.File{guest}, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stderr := newTail(errR, 8<<10)
@@ -210,7 +213,7 @@ func reap(cmd *exec.Cmd) error {
 }
 
 // args is bwrap's command line for spec.
-func args(spec *vm.Spec, agent string, loader []string) []string {
+func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--die-with-parent", "--as-pid-1", "--new-session",
@@ -227,10 +230,19 @@ func args(spec *vm.Spec, agent string, loader []string) []string {
 		a = append(a, "--size", strconv.Itoa(spec.RootfsSizeMB<<20))
 	}
 	a = append(a, "--tmpfs", ScratchPath,
-		"--proc", "/proc", "--dev", "/dev",
+		"--proc", "/proc", "--dev", "/dev", "--dev-bind-try", fuse, "/dev/fuse",
 		"--", AgentPath, "__agent", "--fd", "3",
 		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath, "--mounts", MountsPath, "--shared-kernel")
 	return a
+}
+
+// fuseDevice is the FUSE device the agent gets at /dev/fuse, to serve the
+// workspace through its filter.
+func (b *Backend) fuseDevice() string {
+	if b.opts.FuseDevice != "" {
+		return b.opts.FuseDevice
+	}
+	return "/dev/fuse"
 }
 
 // tail collects the first max bytes of a pipe, in the background.

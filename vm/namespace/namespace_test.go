@@ -79,7 +79,7 @@ func TestWorkspaceAndRootfs(t *testing.T) {
 	root, ws := busyboxRoot(t), t.TempDir()
 	write(t, filepath.Join(ws, "silo.toml"), "[tools]\n")
 	code, _, errOut := run(t, b, root, ws, func(s *vm.Spec) {
-		s.Protected = []string{"silo.toml", ".git/hooks"}
+		s.Protected = []string{"silo.toml", ".git/"}
 		s.Exclude = []string{"node_modules"}
 	}, "sh", "-c", `echo hi > /workspace/made; mkdir -p node_modules/x && echo n > node_modules/x/f;
 		echo x > silo.toml && exit 3; mkdir -p .git/hooks && exit 4; rm -rf /bin/busybox /etc; test -e /etc/passwd && exit 5; exit 0`)
