@@ -42,16 +42,23 @@ func errAt(file string, p pos, format string, args ...any) *Error {
 // name the file, line and column and say how to fix the problem. It returns
 // the positions of the keys when the file is good.
 func decodeStrict(file string, data []byte, v any) (posIndex, error) {
-	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(v)
-	var missing *toml.StrictMissingError
-	if err != nil && !errors.As(err, &missing) {
+	// Indexed first: the index refuses, in linear time, files with more
+	// keys than the decoder handles quickly. A file that does not parse
+	// gets a partial index here and the decoder's error below.
+	ix, err := indexPositions(data)
+	if e, ok := err.(errIndexBudget); ok {
+		return nil, errAt(file, pos(e), "%s", e.Error())
+	}
+	// Unknown keys are not the decoder's business: go-toml's strict mode
+	// renders each with a scan of the whole file (quadratic in their
+	// number), and checkKeyCase below reports them from the index.
+	if err := toml.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
 		return nil, decodeError(file, v, err)
 	}
 	// The document is whole (unknown keys aside, which go-toml skipped), so
 	// its values can still be checked and all problems reported at once.
 	// go-toml matches keys to fields ignoring case: insist on the case; this
 	// also reports the unknown keys.
-	ix := indexPositions(data)
 	return ix, checkKeyCase(file, reflect.TypeOf(v).Elem(), ix)
 }
 

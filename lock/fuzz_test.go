@@ -2,10 +2,12 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as each kind of file, and
@@ -26,6 +28,7 @@ func FuzzLoad(f *testing.F) {
 		"passFiles = [\"../../.ssh/id_rsa\"]\n", "[tool.x]\nimage = \"oci-layout:d:t\"\nshims = [\"a:b\"]\n",
 		"[overrides.python]\nports = [{host = 1, guest = 1}, {host = 1, guest = 2}]\n",
 		"[Overrides.Python]\nCPUS = 1\n", "a = [[[[[[[[1]]]]]]]]\n", "[mount]\nexclude = [\"a/../..\"]\n",
+		"[a.b.c.d.e.f.g.h]\nk1 = 1\nk2 = 2\n", "[[a.b]]\n[[a.b]]\n[[a.b.c]]\n[a.b.c.d]\n", "a.b.c.d.e = 1\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(2))
@@ -122,4 +125,82 @@ func originOf(tl *Tool, list string, v string) Source {
 		}
 	}
 	return Source{}
+}
+
+// bigFiles are files near the 1 MiB limit whose keys once cost the square of
+// their size: a table header of many dotted parts (position.go built its
+// path one part at a time), a long header followed by many keys (every key
+// recorded with the whole header), and many keys in one table (the TOML
+// decoder compares each with every other). Each maps a name to the file and
+// the message its load must fail with.
+func bigFiles() map[string][2]string {
+	const mb = 1<<20 - 64
+	many := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString(prefix)
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, "k%d = \"1\"\n", i)
+		}
+		return b.String()
+	}
+	unknown, tooMany := "unknown key `a`", "at most 4096 keys"
+	return map[string][2]string{
+		"200000-part header": {"[" + strings.Repeat("a.", 199999) + "a]\n", unknown},
+		"1 MB header":        {"[" + strings.Repeat("a.", mb/2-2) + "a]\n", unknown},
+		"1 MB dotted key":    {strings.Repeat("a.", mb/2-4) + "a = 1\n", unknown},
+		"1 MB quoted header": {"[" + strings.Repeat(`"a".`, mb/4-2) + "a]\n", unknown},
+		"long header, keys":  {many("["+strings.Repeat("a.", mb/4)+"a]\n", mb), tooMany},
+		"1 MB of keys":       {many("[overrides.x.env]\n", mb), tooMany},
+		"1 MB array tables":  {strings.Repeat("[[a]]\n", mb/6), tooMany},
+	}
+}
+
+// TestLoadBigFilesLinear loads each of bigFiles: each fails with its
+// file:line:col message, and does so in linear time (this test took minutes
+// before: 18 s for the 200000-part header alone).
+func TestLoadBigFilesLinear(t *testing.T) {
+	for name, c := range bigFiles() {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			path := f.projectFile(t, c[0])
+			_, err := f.load(f.project)
+			if err == nil || !strings.HasPrefix(err.Error(), path+":") || !strings.Contains(err.Error(), c[1]) {
+				t.Fatalf("load: %.300v; want %s:LINE:COL: …%s", err, path, c[1])
+			}
+		})
+	}
+	// A large file of a real shape still loads: 4000 variables in one env.
+	f := newFixture(t)
+	var b strings.Builder
+	b.WriteString("[overrides.python.env]\n")
+	for i := range 4000 {
+		fmt.Fprintf(&b, "VAR_%d = \"%d\"\n", i, i)
+	}
+	f.projectFile(t, b.String())
+	if tl := f.mustTool(t, "python"); tl.Env["VAR_3999"] != "3999" {
+		t.Fatalf("env of 4000 variables: VAR_3999 = %q", tl.Env["VAR_3999"])
+	}
+}
+
+// BenchmarkLoadLongHeader loads a table header of N dotted parts and one of
+// 4N, and reports the ratio of their times: about 4 when loading is linear,
+// 16 when it is quadratic (as it was).
+func BenchmarkLoadLongHeader(b *testing.B) {
+	const n = 50000
+	f := newFixture(b)
+	load := func(parts int) time.Duration {
+		f.projectFile(b, "["+strings.Repeat("a.", parts-1)+"a]\n")
+		t0 := time.Now()
+		if _, err := f.load(f.project); err == nil {
+			b.Fatal("an unknown table loaded")
+		}
+		return time.Since(t0)
+	}
+	var small, big time.Duration
+	for b.Loop() {
+		small += load(n)
+		big += load(4 * n)
+	}
+	b.ReportMetric(float64(big)/float64(small), "4x-parts-time-ratio")
+	b.ReportMetric(float64(big.Microseconds())/float64(b.N), "µs/200000-part-load")
 }

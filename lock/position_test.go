@@ -24,7 +24,10 @@ hostAccess = true
 [[overrides.x.ports.sub]]
 k = 1
 `
-	ix := indexPositions([]byte(doc))
+	ix, err := indexPositions([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]pos{
 		"tools":                             {1, 1},
 		"tools.1":                           {1, 15},
