@@ -7,7 +7,9 @@
 //
 // # Layout
 //
-// Under $SILO_HOME (Open's argument):
+// Under $SILO_HOME (Open's argument), which Open first makes private
+// (mode 0700; a home another user owns is refused): entries keep
+// the images' setuid files, which no other local user may reach.
 //
 //	store/<hash>-<name>          an entry: a read-only file or directory tree
 //	store/.meta/<entry>.json     its metadata, written atomically; the file's

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	homedir "github.com/silo-dev/silo/internal/home"
 )
 
 // Store is an open handle on a store. It is safe for concurrent use by
@@ -46,12 +48,16 @@ const (
 )
 
 // Open creates or opens the store under home ($SILO_HOME): entries live in
-// home/store, roots in home/roots. It sweeps staging files and temporary
+// home/store, roots in home/roots. home is made private first
+// (internal/home's Secure). It sweeps staging files and temporary
 // roots left behind by processes that died.
 func Open(home string) (*Store, error) {
 	abs, err := filepath.Abs(home)
 	if err != nil {
 		return nil, fmt.Errorf("open store: resolve %s: %w", home, err)
+	}
+	if err := homedir.Dir(abs).Secure(nil); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	dir := filepath.Join(abs, "store")
 	s := &Store{

@@ -58,6 +58,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *sandbox)) {
 func newSandbox(t testing.TB, backend string) *sandbox {
 	t.Helper()
 	s := &sandbox{backend: backend, home: t.TempDir(), userHome: t.TempDir()}
+	privateHome(t, s.home)
 	s.image = "oci-layout:" + ociLayout(t, busyboxImage(t))
 	writeFile(t, filepath.Join(s.home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\nshims = [\"sh\"]\n", s.image))
 	writeFile(t, filepath.Join(s.userHome, ".ssh/id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----\nhost secret\n")

@@ -55,6 +55,7 @@ type result struct {
 // status. It fails the test only if the binary could not be started.
 func silo(t testing.TB, home, dir string, env []string, stdin []byte, args ...string) result {
 	t.Helper()
+	privateHome(t, home)
 	cmd := exec.Command(siloBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "SILO_HOME="+home), env...)
@@ -73,4 +74,17 @@ func silo(t testing.TB, home, dir string, env []string, stdin []byte, args ...st
 		res.Code = ee.ExitCode()
 	}
 	return res
+}
+
+// privateHome gives home, if it exists, the mode silo gives a home
+// (0700), as after a first run: t.TempDir's directories are 0755, and
+// silo would say once that it narrowed them (tests/home_private_test.go
+// checks that).
+func privateHome(t testing.TB, home string) {
+	t.Helper()
+	if st, err := os.Stat(home); err == nil && st.Mode().Perm() != 0o700 {
+		if err := os.Chmod(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -45,6 +45,9 @@ func (g *Globals) resolve() error {
 	if err != nil {
 		return err
 	}
+	if err := h.Secure(os.Stderr); err != nil {
+		return err
+	}
 	g.home = h.Path()
 	if g.agent, err = agentbin.Find(g.Agent); err != nil {
 		return err

@@ -18,15 +18,21 @@
 //	                     trust of nested silo.toml files)
 //	  trusted/           one record a silo.toml the user trusted
 //
-// No sandbox ever sees any of it: the namespace backend shows the sandbox
+// The home is the user's alone (Secure): mode 0700, and refused when
+// another user owns it. No sandbox ever sees any of it: the namespace backend shows the sandbox
 // only store entries (read-only) and the workspace, and VMs get disks and
 // shares, never a path under the home.
 package home
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 )
 
 // Dir is silo's home directory, absolute and clean.
@@ -85,4 +91,57 @@ func (d Dir) UserProject() string { return d.join("silo.toml") }
 
 func (d Dir) join(parts ...string) string {
 	return filepath.Join(append([]string{string(d)}, parts...)...)
+}
+
+// Secure makes the home the private directory it must be, and refuses
+// one that is not the caller's. It holds the user's configuration, trust
+// records and the store, whose rootfs directories keep the images'
+// setuid files: another local user who could reach them would run those
+// files as their owner. A missing home is created with mode 0700 (its
+// parents 0755); an existing one that group or others can reach is
+// narrowed to 0700, which Secure says on note (nil says nothing), and so
+// once; one that belongs to another user is refused, as ssh refuses a
+// ~/.ssh that is not the user's, since silo would obey its configuration.
+func (d Dir) Secure(note io.Writer) error {
+	home := d.Path()
+	st, err := os.Stat(home)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(home), 0o755); err != nil {
+			return fmt.Errorf("create silo's home %s: %w", home, err)
+		}
+		if err := os.Mkdir(home, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create silo's home %s: %w", home, err)
+		}
+		st, err = os.Stat(home)
+	}
+	if err != nil {
+		return fmt.Errorf("silo's home %s: %w", home, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("silo's home %s is not a directory: remove it, or set SILO_HOME to a directory", home)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if ok && int(sys.Uid) != os.Geteuid() {
+		return fmt.Errorf("silo's home %s belongs to %s, not to you (%s): silo does not use another user's configuration and store; set SILO_HOME to a directory of your own",
+			home, userName(int(sys.Uid)), userName(os.Geteuid()))
+	}
+	if st.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(home, st.Mode().Perm()&0o700); err != nil {
+		return fmt.Errorf("make silo's home %s private: %w (chmod 700 %s)", home, err, home)
+	}
+	if note != nil {
+		fmt.Fprintf(note, "silo: made %s private (mode %04o was %04o): other users could read your configuration and run the images' setuid files\n",
+			home, st.Mode().Perm()&0o700, st.Mode().Perm())
+	}
+	return nil
+}
+
+// userName names a user ID for a message.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username + " (uid " + strconv.Itoa(uid) + ")"
+	}
+	return "uid " + strconv.Itoa(uid)
 }
