@@ -115,7 +115,9 @@
 // not absolute): another tool's cache holds other secrets (claude's holds
 // its credentials). Two caches, of any tools, whose directories are one or
 // lie one inside the other are refused at load with file:line: a sandbox
-// could replace the inner one with a symlink.
+// could replace the inner one with a symlink. The run path opens each
+// cache directory beneath Cache.Root with no symlink followed
+// (vm.OpenCacheDir) and binds the directory it opened.
 //
 // A project's own silo.toml comes with the code and is not trusted to reach
 // outside the project: its passFiles and its local image paths

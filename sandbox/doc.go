@@ -28,8 +28,11 @@
 // backend that boots one. The entries stay held by the handle's temporary
 // root until the caller closes it. It then composes the guest environment
 // (the image's, the tool's, passEnv's host variables, HOME, PATH, TERM,
-// LANG; nothing else of the host's), makes the tool's cache directories
-// and starts the network proxy when the policy allows anything.
+// LANG; nothing else of the host's), opens the tool's cache directories
+// (making them) beneath $SILO_HOME/cache with no symlink followed, for the
+// backend to bind the directories opened, not their paths
+// (vm.OpenCacheDir), and starts the network proxy when the policy allows
+// anything.
 //
 // Run records the workspace (so that a silo.toml the sandbox leaves
 // beneath it needs the user's trust), installs the workspace guard, which

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 
 	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/lock"
@@ -66,10 +66,8 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	if len(spec.Argv) == 0 {
 		return nil, fmt.Errorf("no command to run, and image %s has none: give one after the image", p.Image)
 	}
-	for _, m := range spec.Mounts {
-		if err := os.MkdirAll(m.Host, 0o700); err != nil {
-			return nil, fmt.Errorf("cache %s: %w", m.Guest, err)
-		}
+	if err := p.openCaches(&spec); err != nil {
+		return nil, err
 	}
 	s := &Sandbox{Spec: &spec, backend: b, home: o.Home}
 	if p.Network.Enabled(false) {
@@ -113,9 +111,37 @@ type imageConfig struct {
 	Env, Entrypoint, Cmd []string
 }
 
-// Close stops the sandbox's proxy. The store entries stay held until the
-// caller closes the store.
+// openCaches opens (making them) the tool's cache directories beneath
+// $SILO_HOME/cache, following no symlink, for the backend to bind the
+// directories opened rather than their paths (vm.OpenCacheDir): a link a
+// sandbox left where a cache directory would be fails the run.
+func (p *Plan) openCaches(spec *vm.Spec) error {
+	spec.Mounts = slices.Clone(spec.Mounts) // the plan's own stay without descriptors
+	for i, m := range spec.Mounts {
+		var c *lock.Cache
+		if p.Tool != nil {
+			if j := slices.IndexFunc(p.Tool.Caches, func(c lock.Cache) bool { return c.Host == m.Host }); j >= 0 {
+				c = &p.Tool.Caches[j]
+			}
+		}
+		if c == nil {
+			spec.CloseMounts()
+			return fmt.Errorf("mount %s: %s is not a cache of the tool, and silo binds only those", m.Guest, m.Host)
+		}
+		dir, err := vm.OpenCacheDir(c.Root, c.Beneath())
+		if err != nil {
+			spec.CloseMounts()
+			return fmt.Errorf("cache %s of tool %s: %w", c.Guest, p.Tool.Name, err)
+		}
+		spec.Mounts[i].Dir = dir
+	}
+	return nil
+}
+
+// Close stops the sandbox's proxy and closes its cache directories. The
+// store entries stay held until the caller closes the store.
 func (s *Sandbox) Close() error {
+	s.Spec.CloseMounts()
 	if s.proxy != nil {
 		return s.proxy.Close()
 	}

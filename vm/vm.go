@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/silo-dev/silo/vm/netproxy"
@@ -111,6 +112,11 @@ type Spec struct {
 // Mount is a host directory shown read-write at Guest inside.
 type Mount struct {
 	Host, Guest string
+	// Dir, when set, is Host opened by OpenCacheDir: the backend binds
+	// this open directory, never Host resolved again, so a symlink swapped
+	// in since cannot redirect the mount. The caller closes it
+	// (Spec.CloseMounts) once the sandbox is gone.
+	Dir *os.File
 }
 
 // ConnServer serves one connection and returns when it is done with it.

@@ -1,7 +1,10 @@
 // Package namespace is silo's bubblewrap backend: the sandbox is a set of
 // Linux namespaces (user, mount, PID, network, IPC, UTS, cgroup) made by
 // bwrap, with the guest agent as its PID 1 and the unpacked rootfs
-// directory entry as the read-only lower layer.
+// directory entry as the read-only lower layer. A cache directory the
+// caller opened (Mount.Dir) is bound with bwrap's --bind-fd (bubblewrap
+// 0.8 or later), from the open descriptor, which bwrap closes: no path is
+// resolved again between silo's check and the bind.
 //
 // It shares the host's kernel, so it is weaker isolation than a VM: a
 // kernel bug reachable from an unprivileged user namespace crosses it. It

@@ -183,7 +183,7 @@ func (b *Backend) start(spec *vm.Spec) (*exec.Cmd, net.Conn, *tail, error) {
 	}
 	defer errW.Close()
 	cmd := exec.Command(bw, args(spec, agent, b.fuseDevice(), b.loader)...)
-	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, []*os.File{guest}, errW
+	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, append([]*os.File{guest}, spec.MountDirs()...), errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stderr := newTail(errR, 8<<10)
 	if err := cmd.Start(); err != nil {
@@ -212,6 +212,10 @@ func reap(cmd *exec.Cmd) error {
 	}
 }
 
+// firstMountFD is bwrap's descriptor of the first open mount directory:
+// after the agent socket (3), in ExtraFiles order.
+const firstMountFD = 4
+
 // args is bwrap's command line for spec.
 func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
 	a := []string{
@@ -223,7 +227,15 @@ func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
 		"--bind", spec.Workspace, WorkspacePath,
 	}
 	a = append(a, loader...)
+	fd := firstMountFD
 	for i, m := range spec.Mounts {
+		if m.Dir != nil {
+			// The directory silo opened, not its path: bwrap binds the
+			// open file and closes it, so the sandbox never holds it.
+			a = append(a, "--bind-fd", strconv.Itoa(fd), MountsPath+"/"+strconv.Itoa(i))
+			fd++
+			continue
+		}
 		a = append(a, "--bind", m.Host, MountsPath+"/"+strconv.Itoa(i))
 	}
 	if spec.RootfsSizeMB > 0 {

@@ -83,13 +83,21 @@ func mountArgs(mounts []vm.Mount) ([]string, error) {
 		return nil, fmt.Errorf("the tool asks for %d caches and a VM shares at most %d: configure fewer [[cache]] entries", len(mounts), MaxMounts)
 	}
 	var a []string
+	fd := 3 // QEMU's descriptor of the next open directory (ExtraFiles)
 	for i, mt := range mounts {
 		if err := checkMountHost(mt); err != nil {
 			return nil, err
 		}
+		path := mt.Host
+		if mt.Dir != nil {
+			// The directory silo opened beneath its root, not its path
+			// resolved again: QEMU opens the descriptor it inherited.
+			path = "/proc/self/fd/" + strconv.Itoa(fd)
+			fd++
+		}
 		id := "m" + strconv.Itoa(i)
 		a = append(a,
-			"-fsdev", "local,id="+id+",security_model=none,path="+esc(mt.Host),
+			"-fsdev", "local,id="+id+",security_model=none,path="+esc(path),
 			"-device", "virtio-9p-device,fsdev="+id+",mount_tag="+guestinit.MountTag(i))
 	}
 	return a, nil
@@ -101,7 +109,11 @@ func checkMountHost(mt vm.Mount) error {
 	if !filepath.IsAbs(mt.Host) {
 		return fmt.Errorf("cache %s: host directory %q is not an absolute path", mt.Guest, mt.Host)
 	}
-	fi, err := os.Stat(mt.Host)
+	stat := func() (os.FileInfo, error) { return os.Stat(mt.Host) }
+	if mt.Dir != nil {
+		stat = mt.Dir.Stat
+	}
+	fi, err := stat()
 	if err != nil {
 		return fmt.Errorf("cache %s: cannot share it with the VM: %w", mt.Guest, err)
 	}

@@ -209,6 +209,17 @@ func TestMountArgs(t *testing.T) {
 	if len(with) != len(base)+len(wantTail) || !slices.Equal(with[len(base):], wantTail) {
 		t.Fatalf("with two mounts:\n%q\nwant the base command line, then\n%q", with, wantTail)
 	}
+	// A directory silo opened is shared by its descriptor, which QEMU
+	// inherits (ExtraFiles: 3, 4, …), never by its path.
+	dir, err := vm.OpenCacheDir(d0, "opened")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	opened := argv([]vm.Mount{{Host: d1, Guest: "/root/.npm"}, {Host: dir.Name(), Guest: "/root/.cache/pip", Dir: dir}})
+	if got := opened[len(base)+5]; got != "local,id=m1,security_model=none,path=/proc/self/fd/3" {
+		t.Errorf("an opened directory is shared as %q", got)
+	}
 	// The rest is the base command line, the kernel's told how many.
 	for i, a := range base {
 		want := a

@@ -164,6 +164,7 @@ func (m *machine) start() error {
 		m.cmd.Stdout, m.cmd.Stderr = w, w
 	}
 	m.cmd.SysProcAttr = sysProcAttr()
+	m.cmd.ExtraFiles = m.spec.MountDirs() // fds 3…, as mountArgs numbers them
 	if err := m.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", m.qemu, err)
 	}
