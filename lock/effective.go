@@ -147,7 +147,25 @@ type Config struct {
 	shims        map[string]Shim // shim name → {tool name, guest command}
 	cache        CachePolicy
 	notes        []string
-	userMode     string // the mount.mode of the user-wide silo.toml; "" when it sets none
+	userMode     string   // the mount.mode of the user-wide silo.toml; "" when it sets none
+	claims       []string // the tools the project's own silo.toml names (tools, [overrides.*])
+	image        *Tool    // silo's defaults with the project-wide settings: what a run of an image gets
+}
+
+// Claims reports whether the project's own silo.toml names the tool, in
+// its tools list or with an [overrides] table: a shim runs the tool in
+// the sandbox there. The user-wide silo.toml claims nothing.
+func (c *Config) Claims(tool string) bool {
+	return slices.Contains(c.claims, CanonicalTool(tool))
+}
+
+// ImageSettings returns what a run of an image without a tool (silo run
+// --image) gets: silo's defaults with the project-wide settings of the
+// silo.toml files applied (passEnv, passFiles, passSshAgent, mount).
+func (c *Config) ImageSettings() *Tool {
+	t := c.image.clone()
+	t.ProjectRoot = c.projectRoot
+	return t
 }
 
 // Notes returns what the caller should tell the user on stderr, one line

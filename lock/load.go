@@ -227,6 +227,7 @@ func build(o Options, in inputs) (*Config, error) {
 		return nil, errors.Join(b.errs...) // a file that is not TOML, or has a value of the wrong type
 	}
 	c.tools = b.baseTools(&g, gl)
+	c.image = b.imageTool()
 	c.cache.Origins = map[string]Source{}
 	names := slices.Sorted(maps.Keys(c.tools))
 	for _, pf := range []struct {
@@ -310,12 +311,20 @@ func (b *builder) canonicalKeys(l *layer, table string, keys []string) map[strin
 // applyProject merges one silo.toml into every tool.
 func (b *builder) applyProject(c *Config, f *projectFile, l *layer, names []string) {
 	s := b.settings(f, l)
-	for _, n := range b.toolRefs(f, l, names) {
+	refs := b.toolRefs(f, l, names)
+	for _, n := range refs {
 		if !slices.Contains(c.projectTools, n) {
 			c.projectTools = append(c.projectTools, n)
 		}
 	}
 	overrides := b.canonicalKeys(l, "overrides", sortedKeys(f.Overrides))
+	if l.project {
+		c.claims = append(c.claims, refs...)
+		for n := range overrides {
+			c.claims = append(c.claims, n)
+		}
+	}
+	s.apply(c.image)
 	for _, n := range names {
 		t := c.tools[n]
 		s.apply(t)

@@ -67,19 +67,7 @@ func idx(i int) string { return strconv.Itoa(i) }
 // overlaid with the definition.
 func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
 	p := []string{"tool", key}
-	builtin := Source{File: BuiltIn}
-	t := &Tool{
-		Name: name, Env: map[string]string{}, Workdir: DefaultWorkdir,
-		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, RootfsSizeMB: DefaultRootfsSizeMB,
-		MountMode: DefaultMountMode, Shims: []Shim{}, Caches: []Cache{},
-		Network: Network{Allow: []string{}, Deny: []string{}, InstallAllow: []string{}},
-		PassEnv: []string{}, PassFiles: []string{}, Exclude: []string{}, Ports: []Port{},
-		PostInstall: []string{},
-		Origins: map[string]Source{
-			"name": l.src(p...), "workdir": builtin, "cpus": builtin, "memoryMB": builtin,
-			"rootfsSizeMB": builtin, "mountMode": builtin,
-		},
-	}
+	t := defaultTool(name, l.src(p...))
 	if !isName(name, 64, alnum[:10]+alnum[36:]+"._-", alnum[:10]+alnum[36:]) {
 		b.fail(l, p, "tool name %q must be lower-case letters, digits, ., _ or -", name)
 	}
@@ -107,6 +95,28 @@ func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
 	b.languageServer(t, l, p, d.LSP, d.LSPInstall)
 	return t
 }
+
+// defaultTool is a tool holding silo's defaults and nothing else; src is
+// where its name was written.
+func defaultTool(name string, src Source) *Tool {
+	builtin := Source{File: BuiltIn}
+	return &Tool{
+		Name: name, Env: map[string]string{}, Workdir: DefaultWorkdir,
+		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, RootfsSizeMB: DefaultRootfsSizeMB,
+		MountMode: DefaultMountMode, Shims: []Shim{}, Caches: []Cache{},
+		Network: Network{Allow: []string{}, Deny: []string{}, InstallAllow: []string{}},
+		PassEnv: []string{}, PassFiles: []string{}, Exclude: []string{}, Ports: []Port{},
+		PostInstall: []string{},
+		Origins: map[string]Source{
+			"name": src, "workdir": builtin, "cpus": builtin, "memoryMB": builtin,
+			"rootfsSizeMB": builtin, "mountMode": builtin,
+		},
+	}
+}
+
+// imageTool is what a run of an image without a tool starts from: silo's
+// defaults, to which the project-wide settings apply.
+func (b *builder) imageTool() *Tool { return defaultTool("", Source{File: BuiltIn}) }
 
 // overlay applies an [overrides.KEY] table to t; KEY is the tool's name as
 // the file writes it (Silo's "claude-code" for "claude").

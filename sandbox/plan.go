@@ -25,6 +25,14 @@ type Request struct {
 	// Args is the command; empty means the tool's default command (a
 	// shell with Shell), else the image's entrypoint and command.
 	Args []string
+	// Exec makes Args the whole command (silo exec). Otherwise Args are
+	// the arguments of the tool's main command (silo run, a shim): of the
+	// shim Shim names, else of the shim Args[0] names, else of the tool's
+	// first shim, else of the image's entrypoint (as docker run does).
+	Exec bool
+	// Shim is the shim of the tool to run with Args (silo run --shim, a
+	// shim on PATH); "" lets Args[0] or the first shim decide.
+	Shim string
 	// Shell asks for an interactive shell when Args is empty.
 	Shell bool
 	// TTY gives the command a pseudo-terminal.
@@ -37,6 +45,9 @@ type Request struct {
 	// HostEnv looks up the host's environment variables that a tool's
 	// passEnv names, TERM and LANG; nil passes none.
 	HostEnv func(string) (string, bool)
+	// SSHAgent offers the SSH agent to this run (silo run --ssh-agent), as
+	// a tool's passSshAgent does to every run.
+	SSHAgent bool
 	// SSHAuthSock is the host's SSH agent socket ($SSH_AUTH_SOCK), given
 	// to a tool with passSshAgent; "" means none runs.
 	SSHAuthSock string
@@ -61,6 +72,9 @@ type Plan struct {
 	Spec vm.Spec
 	// Network is the policy the proxy enforces; its zero value is none.
 	Network netproxy.Policy
+	// ImageArgs replace the image's command after its entrypoint when
+	// Spec.Argv is left to the image (a tool without shims, an image).
+	ImageArgs []string
 
 	env  vm.EnvOptions
 	warn io.Writer
@@ -90,8 +104,13 @@ func NewPlan(cfg *lock.Config, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	argv, imageArgs, err := commandLine(p.Tool, req, args)
+	if err != nil {
+		return nil, err
+	}
+	p.ImageArgs = imageArgs
 	p.Spec = vm.Spec{
-		Workspace: ws, Cwd: cwd, Argv: commandLine(p.Tool, args, req.Shell), TTY: req.TTY,
+		Workspace: ws, Cwd: cwd, Argv: argv, TTY: req.TTY,
 		Protected: vm.DefaultProtected(),
 		Stdin:     req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr,
 		BootTimeout: req.BootTimeout,
@@ -100,10 +119,13 @@ func NewPlan(cfg *lock.Config, req Request) (*Plan, error) {
 	if p.env.Host == nil {
 		p.env.Host = func(string) (string, bool) { return "", false }
 	}
-	if p.Tool != nil {
-		if err := p.fromTool(p.Tool, req); err != nil {
-			return nil, err
-		}
+	settings := p.Tool
+	if settings == nil { // an image: the project-wide settings still apply
+		settings = cfg.ImageSettings()
+		settings.Name = "image"
+	}
+	if err := p.fromTool(settings, req); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -132,10 +154,14 @@ func (p *Plan) fromTool(t *lock.Tool, req Request) error {
 		}
 		p.Network = pol
 	}
-	if t.PassSSHAgent {
+	if t.PassSSHAgent || req.SSHAgent {
 		s.SSHAgent = req.SSHAuthSock
+		why := "--ssh-agent is given"
+		if !req.SSHAgent {
+			why = fmt.Sprintf("passSshAgent is set (%s)", t.Origins["passSshAgent"])
+		}
 		if s.SSHAgent == "" {
-			p.warnf("passSshAgent is set (%s), but no SSH agent runs here (SSH_AUTH_SOCK is unset): the sandbox gets none", t.Origins["passSshAgent"])
+			p.warnf("%s, but no SSH agent runs here (SSH_AUTH_SOCK is unset): the sandbox gets none", why)
 		}
 	}
 	return nil
@@ -181,20 +207,57 @@ func checkWorkspace(ws, userHome string) error {
 	return nil
 }
 
-// commandLine is the guest argv: the given one, else the tool's default
-// command (a shell for silo shell); nil leaves it to the image.
-func commandLine(tool *lock.Tool, args []string, shell bool) []string {
+// commandLine is the guest argv, or nil and the arguments of the image's
+// entrypoint when the image's command runs: see Request.Exec and
+// Request.Shim.
+func commandLine(tool *lock.Tool, req Request, args []string) ([]string, []string, error) {
 	switch {
+	case req.Shell && len(args) == 0:
+		return []string{"/bin/sh"}, nil, nil
+	case req.Shell || (req.Exec && len(args) > 0):
+		return args, nil, nil
+	case req.Shim != "":
+		if cmd, ok := shimCommand(tool, req.Shim); ok {
+			return append([]string{cmd}, args...), nil, nil
+		}
+		if tool == nil {
+			return nil, nil, fmt.Errorf("--shim %s needs a tool: an image has no shims", req.Shim)
+		}
+		return nil, nil, fmt.Errorf("tool %s has no shim %q: its shims are %s (see `silo shim %s list`)", tool.Name, req.Shim, shimNames(tool), tool.Name)
 	case len(args) > 0:
-		return args
-	case shell:
-		return []string{"/bin/sh"}
-	case tool != nil && len(tool.Shims) > 0:
-		return []string{tool.Shims[0].Command}
-	case tool != nil:
-		return []string{tool.Name}
+		if cmd, ok := shimCommand(tool, args[0]); ok {
+			return append([]string{cmd}, args[1:]...), nil, nil
+		}
 	}
-	return nil
+	if tool != nil && len(tool.Shims) > 0 {
+		return append([]string{tool.Shims[0].Command}, args...), nil, nil
+	}
+	return nil, args, nil
+}
+
+// shimCommand is the guest command of the tool's shim named name.
+func shimCommand(tool *lock.Tool, name string) (string, bool) {
+	if tool == nil {
+		return "", false
+	}
+	for _, s := range tool.Shims {
+		if s.Name == name {
+			return s.Command, true
+		}
+	}
+	return "", false
+}
+
+// shimNames lists the tool's shims for an error message.
+func shimNames(tool *lock.Tool) string {
+	if len(tool.Shims) == 0 {
+		return "none"
+	}
+	var n []string
+	for _, s := range tool.Shims {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
 }
 
 // relativeCwd is wd relative to the workspace.

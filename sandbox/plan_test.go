@@ -101,8 +101,26 @@ ports = [{ host = 8080, guest = 80 }]
 			want(t, "cwd", p.Spec.Cwd, "src")
 			want(t, "workspace", p.Spec.Workspace, proj)
 		}},
-		{"args after -- are the command", func(r Request) Request { r.Args = []string{"--", "ls", "-l"}; return r }, func(t *testing.T, p *Plan) {
+		{"exec: args after -- are the command", func(r Request) Request { r.Exec, r.Args = true, []string{"--", "ls", "-l"}; return r }, func(t *testing.T, p *Plan) {
 			want(t, "argv", p.Spec.Argv, []string{"ls", "-l"})
+		}},
+		{"run: args go to the main command", func(r Request) Request { r.Args = []string{"--", "x.py", "-v"}; return r }, func(t *testing.T, p *Plan) {
+			want(t, "argv", p.Spec.Argv, []string{"sh", "x.py", "-v"})
+		}},
+		{"run: a first word that is a shim runs that shim", func(r Request) Request { r.Args = []string{"py", "-c", "1"}; return r }, func(t *testing.T, p *Plan) {
+			want(t, "argv", p.Spec.Argv, []string{"python3", "-c", "1"})
+		}},
+		{"run --shim", func(r Request) Request { r.Shim, r.Args = "py", []string{"sh"}; return r }, func(t *testing.T, p *Plan) {
+			want(t, "argv", p.Spec.Argv, []string{"python3", "sh"})
+		}},
+		{"run --image: args replace the image's command", func(r Request) Request {
+			r.Tool, r.Image, r.Args = "", "oci-layout:/img", []string{"echo", "hi"}
+			return r
+		}, func(t *testing.T, p *Plan) {
+			want(t, "argv", len(p.Spec.Argv), 0)
+			want(t, "image args", p.ImageArgs, []string{"echo", "hi"})
+			want(t, "exclude", p.Spec.Exclude, []string{"node_modules"})
+			want(t, "pass env", p.env.Pass, []string{"API_TOKEN"})
 		}},
 		{"shell", func(r Request) Request { r.Shell = true; return r }, func(t *testing.T, p *Plan) {
 			want(t, "argv", p.Spec.Argv, []string{"/bin/sh"})
@@ -129,7 +147,7 @@ ports = [{ host = 8080, guest = 80 }]
 			}
 		}},
 		{"--image runs its command without a tool", func(r Request) Request {
-			r.Tool, r.Image, r.Args = "", "oci-layout:/img", []string{"true"}
+			r.Tool, r.Image, r.Args, r.Exec = "", "oci-layout:/img", []string{"true"}, true
 			return r
 		}, func(t *testing.T, p *Plan) {
 			want(t, "image", p.Image, "oci-layout:/img")
@@ -151,7 +169,7 @@ ports = [{ host = 8080, guest = 80 }]
 			tt.check(t, p)
 		})
 	}
-	for _, bad := range []Request{{Tool: "nope", Dir: proj}, {Dir: proj}, {Tool: "bb", Dir: t.TempDir()}} {
+	for _, bad := range []Request{{Tool: "nope", Dir: proj}, {Dir: proj}, {Tool: "bb", Dir: t.TempDir()}, {Tool: "bb", Dir: proj, Shim: "nope"}} {
 		if _, err := NewPlan(cfg, bad); err == nil {
 			t.Errorf("NewPlan(%+v) accepted", bad)
 		}

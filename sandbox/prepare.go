@@ -61,7 +61,11 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	env.Image = cfg.Env
 	spec.Env = vm.ComposeEnv(env)
 	if len(spec.Argv) == 0 {
-		spec.Argv = append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
+		cmd := cfg.Cmd
+		if len(p.ImageArgs) > 0 {
+			cmd = p.ImageArgs
+		}
+		spec.Argv = append(append([]string(nil), cfg.Entrypoint...), cmd...)
 	}
 	if len(spec.Argv) == 0 {
 		return nil, fmt.Errorf("no command to run, and image %s has none: give one after the image", p.Image)

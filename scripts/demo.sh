@@ -57,9 +57,9 @@ printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n' >"$dir/home/.s
 export HOME="$dir/home" AWS_SECRET_ACCESS_KEY=host-secret-do-not-leak
 echo "   host: $HOME/.ssh/id_rsa exists; AWS_SECRET_ACCESS_KEY is set in the host's environment"
 
-say "4. silo run busybox … (inside the sandbox):"
+say "4. silo exec busybox … (inside the sandbox):"
 cd "$dir/project/src"
-"$silo" run --timing busybox sh -c '
+"$silo" exec --timing busybox sh -c '
 check() { if eval "$2" >/dev/null 2>&1; then echo "   [FAIL] $1"; fails=$((fails+1)); else echo "   [ok]   $1"; fi; }
 fails=0
 echo "   whoami: $(id -un) in $(pwd), on $(hostname)"

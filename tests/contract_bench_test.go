@@ -27,7 +27,7 @@ func BenchmarkNamespaceRun(b *testing.B) {
 	}
 	env := append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=namespace")
 	silo := func(extra ...string) *exec.Cmd {
-		c := exec.Command(siloBin, "run", "bb", "true")
+		c := exec.Command(siloBin, "exec", "bb", "true")
 		c.Dir, c.Env = ws, append(append([]string(nil), env...), extra...)
 		return c
 	}

@@ -331,13 +331,13 @@ func TestContractNetworkThroughProxy(t *testing.T) {
 		ws := t.TempDir()
 		writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"net\", \"bb\"]\n")
 		url := fmt.Sprintf("http://host.silo.internal:%d/", port)
-		r := s.silo(t, ws, nil, nil, "run", "net", "sh", "-c", "wget -q -O- "+url)
+		r := s.silo(t, ws, nil, nil, "exec", "net", "sh", "-c", "wget -q -O- "+url)
 		if r.Code != 0 || r.Stdout != "hello through the proxy\n" {
 			t.Errorf("a tool allowed to reach the host: exit %d, %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
 		// Around the proxy, or without a policy, nothing gets through.
 		direct := fmt.Sprintf("wget -q -T 3 -O- http://127.0.0.1:%d/", port)
-		if r := s.silo(t, ws, nil, nil, "run", "net", "sh", "-c", "unset http_proxy HTTP_PROXY; "+direct); r.Code == 0 {
+		if r := s.silo(t, ws, nil, nil, "exec", "net", "sh", "-c", "unset http_proxy HTTP_PROXY; "+direct); r.Code == 0 {
 			t.Errorf("the sandbox reached the host without the proxy: %q", r.Stdout)
 		}
 		if r := s.run(t, ws, nil, nil, "sh", "-c", "env | grep -i _proxy; wget -q -T 3 -O- "+url); r.Code == 0 || strings.Contains(r.Stdout, "hello") || strings.Contains(r.Stdout, "proxy=") {
@@ -451,9 +451,9 @@ func TestContractPlantedConfigIgnored(t *testing.T) {
 		withProject := s.project(t)
 		plain := t.TempDir()
 		for _, ws := range []string{withProject, plain} {
-			args := []string{"run", "bb", "sh", "-c"}
+			args := []string{"exec", "bb", "sh", "-c"}
 			if ws == plain {
-				args = []string{"run", "--image", s.image, "sh", "-c"}
+				args = []string{"exec", "--image", s.image, "sh", "-c"}
 			}
 			planted := `mkdir -p /workspace/sub && printf 'tools = ["bb"]\npassEnv = ["AWS_SECRET_ACCESS_KEY"]\n' > /workspace/sub/silo.toml`
 			if r := s.silo(t, ws, nil, nil, append(args, planted)...); r.Code != 0 {

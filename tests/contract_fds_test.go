@@ -22,7 +22,7 @@ func TestContractNoInheritedDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer dir.Close()
-		cmd := exec.Command(siloBin, "run", "bb", "sh", "-c",
+		cmd := exec.Command(siloBin, "exec", "bb", "sh", "-c",
 			`for f in /proc/$$/fd/*; do echo "$f -> $(readlink $f)"; cat $f/hostname 2>/dev/null; done; true`)
 		cmd.Dir = ws
 		cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)

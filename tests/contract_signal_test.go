@@ -28,7 +28,7 @@ func (s *sandbox) start(t *testing.T, dir string, args ...string) (*exec.Cmd, *b
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, siloBin, append([]string{"run", "bb"}, args...)...)
+	cmd := exec.CommandContext(ctx, siloBin, append([]string{"exec", "bb"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
 	var stderr bytes.Buffer
@@ -329,7 +329,7 @@ func TestContractManyRuns(t *testing.T) {
 				// Not s.run: only the test's goroutine may fail the test.
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
-				c := exec.CommandContext(ctx, siloBin, "run", "bb", "sh", "-c", "sleep 0.2; exit "+strconv.Itoa(10+i))
+				c := exec.CommandContext(ctx, siloBin, "exec", "bb", "sh", "-c", "sleep 0.2; exit "+strconv.Itoa(10+i))
 				c.Dir = ws
 				c.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND="+s.backend)
 				_ = c.Run() // the exit code says it all

@@ -78,7 +78,7 @@ func (s *sandbox) project(t testing.TB) string {
 // run runs "silo run bb ARGS…" in dir with the sandbox's homes and backend.
 func (s *sandbox) run(t *testing.T, dir string, env []string, stdin []byte, args ...string) result {
 	t.Helper()
-	return s.silo(t, dir, env, stdin, append([]string{"run", "bb"}, args...)...)
+	return s.silo(t, dir, env, stdin, append([]string{"exec", "bb"}, args...)...)
 }
 
 // silo runs the binary with the sandbox's homes and backend, killing it
@@ -155,12 +155,12 @@ func TestContractExitCodesAndStdio(t *testing.T) {
 func TestContractAdHocImageAndShell(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *sandbox) {
 		ws := t.TempDir()
-		r := s.silo(t, ws, []string{"SILO_TEST_PASS=x"}, nil, "run", "--image", s.image, "sh", "-c", "pwd; env | grep -c SILO_TEST_PASS; exit 9")
+		r := s.silo(t, ws, []string{"SILO_TEST_PASS=x"}, nil, "exec", "--image", s.image, "sh", "-c", "pwd; env | grep -c SILO_TEST_PASS; exit 9")
 		if r.Code != 9 || r.Stdout != "/workspace\n0\n" {
 			t.Errorf("silo run --image: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
 		// Without a command, the image's own (busybox's Cmd is /bin/sh).
-		r = s.silo(t, ws, nil, []byte("echo image command; exit 3\n"), "run", "--image", s.image)
+		r = s.silo(t, ws, nil, []byte("echo image command; exit 3\n"), "exec", "--image", s.image)
 		if r.Code != 3 || r.Stdout != "image command\n" {
 			t.Errorf("silo run --image without a command: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
@@ -172,7 +172,7 @@ func TestContractAdHocImageAndShell(t *testing.T) {
 		if r.Code == 0 || !strings.Contains(r.Stderr, "no-such-tool") {
 			t.Errorf("an unknown tool: exit %d, stderr %q", r.Code, r.Stderr)
 		}
-		r = s.silo(t, ws, nil, nil, "run", "--backend", "no-such-backend", "bb", "true")
+		r = s.silo(t, ws, nil, nil, "exec", "--backend", "no-such-backend", "bb", "true")
 		if r.Code == 0 || !strings.Contains(r.Stderr, "unknown backend") {
 			t.Errorf("an unknown backend: exit %d, stderr %q", r.Code, r.Stderr)
 		}

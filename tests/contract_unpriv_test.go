@@ -72,7 +72,7 @@ func TestContractUnprivilegedUser(t *testing.T) {
 	run := func(script string) result {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "run", "--backend", "namespace", "bb", "sh", "-c", script)
+		cmd := exec.CommandContext(ctx, bin, "exec", "--backend", "namespace", "bb", "sh", "-c", script)
 		cmd.Dir = ws
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home, fuseEnv}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivUID}}

@@ -54,7 +54,7 @@ func TestHomeFlagEveryBackend(t *testing.T) {
 					t.Fatalf("import-kernel: exit %d\n%s", r.Code, r.Stderr)
 				}
 			}
-			r := siloNoHome(t, s.home, userHome, ws, "run", "--backend", backend, "bb", "sh", "-c", "echo ran")
+			r := siloNoHome(t, s.home, userHome, ws, "exec", "--backend", backend, "bb", "sh", "-c", "echo ran")
 			if r.Code != 0 || r.Stdout != "ran\n" {
 				t.Fatalf("run: exit %d, stdout %q\n%s", r.Code, r.Stdout, r.Stderr)
 			}

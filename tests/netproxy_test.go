@@ -87,7 +87,7 @@ func (e *netEnv) project(t *testing.T, network string) string {
 func (e *netEnv) sh(t *testing.T, ws, script string) result {
 	t.Helper()
 	env := []string{"HOME=" + e.userHome, "SILO_BACKEND=namespace"}
-	return silo(t, e.home, ws, env, nil, "run", "bb", "sh", "-c", script)
+	return silo(t, e.home, ws, env, nil, "exec", "bb", "sh", "-c", script)
 }
 
 func npWrite(t *testing.T, p, data string) {

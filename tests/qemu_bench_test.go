@@ -34,7 +34,7 @@ func BenchmarkQemuRun(b *testing.B) {
 		b.Fatalf("import-kernel: %s", r.Stderr)
 	}
 	kernel, initfs := runtimePaths(b, home)
-	if r := silo(b, home, ws, env, nil, "run", "bb", "true"); r.Code != 0 {
+	if r := silo(b, home, ws, env, nil, "exec", "bb", "true"); r.Code != 0 {
 		b.Fatalf("warm-up run: exit %d: %s", r.Code, r.Stderr)
 	}
 	bin, err := qemu.New(qemu.Options{}).Binary()
@@ -46,7 +46,7 @@ func BenchmarkQemuRun(b *testing.B) {
 		var runs, bares, runCPU, bareCPU []time.Duration
 		var pairs []float64
 		for range n {
-			run := exec.Command(siloBin, "run", "bb", "true")
+			run := exec.Command(siloBin, "exec", "bb", "true")
 			run.Dir, run.Env = ws, append(os.Environ(), "SILO_HOME="+home, "SILO_BACKEND=qemu")
 			wall, cpu := timeCmd(b, run, "")
 			runs, runCPU = append(runs, wall), append(runCPU, cpu)

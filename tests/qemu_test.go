@@ -175,7 +175,7 @@ func checkHostAfterBoundaries(t *testing.T, ws, sub, toml string) {
 // qemuSigint sends SIGINT to silo once the guest's trap is set, and
 // expects the guest's handler to run.
 func qemuSigint(t *testing.T, s *sandbox, ws string) {
-	cmd := exec.Command(siloBin, "run", "bb", "sh", "-c", `trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done`)
+	cmd := exec.Command(siloBin, "exec", "bb", "sh", "-c", `trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 1; done`)
 	cmd.Dir = ws
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=qemu")
 	// Its own process group, signalled as a whole: what a terminal's
@@ -195,7 +195,7 @@ func qemuSigint(t *testing.T, s *sandbox, ws string) {
 // qemuHang freezes the VM (SIGSTOP to silo's qemu child) while its command
 // runs, and expects silo's watchdog to kill it and say so.
 func qemuHang(t *testing.T, s *sandbox, ws string) {
-	cmd := exec.Command(siloBin, "run", "bb", "sh", "-c", "echo ready; sleep 600")
+	cmd := exec.Command(siloBin, "exec", "bb", "sh", "-c", "echo ready; sleep 600")
 	cmd.Dir = ws
 	cmd.Env = append(os.Environ(), "SILO_HOME="+s.home, "HOME="+s.userHome, "SILO_BACKEND=qemu", "SILO_VM_HANG_TIMEOUT=3s")
 	rd, stderr, done := startReady(t, cmd)

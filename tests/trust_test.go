@@ -138,11 +138,11 @@ func TestTrustPrompt(t *testing.T) {
 	p := filepath.Join(ws, "silo.toml")
 	writeFile(t, p, "tools = [\"bb\"]\npassEnv = [\"AWS_SECRET_ACCESS_KEY\"]\n")
 
-	out, code := s.onTerminal(t, ws, "n\n", "run", "bb", "sh", "-c", "echo secret=$AWS_SECRET_ACCESS_KEY")
+	out, code := s.onTerminal(t, ws, "n\n", "exec", "bb", "sh", "-c", "echo secret=$AWS_SECRET_ACCESS_KEY")
 	if code == 0 || strings.Contains(out, "host-aws-secret") || !strings.Contains(out, "not trusted") {
 		t.Fatalf("answered n: exit %d, terminal %q", code, out)
 	}
-	out, code = s.onTerminal(t, ws, "y\n", "run", "bb", "sh", "-c", "echo secret=$AWS_SECRET_ACCESS_KEY")
+	out, code = s.onTerminal(t, ws, "y\n", "exec", "bb", "sh", "-c", "echo secret=$AWS_SECRET_ACCESS_KEY")
 	if code != 0 || !strings.Contains(out, "secret=host-aws-secret") {
 		t.Fatalf("answered y: exit %d, terminal %q", code, out)
 	}

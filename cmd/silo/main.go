@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -76,8 +77,10 @@ func (g *Globals) backends() *vm.Registry {
 // CLI is silo's command line. Each command group lives in its own file.
 type CLI struct {
 	Globals
+	ShowVersion kong.VersionFlag `name:"version" help:"Print silo's version and exit."`
 
-	Run     RunCmd     `cmd:"" help:"Run a tool's command in a sandbox."`
+	Run     RunCmd     `cmd:"" help:"Run a tool's main command (or one of its shims) in its sandbox."`
+	Exec    ExecCmd    `cmd:"" help:"Run any command in a tool's sandbox."`
 	Shell   ShellCmd   `cmd:"" help:"Open an interactive shell in a tool's sandbox."`
 	Image   ImageCmd   `cmd:"" help:"Pull, list, inspect and remove OCI images."`
 	Config  ConfigCmd  `cmd:"" help:"Show the effective configuration and where it came from."`
@@ -89,6 +92,16 @@ type CLI struct {
 
 	Agent AgentCmd `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
 }
+
+// description is silo --help's text above the commands.
+const description = `Run developer tools in throwaway sandboxes that see the project and nothing else.
+
+  silo install python && eval "$(silo shellenv)"   # then: python script.py
+  silo run python script.py      silo python script.py      silo exec node ls
+
+Exit status: the command's own; 128+N when signal N ended it; 1 when silo
+failed (the message says what to type next); 2 for a command line silo
+cannot read; 127 when a shim steps aside and finds no other NAME on PATH.`
 
 // VersionCmd prints the version.
 type VersionCmd struct{}
@@ -105,6 +118,9 @@ type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
+// commandNames are silo's visible command names, for did-you-mean.
+var commandNames []string
+
 func main() {
 	if maybeRunAsInit() {
 		return
@@ -112,22 +128,44 @@ func main() {
 	// What silo's parent left open (a shell's or an IDE's descriptors) must
 	// not reach bwrap, QEMU or, through them, a sandbox.
 	_ = fds.CloseOnExec(3)
+	os.Exit(exitCode(runCLI(os.Args[1:])))
+}
+
+// runCLI parses silo's own command line and runs the command.
+func runCLI(args []string) error {
 	var cli CLI
-	ctx := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("silo"),
-		kong.Description("Run developer tools in throwaway sandboxes that see the project and nothing else."),
-		kong.UsageOnError(),
+		kong.Description(description),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"version": "silo " + version},
 		kong.Bind(&cli.Globals),
 	)
-	var err error
+	if err != nil {
+		return err // a defect of the CLI's definition, caught by every test
+	}
+	for _, n := range parser.Model.Children {
+		if !n.Hidden {
+			commandNames = append(commandNames, n.Name)
+		}
+	}
+	if len(args) == 0 {
+		args = []string{"--help"}
+	}
+	if i, ok := shorthandAt(args, parser.Model.Children); ok {
+		args = slices.Insert(slices.Clone(args), i, "run")
+		cli.Run.shorthand = true
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		return parseError(err)
+	}
 	if ctx.Command() != "__agent" { // a sandbox's agent has no home
-		err = cli.Globals.resolve()
+		if err := cli.Globals.resolve(); err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = ctx.Run(&cli.Globals)
-	}
-	os.Exit(exitCode(err))
+	return ctx.Run(&cli.Globals)
 }
 
 // exitCode prints err, if any, and turns it into a process exit status.
@@ -140,5 +178,9 @@ func exitCode(err error) int {
 		return ee.Code
 	}
 	fmt.Fprintln(os.Stderr, "silo:", err)
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
 	return 1
 }
