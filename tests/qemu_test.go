@@ -86,6 +86,10 @@ func TestQemuContract(t *testing.T) {
 	t.Run("SIGINT reaches the guest", func(t *testing.T) { qemuSigint(t, s, ws) })
 	t.Run("hung guest is killed", func(t *testing.T) { qemuHang(t, s, ws) })
 	t.Run("SSH agent", func(t *testing.T) { sshAgentForwarded(t, s) })
+	t.Run("host git runs nothing planted", func(t *testing.T) { hostGitRunsNothingPlanted(t, s) })
+	t.Run("no setuid leaves", func(t *testing.T) { noSetuidLeaves(t, s) })
+	// Last: it gives the tool an image with git.
+	t.Run("git works inside", func(t *testing.T) { gitWorksInside(t, s) })
 }
 
 // qemuBoundaries tries every boundary from one VM run.
