@@ -331,6 +331,11 @@ func TestSiloSpellings(t *testing.T) {
 		t.Errorf("config show with tools = [claude-code] should show the claude tool once:\n%s%s", r.Stdout, r.Stderr)
 	}
 
+	u.writeProject(t, "pass_env = [\"A\"]\n")
+	if r := silo(t, u.home, u.project, u.env, nil, "-q", "config", "show", "--json"); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("silo -q still prints the note on Silo's spelling: exit %d, %q", r.Code, r.Stderr)
+	}
+
 	for _, bad := range []struct{ toml, msg string }{
 		{"passEnv = [\"A\"]\n\npass_env = [\"B\"]\n", p + ":3:1: `pass_env` (line 3) and `passEnv` (line 1) set the same thing"},
 		{"[overrides.node]\npassEnv = [\"A\"]\npass_env = [\"B\"]\n", p + ":3:1: `pass_env` (line 3) and `passEnv` (line 2)"},

@@ -97,11 +97,16 @@ func loadConfigHere(g *Globals) (*lock.Config, error) {
 		return nil, err
 	}
 	userHome, _ := os.UserHomeDir()
-	opts := lock.Options{Home: home, UserHome: userHome}
-	if !g.Quiet {
-		opts.Notes = os.Stderr
+	return loadConfig(home, lock.Options{Home: home, UserHome: userHome, Notes: g.notes()})
+}
+
+// notes is where the configuration's notes go (Silo's spellings read as
+// silo's): stderr, unless -q.
+func (g *Globals) notes() io.Writer {
+	if g.Quiet {
+		return nil
 	}
-	return loadConfig(home, opts)
+	return os.Stderr
 }
 
 // printConfigTools prints each tool's rows: key, value, origin.

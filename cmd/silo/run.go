@@ -172,7 +172,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	}
 	cfg := m.Config
 	if cfg == nil {
-		if cfg, err = loadConfig(g.home, lock.Options{Home: g.home, Dir: req.Dir, UserHome: req.UserHome, Notes: os.Stderr}); err != nil {
+		if cfg, err = loadConfig(g.home, lock.Options{Home: g.home, Dir: req.Dir, UserHome: req.UserHome, Notes: g.notes()}); err != nil {
 			return err
 		}
 	}
