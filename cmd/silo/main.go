@@ -82,6 +82,7 @@ type CLI struct {
 	Run     RunCmd     `cmd:"" help:"Run a tool's main command (or one of its shims) in its sandbox."`
 	Exec    ExecCmd    `cmd:"" help:"Run any command in a tool's sandbox."`
 	Shell   ShellCmd   `cmd:"" help:"Open an interactive shell in a tool's sandbox."`
+	Lsp     LspCmd     `cmd:"" help:"Run a tool's language server in its sandbox, for an editor (LSP on stdin/stdout)."`
 	Image   ImageCmd   `cmd:"" help:"Pull, list, inspect and remove OCI images."`
 	Config  ConfigCmd  `cmd:"" help:"Show the effective configuration and where it came from."`
 	Store   StoreCmd   `cmd:"" help:"Low-level store operations."`

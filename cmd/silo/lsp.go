@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/silo-dev/silo/lock"
+	"github.com/silo-dev/silo/lsp"
+	"github.com/silo-dev/silo/sandbox"
+	"github.com/silo-dev/silo/vm"
+)
+
+// lspGrace is how long a language server may take to exit by itself once
+// the editor has hung up or sent exit, before its sandbox is torn down.
+const lspGrace = 400 * time.Millisecond
+
+// LspCmd runs a tool's language server in the tool's sandbox and speaks
+// LSP on silo's stdin and stdout, mapping the project's paths.
+type LspCmd struct {
+	Timing  bool     `help:"Print the backend and how long each phase took, on stderr."`
+	Command []string `arg:"" passthrough:"" help:"TOOL, then (after --) more arguments for its language server." placeholder:"TOOL [-- ARGS]"`
+}
+
+// Run serves one editor connection and returns when it ends.
+func (c *LspCmd) Run(g *Globals) error {
+	args := c.Command
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("name a tool whose language server to start, such as: silo lsp python")
+	}
+	tool, extra := args[0], args[1:]
+	if len(extra) > 0 && extra[0] == "--" {
+		extra = extra[1:]
+	}
+	dieWithEditor()
+	// An editor that went away must not take silo with it by SIGPIPE:
+	// silo still has a sandbox to tear down.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &lspSession{editorIn: os.Stdin, editorOut: os.Stdout, cancel: cancel, copied: make(chan error, 1)}
+	// SIGTERM (the editor's death, see dieWithEditor) and SIGHUP end the
+	// connection as the editor's hang-up does, whatever the server makes
+	// of the signal the sandbox relay forwards to it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		<-hup
+		s.end()
+	}()
+	return s.finish(s.run(ctx, g, tool, extra, c.Timing))
+}
+
+// run prepares the tool's sandbox with the language server as its command
+// and the session's streams, and runs it.
+func (s *lspSession) run(ctx context.Context, g *Globals, tool string, extra []string, timing bool) error {
+	start := time.Now()
+	req, err := g.request(sandboxFlags{}, []string{tool}, false, false)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(g.home, lock.Options{Home: g.home, Dir: req.Dir, UserHome: req.UserHome, Notes: os.Stderr})
+	if err != nil {
+		return err
+	}
+	t, err := cfg.Tool(tool)
+	if err != nil {
+		return err
+	}
+	if len(t.LSP) == 0 {
+		return fmt.Errorf("tool %s has no language server: set lsp = [\"COMMAND\", …] under [overrides.%s] in silo.toml (silo config show %s shows the tool)", t.Name, t.Name, t.Name)
+	}
+	s.tool, s.server, s.install, s.image = t.Name, t.LSP[0], t.LSPInstall, t.Image
+	req.Args = append(append([]string(nil), t.LSP...), extra...)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	req.Stdin, req.Stdout = inR, outW
+	plan, err := sandbox.NewPlan(cfg, req)
+	if err != nil {
+		return err
+	}
+	plan.Spec.Cwd = "" // servers start at the project's root
+	timings := &vm.Timing{}
+	backend, reason, err := g.backends().Select(g.Backend)
+	if err != nil {
+		return err
+	}
+	st, err := g.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sb, err := plan.Prepare(ctx, st, backend, sandbox.Options{Home: g.home, Agent: g.agent})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	sb.Spec.Timing = timings
+	s.attach(mapperFor(&plan.Spec), inW, outR, outW)
+	code, err := sb.Run(ctx)
+	if timing {
+		printTiming(os.Stderr, backend, reason, timings, start)
+	}
+	if err == nil && code != 0 {
+		err = &ExitError{Code: code}
+	}
+	return err
+}
+
+// mapperFor maps the spec's workspace, by its name and its symlink-free
+// one, to where the sandbox shows it.
+func mapperFor(spec *vm.Spec) *lsp.Mapper {
+	guest := spec.Workdir
+	if guest == "" {
+		guest = vm.DefaultWorkdir
+	}
+	var aliases []string
+	if real, err := filepath.EvalSymlinks(spec.Workspace); err == nil {
+		aliases = append(aliases, real)
+	}
+	return lsp.NewMapper(guest, spec.Workspace, aliases...)
+}
+
+// lspSession relays one editor connection to the server's stdio through
+// the path mapper.
+type lspSession struct {
+	editorIn  io.Reader
+	editorOut io.Writer
+	cancel    context.CancelFunc
+	tool      string
+	server    string // the server's command, for messages
+	install   string
+	image     string
+
+	toServer   *io.PipeWriter // the server's stdin
+	fromServer *io.PipeWriter // the server's stdout, as the session writes it
+	copied     chan error     // the server-to-editor copy's end
+	started    bool
+
+	mu      sync.Mutex
+	ending  bool  // the editor hung up or said exit: the end is expected
+	failure error // a framing error that ended the connection
+}
+
+// attach starts the two copies between the editor and the server's
+// streams.
+func (s *lspSession) attach(m *lsp.Mapper, inW *io.PipeWriter, outR *io.PipeReader, outW *io.PipeWriter) {
+	s.mu.Lock()
+	s.toServer, s.fromServer, s.started = inW, outW, true
+	s.mu.Unlock()
+	go s.toGuest(m)
+	go func() {
+		err := m.Copy(s.editorOut, outR, lsp.ToHost, nil)
+		if err != nil {
+			s.fail(fmt.Errorf("language server %s: %w", s.server, err))
+			outR.CloseWithError(err)
+		}
+		s.copied <- err
+	}()
+}
+
+// toGuest copies the editor's messages to the server until the editor
+// hangs up or sends exit; then the server's stdin ends, and its sandbox
+// is torn down if it has not exited by lspGrace.
+func (s *lspSession) toGuest(m *lsp.Mapper) {
+	err := m.Copy(s.toServer, s.editorIn, lsp.ToGuest, func(info lsp.Info) {
+		if info.Exit {
+			s.end()
+		}
+	})
+	if err != nil && !s.expected() {
+		s.fail(fmt.Errorf("the editor's messages: %w", err))
+	}
+	s.end()
+}
+
+// end ends the connection from the editor's side: it closes the server's
+// stdin and gives it lspGrace to exit.
+func (s *lspSession) end() {
+	s.mu.Lock()
+	already, started := s.ending, s.started
+	s.ending = true
+	s.mu.Unlock()
+	switch {
+	case already:
+	case !started: // nothing to wind down yet
+		s.cancel()
+	default:
+		s.toServer.Close()
+		time.AfterFunc(lspGrace, s.cancel)
+	}
+}
+
+func (s *lspSession) expected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ending
+}
+
+// fail ends the connection at once for a broken stream.
+func (s *lspSession) fail(err error) {
+	s.mu.Lock()
+	if s.failure == nil && !s.ending {
+		s.failure = err
+	}
+	s.ending = true
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// finish waits for the server's last messages to reach the editor and
+// turns the run's outcome into silo lsp's.
+func (s *lspSession) finish(err error) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		s.fromServer.Close()
+		<-s.copied
+	}
+	s.mu.Lock()
+	ending, failure := s.ending, s.failure
+	s.mu.Unlock()
+	if failure != nil {
+		return failure
+	}
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee) && ee.Code == 127:
+		return fmt.Errorf("tool %s's language server %s is not in its image %s: silo does not install language servers yet; use an image that has it (%s), or set lsp in [overrides.%s] to a server the image has",
+			s.tool, s.server, s.image, installHint(s.install), s.tool)
+	case ending && errors.Is(err, context.Canceled):
+		return nil // the editor is gone; so is the sandbox
+	}
+	return err
+}
+
+// installHint says what installs the server.
+func installHint(install string) string {
+	if strings.TrimSpace(install) == "" {
+		return "the tool names no lspInstall command"
+	}
+	return "it installs with: " + strings.TrimSpace(install)
+}
