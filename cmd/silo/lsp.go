@@ -67,7 +67,7 @@ func (c *LspCmd) Run(g *Globals) error {
 // and the session's streams, and runs it.
 func (s *lspSession) run(ctx context.Context, g *Globals, tool string, extra []string, timing bool) error {
 	start := time.Now()
-	req, err := g.request(sandboxFlags{}, []string{tool}, false, false)
+	req, err := g.request(sandboxFlags{}, []string{tool}, runMode{Exec: true})
 	if err != nil {
 		return err
 	}
