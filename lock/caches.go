@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -79,9 +80,9 @@ func (b *builder) checkCacheDirs(c *Config) {
 			switch {
 			case m.c.Host == o.c.Host:
 				how = "is the same directory as"
-			case within(m.c.Host, o.c.Host):
+			case fsutil.Within(m.c.Host, o.c.Host):
 				how = "lies inside"
-			case within(o.c.Host, m.c.Host):
+			case fsutil.Within(o.c.Host, m.c.Host):
 				how = "holds"
 			default:
 				continue

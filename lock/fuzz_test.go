@@ -3,6 +3,7 @@ package lock
 import (
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func checkFuzzTool(t *testing.T, tl *Tool, workspace string) {
 		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
 			t.Fatalf("passFiles entry %q is not absolute and clean", p)
 		}
-		if tl.Origins != nil && strings.HasSuffix(originOf(tl, "passFiles", p).File, "proj/silo.toml") && !within(p, workspace) {
+		if tl.Origins != nil && strings.HasSuffix(originOf(tl, "passFiles", p).File, "proj/silo.toml") && !fsutil.Within(p, workspace) {
 			t.Fatalf("the project passed %q from outside %s", p, workspace)
 		}
 	}
@@ -104,7 +105,7 @@ func checkFuzzTool(t *testing.T, tl *Tool, workspace string) {
 		seen[p.Host] = true
 	}
 	for _, c := range tl.Caches {
-		if !filepath.IsAbs(c.Guest) || !within(c.Host, "/nonexistent-silo-fuzz/home/.silo/cache") {
+		if !filepath.IsAbs(c.Guest) || !fsutil.Within(c.Host, "/nonexistent-silo-fuzz/home/.silo/cache") {
 			t.Fatalf("bad cache %+v", c)
 		}
 	}

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -198,10 +199,10 @@ func checkProjectImage(ref, root string) string {
 		}
 	}
 	out := ""
-	if !within(path, root) {
+	if !fsutil.Within(path, root) {
 		out = path
 	} else if real, err := filepath.EvalSymlinks(path); err == nil {
-		if realRoot, err := filepath.EvalSymlinks(root); err == nil && !within(real, realRoot) {
+		if realRoot, err := filepath.EvalSymlinks(root); err == nil && !fsutil.Within(real, realRoot) {
 			out = real
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"io/fs"
 	"maps"
@@ -66,7 +67,7 @@ func Load(opts Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.project, err = findProject(o.Dir, o.UserHome, filepath.Join(o.Home, ProjectFileName)); err != nil {
+	if in.project, err = findProject(o.Dir, o.UserHome, home.Dir(o.Home).UserProject()); err != nil {
 		return nil, err
 	}
 	c, err := build(o, in)
@@ -91,10 +92,10 @@ func Load(opts Options) (*Config, error) {
 func readInputs(o Options) (inputs, error) {
 	var in inputs
 	var err error
-	if in.global, err = readConfig(filepath.Join(o.Home, GlobalConfigName)); err != nil {
+	if in.global, err = readConfig(home.Dir(o.Home).GlobalConfig()); err != nil {
 		return in, err
 	}
-	in.user, err = readConfig(filepath.Join(o.Home, ProjectFileName))
+	in.user, err = readConfig(home.Dir(o.Home).UserProject())
 	return in, err
 }
 

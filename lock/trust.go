@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
+	"github.com/silo-dev/silo/internal/home"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,11 +30,6 @@ import (
 // the defaults (grants.go), wherever it lies. <id> is the SHA-256 of the
 // absolute path; a record holds the hex SHA-256 of the trusted bytes.
 
-const (
-	workspacesDir = "workspaces"
-	trustedDir    = "trusted"
-)
-
 // pathID names a path's record.
 func pathID(p string) string {
 	sum := sha256.Sum256([]byte(p))
@@ -48,8 +45,8 @@ func contentID(data []byte) string {
 // NoteWorkspace records that dir (absolute) is given to a sandbox, so that
 // a silo.toml later found beneath it needs the user's trust. Recording a
 // directory again is cheap: one stat.
-func NoteWorkspace(home, dir string) error {
-	p := filepath.Join(home, workspacesDir, pathID(dir))
+func NoteWorkspace(h, dir string) error {
+	p := filepath.Join(home.Dir(h).Workspaces(), pathID(dir))
 	if _, err := os.Lstat(p); err == nil {
 		return nil
 	}
@@ -93,8 +90,8 @@ func checkTrust(o Options, in *input, c *Config) error {
 
 // trusted reports whether in's content is what the user trusted for its
 // path, and whether a different content was trusted before.
-func trusted(home string, in *input) (ok, before bool) {
-	b, err := os.ReadFile(filepath.Join(home, trustedDir, pathID(in.path)))
+func trusted(h string, in *input) (ok, before bool) {
+	b, err := os.ReadFile(filepath.Join(home.Dir(h).Trusted(), pathID(in.path)))
 	if err != nil {
 		return false, false
 	}
@@ -104,23 +101,8 @@ func trusted(home string, in *input) (ok, before bool) {
 
 // record writes the trust record of the file at abs: its content hash.
 // It replaces the record of an earlier content atomically.
-func record(home, abs, hash string) error {
-	dir := filepath.Join(home, trustedDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("trust %s: %w", abs, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".new-*")
-	if err != nil {
-		return fmt.Errorf("trust %s: %w", abs, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = fmt.Fprintf(tmp, "%s %s\n", hash, abs)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, pathID(abs)))
-	}
+func record(h, abs, hash string) error {
+	err := fsutil.WriteFile(filepath.Join(home.Dir(h).Trusted(), pathID(abs)), []byte(hash+" "+abs+"\n"), fsutil.WriteOptions{Perm: 0o600, MkdirPerm: 0o700})
 	if err != nil {
 		return fmt.Errorf("trust %s: %w", abs, err)
 	}
@@ -131,33 +113,15 @@ func record(home, abs, hash string) error {
 // sees the old file or the new one whole) and records it as trusted, for
 // commands that write a project file at the user's word (silo init,
 // silo shim): what silo wrote for the user needs no second yes.
-func WriteTrusted(home, path string, data []byte) error {
+func WriteTrusted(h, path string, data []byte) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".silo.toml-*")
-	if err != nil {
+	if err := fsutil.WriteFile(abs, data, fsutil.WriteOptions{Sync: true}); err != nil {
 		return fmt.Errorf("write %s: %w", abs, err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), abs)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", abs, err)
-	}
-	return record(home, abs, contentID(data))
+	return record(h, abs, contentID(data))
 }
 
 // nestedOuter returns the recorded workspace or the project that the
@@ -198,14 +162,14 @@ func nestedIn(o Options, dir string) nesting {
 		}
 		beyond = beyond || d == o.UserHome
 		d = parent
-		if st, err := os.Lstat(filepath.Join(o.Home, workspacesDir, pathID(d))); err == nil {
+		if st, err := os.Lstat(filepath.Join(home.Dir(o.Home).Workspaces(), pathID(d))); err == nil {
 			if n.outer == "" {
 				n.outer = d
 			}
 			if n.firstSandbox.IsZero() || st.ModTime().Before(n.firstSandbox) {
 				n.firstSandbox = st.ModTime()
 			}
-		} else if p := filepath.Join(d, ProjectFileName); !beyond && p != filepath.Join(o.Home, ProjectFileName) {
+		} else if p := filepath.Join(d, ProjectFileName); !beyond && p != home.Dir(o.Home).UserProject() {
 			if _, err := os.Lstat(p); err == nil {
 				if n.outer == "" {
 					n.outer = d
@@ -224,7 +188,7 @@ func FindProjectFile(opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	in, err := findProject(o.Dir, o.UserHome, filepath.Join(o.Home, ProjectFileName))
+	in, err := findProject(o.Dir, o.UserHome, home.Dir(o.Home).UserProject())
 	if in == nil || err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -147,19 +148,11 @@ func checkPassFile(p string, project bool, root, userHome string) (string, strin
 	abs := filepath.Join(root, rel)
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		realRoot, err := filepath.EvalSymlinks(root)
-		if err == nil && !within(real, realRoot) {
+		if err == nil && !fsutil.Within(real, realRoot) {
 			return "", fmt.Sprintf("passFiles entry %q is a symlink to %s, outside the project: silo will not pass it", p, real)
 		}
 	}
 	return abs, ""
-}
-
-// within reports whether path is dir or inside it.
-func within(path, dir string) bool {
-	if path == dir {
-		return true
-	}
-	return strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 }
 
 // checkEnvName validates an environment variable name.

@@ -136,16 +136,3 @@ func TestCheckRelative(t *testing.T) {
 	}
 }
 
-func TestWithin(t *testing.T) {
-	tests := []struct {
-		path, dir string
-		want      bool
-	}{
-		{"/p", "/p", true}, {"/p/a", "/p", true}, {"/pa", "/p", false}, {"/", "/p", false}, {"/p/a", "/", true},
-	}
-	for _, tt := range tests {
-		if got := within(tt.path, tt.dir); got != tt.want {
-			t.Errorf("within(%q, %q) = %v", tt.path, tt.dir, got)
-		}
-	}
-}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,14 +32,7 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 }
 
 // flock is flock(2) retried on EINTR.
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
+func flock(f *os.File, how int) error { return fsutil.Flock(f, how) }
 
 // TempRoot keeps entries alive while the process that holds it lives. It is
 // a file under roots/.temp listing entry names, locked with flock(2) by its

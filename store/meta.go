@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -115,31 +115,11 @@ func (s *Store) writeMeta(m *metaFile) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(tmp, "meta-")
+	err = fsutil.WriteFile(s.metaPath(m.Name), b, fsutil.WriteOptions{TempDir: tmp, Sync: true, ModTime: m.LastUsed})
 	if err != nil {
 		return fmt.Errorf("write metadata of %s: %w", m.Name, roErr(err))
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && !m.LastUsed.IsZero() {
-		err = os.Chtimes(f.Name(), m.LastUsed, m.LastUsed)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.metaPath(m.Name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write metadata of %s: %w", m.Name, err)
-	}
-	return syncDir(s.meta)
+	return nil
 }
 
 // touch records a use of name now.
@@ -150,12 +130,7 @@ func (s *Store) touch(name string) {
 
 // syncDir fsyncs a directory so that renames into it are durable.
 func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,32 +236,12 @@ func (s *Store) Realisation(key string) (*Entry, error) {
 	return e, nil
 }
 
-// writeAtomic writes b to p through a temp file, fsync and rename.
+// writeAtomic writes b to p durably, staged in the handle's own temporary
+// space.
 func (s *Store) writeAtomic(p string, b []byte) error {
 	tmp, err := s.ownTmp()
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(tmp, "atomic-")
-	if err != nil {
-		return roErr(err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(p))
+	return roErr(fsutil.WriteFile(p, b, fsutil.WriteOptions{TempDir: tmp, Sync: true}))
 }

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"os"
 	"path/filepath"
 )
@@ -18,7 +19,7 @@ func openBeneathByPath(root, rel string) (*os.File, error) {
 	}
 	real, err := filepath.EvalSymlinks(p)
 	rroot, rerr := filepath.EvalSymlinks(root)
-	if err == nil && rerr == nil && within(real, rroot) {
+	if err == nil && rerr == nil && fsutil.Within(real, rroot) {
 		a, aerr := f.Stat()
 		b, berr := os.Stat(real)
 		if aerr == nil && berr == nil && os.SameFile(a, b) {

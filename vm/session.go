@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"io"
 	"net"
 	"os"
@@ -268,7 +269,7 @@ func wireSpec(spec *Spec) (*proto.Spec, error) {
 	}
 	for _, mt := range spec.Mounts {
 		g := path.Clean(mt.Guest)
-		if !path.IsAbs(g) || g == "/" || within(g, workdir) || within(workdir, g) {
+		if !path.IsAbs(g) || g == "/" || fsutil.Within(g, workdir) || fsutil.Within(workdir, g) {
 			return nil, fmt.Errorf("cache %s: guest path %q must be absolute and apart from the workspace (%s)", mt.Host, mt.Guest, workdir)
 		}
 		m.Mounts = append(m.Mounts, g)
@@ -327,15 +328,12 @@ func guestWorkdir(w string) (string, error) {
 		return "", fmt.Errorf("workdir %q: give an absolute path inside the sandbox, not /", w)
 	}
 	for _, sys := range []string{"/proc", "/dev", "/sys", "/tmp"} {
-		if within(c, sys) || within(sys, c) {
+		if fsutil.Within(c, sys) || fsutil.Within(sys, c) {
 			return "", fmt.Errorf("workdir %q: the sandbox needs %s for itself", w, sys)
 		}
 	}
 	return c, nil
 }
-
-// within reports whether p is dir or under it.
-func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
 // readPassFile reads one pass file from the host. One inside the workspace
 // is opened beneath it: the sandbox shares that directory and could have
@@ -345,12 +343,12 @@ func readPassFile(f PassFile, workdir, workspace string) (proto.File, error) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %q is not absolute", f.Host, f.Guest)
 	}
 	g := path.Clean(f.Guest)
-	if g == "/" || within(g, workdir) || within(workdir, g) {
+	if g == "/" || fsutil.Within(g, workdir) || fsutil.Within(workdir, g) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %s must be apart from the workspace (%s)", f.Host, g, workdir)
 	}
 	var fh *os.File
 	var err error
-	if rel, rerr := filepath.Rel(workspace, f.Host); workspace != "" && rerr == nil && within(f.Host, workspace) {
+	if rel, rerr := filepath.Rel(workspace, f.Host); workspace != "" && rerr == nil && fsutil.Within(f.Host, workspace) {
 		fh, err = openBeneath(workspace, rel)
 	} else {
 		fh, err = os.Open(f.Host)

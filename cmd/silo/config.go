@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"os"
 	"path/filepath"
@@ -159,7 +160,7 @@ func printConfigSummary(w io.Writer, cfg *lock.Config) error {
 }
 
 // printConfigCandidates lists every file silo looks for, read or not.
-func printConfigCandidates(w io.Writer, cfg *lock.Config, home string) error {
+func printConfigCandidates(w io.Writer, cfg *lock.Config, h string) error {
 	read := map[string]bool{}
 	for _, f := range cfg.Files() {
 		read[f] = true
@@ -173,8 +174,8 @@ func printConfigCandidates(w io.Writer, cfg *lock.Config, home string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "built-in\t%s\ttool definitions\n", "read")
 	for _, c := range []struct{ path, what string }{
-		{filepath.Join(home, lock.GlobalConfigName), "tool definitions"},
-		{filepath.Join(home, lock.ProjectFileName), "user-wide project defaults"},
+		{home.Dir(h).GlobalConfig(), "tool definitions"},
+		{home.Dir(h).UserProject(), "user-wide project defaults"},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.path, status(c.path), c.what)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"os"
 	"path/filepath"
@@ -85,12 +86,12 @@ type ConfigTrustCmd struct {
 // Run reads the file once, shows what it grants and records the hash of
 // exactly those bytes, once the user said yes or --expect matched them.
 func (c *ConfigTrustCmd) Run(g *Globals) error {
-	home, err := g.HomeDir()
+	h, err := g.HomeDir()
 	if err != nil {
 		return err
 	}
 	userHome, _ := os.UserHomeDir()
-	opts := lock.Options{Home: home, UserHome: userHome}
+	opts := lock.Options{Home: h, UserHome: userHome}
 	file := c.File
 	if file == "" {
 		if file, err = lock.FindProjectFile(opts); err != nil {
@@ -100,7 +101,7 @@ func (c *ConfigTrustCmd) Run(g *Globals) error {
 			return fmt.Errorf("no silo.toml here or above: name the file to trust")
 		}
 	}
-	if own, _ := filepath.Abs(file); own == filepath.Join(home, lock.ProjectFileName) || own == filepath.Join(home, lock.GlobalConfigName) {
+	if own, _ := filepath.Abs(file); own == home.Dir(h).UserProject() || own == home.Dir(h).GlobalConfig() {
 		fmt.Fprintf(os.Stderr, "silo: %s is your own user-wide configuration: silo obeys it without trust\n", file)
 		return nil
 	}
@@ -111,7 +112,7 @@ func (c *ConfigTrustCmd) Run(g *Globals) error {
 	if err := c.confirm(r); err != nil {
 		return err
 	}
-	if err := r.Trust(home); err != nil {
+	if err := r.Trust(h); err != nil {
 		return err
 	}
 	if !g.Quiet {

@@ -3,10 +3,10 @@ package kernel
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/internal/home"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/silo-dev/silo/store"
 )
@@ -68,20 +68,7 @@ func stampOf(path string) (agentStamp, error) {
 }
 
 func writeStamp(path string, s *agentStamp) {
-	b, err := json.Marshal(s)
-	if err != nil || os.MkdirAll(filepath.Dir(path), 0o755) != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".agent-hash-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	if cerr := tmp.Close(); werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	if os.Rename(tmp.Name(), path) != nil {
-		os.Remove(tmp.Name())
+	if b, err := json.Marshal(s); err == nil {
+		_ = fsutil.WriteFile(path, b, fsutil.WriteOptions{MkdirPerm: 0o700})
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -148,24 +148,11 @@ func readKVMCache(path string) (*KVMStatus, error) {
 
 // writeKVMCache writes the cache atomically.
 func writeKVMCache(path string, st *KVMStatus) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("cache the KVM probe: %w", err)
-	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".kvm-*.json")
-	if err != nil {
-		return fmt.Errorf("cache the KVM probe: %w", err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr != nil || cerr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("cache the KVM probe: %w", errors.Join(werr, cerr))
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
+	if err := fsutil.WriteFile(path, append(b, '\n'), fsutil.WriteOptions{MkdirPerm: 0o700}); err != nil {
 		return fmt.Errorf("cache the KVM probe: %w", err)
 	}
 	return nil
