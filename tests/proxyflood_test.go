@@ -100,7 +100,7 @@ func peakRSS(t *testing.T, home, userHome, ws string, env []string, n, size int)
 	t.Helper()
 	release := filepath.Join(ws, "release")
 	os.Remove(release)
-	cmd := exec.Command(siloBin, "run", "bb", "/workspace/flood", strconv.Itoa(n), strconv.Itoa(size), "/workspace/release")
+	cmd := exec.Command(siloBin, "exec", "bb", "/workspace/flood", strconv.Itoa(n), strconv.Itoa(size), "/workspace/release")
 	cmd.Dir = ws
 	cmd.Env = append(append(os.Environ(), "SILO_HOME="+home, "HOME="+userHome), env...)
 	var stderr strings.Builder

@@ -91,6 +91,12 @@ type CLI struct {
 	Doctor  DoctorCmd  `cmd:"" help:"Say which sandbox backends work here, and why."`
 	Version VersionCmd `cmd:"" help:"Print silo's version."`
 
+	Shim     ShimCmd     `cmd:"" help:"Add, remove and list a tool's shims."`
+	Pin      PinCmd      `cmd:"" help:"Let a tool's shims run it in the sandbox outside any project."`
+	Unpin    UnpinCmd    `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
+	Current  CurrentCmd  `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
+	Shellenv ShellenvCmd `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
+
 	Agent AgentCmd `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
 }
 
@@ -129,6 +135,9 @@ func main() {
 	// What silo's parent left open (a shell's or an IDE's descriptors) must
 	// not reach bwrap, QEMU or, through them, a sandbox.
 	_ = fds.CloseOnExec(3)
+	if name := shimName(os.Args[0]); name != "" && (len(os.Args) < 2 || os.Args[1] != "__agent") {
+		os.Exit(exitCode(runShim(name, os.Args[1:])))
+	}
 	os.Exit(exitCode(runCLI(os.Args[1:])))
 }
 

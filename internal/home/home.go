@@ -17,6 +17,17 @@
 //	  workspaces/        one marker a directory silo gave a sandbox (lock's
 //	                     trust of nested silo.toml files)
 //	  trusted/           one record a silo.toml the user trusted
+//	  cache/             the tools' package caches, per project or shared
+//	  bin/               the shims: links to the silo binary, one per
+//	                     command name (silo shellenv puts it on PATH)
+//	  pins               the globally pinned tools, one name a line: their
+//	                     shims run the sandbox outside any project too
+//	  sandboxes/         one record per running sandbox (PID.json: tool,
+//	                     project, backend, start), removed when it ends
+//	  log/refusals.jsonl the connections the network policy refused, one
+//	                     JSON object a line, capped in size (one older
+//	                     file, refusals.jsonl.1, is kept)
+//	  runtime/gc-policy  when the [cache] policy's rootfs eviction last ran
 //
 // The home is the user's alone (Secure): mode 0700, and refused when
 // another user owns it. No sandbox ever sees any of it: the namespace backend shows the sandbox
@@ -82,6 +93,30 @@ func (d Dir) Workspaces() string { return d.join("workspaces") }
 
 // Trusted is the directory of the records of trusted silo.toml files.
 func (d Dir) Trusted() string { return d.join("trusted") }
+
+// Bin is the directory of the shims.
+func (d Dir) Bin() string { return d.join("bin") }
+
+// Shim is the shim named name.
+func (d Dir) Shim(name string) string { return d.join("bin", name) }
+
+// Pins is the file of the globally pinned tools.
+func (d Dir) Pins() string { return d.join("pins") }
+
+// Sandboxes is the directory of the records of running sandboxes.
+func (d Dir) Sandboxes() string { return d.join("sandboxes") }
+
+// Log is the directory of silo's logs.
+func (d Dir) Log() string { return d.join("log") }
+
+// RefusalLog is the log of refused connections.
+func (d Dir) RefusalLog() string { return d.join("log", "refusals.jsonl") }
+
+// GCPolicyStamp records when the [cache] policy's eviction last ran.
+func (d Dir) GCPolicyStamp() string { return d.join("runtime", "gc-policy") }
+
+// Cache is the directory of the tools' package caches.
+func (d Dir) Cache() string { return d.join("cache") }
 
 // GlobalConfig is the user's tool definitions, config.toml.
 func (d Dir) GlobalConfig() string { return d.join("config.toml") }
