@@ -135,4 +135,3 @@ func TestCheckRelative(t *testing.T) {
 		}
 	}
 }
-

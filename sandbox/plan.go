@@ -76,7 +76,7 @@ type Plan struct {
 	// Spec.Argv is left to the image (a tool without shims, an image).
 	ImageArgs []string
 
-	env  vm.EnvOptions
+	env  EnvOptions
 	warn io.Writer
 }
 
@@ -111,7 +111,7 @@ func NewPlan(cfg *lock.Config, req Request) (*Plan, error) {
 	p.ImageArgs = imageArgs
 	p.Spec = vm.Spec{
 		Workspace: ws, Cwd: cwd, Argv: argv, TTY: req.TTY,
-		Protected: vm.DefaultProtected(),
+		Protected: DefaultProtected(),
 		Stdin:     req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr,
 		BootTimeout: req.BootTimeout,
 	}
@@ -284,5 +284,5 @@ func guestPath(workspace, userHome, host string) string {
 	if rel, err := filepath.Rel(workspace, host); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
 		return filepath.ToSlash(filepath.Join(vm.GuestHome, rel))
 	}
-	return vm.GuestPath(host, userHome)
+	return GuestPath(host, userHome)
 }

@@ -134,7 +134,7 @@ ports = [{ host = 8080, guest = 80 }]
 			want(t, "pass files", p.Spec.PassFiles, []vm.PassFile{{Host: filepath.Join(userHome, ".netrc"), Guest: vm.GuestHome + "/.netrc"}})
 		}},
 		{"environment: the tool's and passEnv only", func(r Request) Request { return r }, func(t *testing.T, p *Plan) {
-			env := vm.ComposeEnv(p.env)
+			env := ComposeEnv(p.env)
 			for _, kv := range []string{"COLOR=1", "API_TOKEN=tok", "TERM=dumb", "HOME=" + vm.GuestHome} {
 				if !slices.Contains(env, kv) {
 					t.Errorf("env lacks %s: %v", kv, env)

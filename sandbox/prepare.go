@@ -59,7 +59,7 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	}
 	env := p.env
 	env.Image = cfg.Env
-	spec.Env = vm.ComposeEnv(env)
+	spec.Env = ComposeEnv(env)
 	if len(spec.Argv) == 0 {
 		cmd := cfg.Cmd
 		if len(p.ImageArgs) > 0 {

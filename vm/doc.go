@@ -1,9 +1,10 @@
 // Package vm is the boundary between silo and its sandbox backends: the
-// Backend interface and the Spec a backend runs, the registry that builds
-// every backend with one set of Options and selects one, and the host
-// session (Attach) that every backend hands its connection to the guest
-// agent: the spec's transfer, stdio, the terminal, signals, the proxy's
-// and the SSH agent's streams, and the exit status.
+// Backend interface and the Spec a backend runs, the guest layout every
+// backend gives (DefaultWorkdir, GuestHome, DefaultPath), and the registry
+// that builds every backend with one set of Options and selects one. The
+// host session that every backend hands its connection to the guest agent
+// is package vm/session; the policy that fills a Spec (protected names,
+// the environment) is package sandbox's.
 //
 // A backend boots what it is given. It says what it needs (Needs: an
 // unpacked rootfs directory, or an ext4 image plus a kernel and an

@@ -64,15 +64,9 @@ type Spec struct {
 	Exclude []string
 	// Protected are the names the sandbox may not create, change, remove
 	// or rename at any depth of the workspace (silo.toml, .git, .envrc,
-	// .vscode/, …; DefaultProtected), whether they exist or not. The
+	// .vscode/, …; sandbox.DefaultProtected), whether they exist or not. The
 	// agent's workspace filter applies them while the command runs.
 	Protected []string
-	// Prepare, when set, runs at the start of Attach, before the spec is
-	// sent: host work the agent's filesystem needs but the backend's start
-	// does not, done while the sandbox boots. It may change the spec (Protected); its error ends the run
-	// before the agent builds anything. Every backend reaches the agent
-	// through Attach, so none can skip it.
-	Prepare func(*Spec) error
 	// Mounts are host directories shown read-write inside, outside
 	// /workspace: the tool's package caches, kept across runs. A backend
 	// that cannot share them refuses the run and says why; it never drops

@@ -12,7 +12,7 @@
 // PID 1, which the command can neither signal nor trace, and applies its
 // policy to every request while the command runs:
 //
-//   - Protected names (Spec.Protected: vm.DefaultProtected, each a path
+//   - Protected names (Spec.Protected: sandbox.DefaultProtected, each a path
 //     of one or more names, a name possibly a path.Match pattern) cannot
 //     be created, written, truncated, chmod/chown/utime'd, given or
 //     stripped of extended attributes, removed, renamed away or renamed

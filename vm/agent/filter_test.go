@@ -4,6 +4,7 @@ package agent
 
 import (
 	"errors"
+	"github.com/silo-dev/silo/sandbox"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/silo-dev/silo/vm"
 )
 
 // mountTestFilter serves ws through the workspace filter at a new
@@ -28,7 +27,7 @@ func mountTestFilter(t testing.TB, ws string, exclude []string, readOnly bool) s
 		t.Skipf("no /dev/fuse: %v", err)
 	}
 	mnt, scratch := t.TempDir(), t.TempDir()
-	f, err := mountFilter(ws, scratch, mnt, filterOptions{protected: vm.DefaultProtected(), exclude: exclude, readOnly: readOnly})
+	f, err := mountFilter(ws, scratch, mnt, filterOptions{protected: sandbox.DefaultProtected(), exclude: exclude, readOnly: readOnly})
 	if err != nil {
 		t.Fatal(err)
 	}

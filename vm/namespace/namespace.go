@@ -17,6 +17,7 @@ import (
 
 	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/session"
 )
 
 // Where the agent finds its parts inside the bwrap namespace, before it
@@ -132,7 +133,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	spec.Timing.Mark("boot", start)
-	code, err := vm.Attach(ctx, conn, spec)
+	code, err := session.Attach(ctx, conn, spec)
 	t := time.Now()
 	if err == nil {
 		// The agent has cleaned up and reported: nothing is left to do

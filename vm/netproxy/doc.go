@@ -11,7 +11,7 @@
 //	HTTPS_PROXY=http://127.0.0.1:3128  https_proxy=http://127.0.0.1:3128
 //	NO_PROXY=localhost,127.0.0.1,::1   no_proxy=localhost,127.0.0.1,::1
 //
-// (vm.ProxyEnv writes it, in that one place), and only when the policy
+// (session.ProxyEnv writes it, in that one place), and only when the policy
 // allows some network at all.
 //
 // # Policy

@@ -9,7 +9,7 @@
 // cache that cannot be shared fails the run. A cache directory the caller
 // opened (Mount.Dir) is handed to QEMU as an inherited descriptor and
 // shared as /proc/self/fd/N, so QEMU opens that directory, not its path. The host talks to the guest over two
-// virtio-serial ports: "silo.agent" carries the agent protocol (vm.Attach)
+// virtio-serial ports: "silo.agent" carries the agent protocol (session.Attach)
 // and "silo.hb" carries the guest init's readiness, heartbeats and errors.
 // A host-side watchdog kills a VM whose agent is not ready within the boot
 // deadline, or whose heartbeats stop, and says so.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/guestinit"
+	"github.com/silo-dev/silo/vm/session"
 )
 
 // ErrWatchdog is wrapped by the errors of VMs the watchdog killed.
@@ -62,7 +63,7 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	}
 	m.spec.Timing.Mark("boot", t0)
 	go m.watch(ports.beat, ports.beats)
-	code, err := vm.Attach(ctx, ports.agent, m.spec)
+	code, err := session.Attach(ctx, ports.agent, m.spec)
 	if err != nil {
 		return code, m.explain(err)
 	}
@@ -214,7 +215,7 @@ func (m *machine) waitReady(beat net.Conn, r *bufio.Reader) error {
 		c, err := r.ReadByte()
 		if err != nil {
 			if isTimeout(err) {
-				err = fmt.Errorf("%w: %w: no answer from the VM's agent within %v (accel %s); the VM was killed. A loaded host boots slowly under TCG: retry, or raise the boot timeout", vm.ErrBootTimeout, ErrWatchdog, timeout, m.accel)
+				err = fmt.Errorf("%w: %w: no answer from the VM's agent within %v (accel %s); the VM was killed. A loaded host boots slowly under TCG: retry, or raise the boot timeout", session.ErrBootTimeout, ErrWatchdog, timeout, m.accel)
 				m.kill(err)
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/session"
 )
 
 // TestWatchdogBootDeadline: a VM whose agent is not ready within the boot
@@ -28,7 +29,7 @@ func TestWatchdogBootDeadline(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := New(Options{Home: r.home, Accel: AccelTCG}).Run(context.Background(), spec)
-	if !errors.Is(err, ErrWatchdog) || !errors.Is(err, vm.ErrBootTimeout) || !strings.Contains(err.Error(), "within 300ms") {
+	if !errors.Is(err, ErrWatchdog) || !errors.Is(err, session.ErrBootTimeout) || !strings.Contains(err.Error(), "within 300ms") {
 		t.Fatalf("err = %v, want the boot watchdog", err)
 	}
 	t.Logf("killed after %v: %v", time.Since(start), err)

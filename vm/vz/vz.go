@@ -15,6 +15,7 @@ import (
 
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/guestinit"
+	"github.com/silo-dev/silo/vm/session"
 )
 
 // workspaceTag is the virtio-fs tag of the workspace share.
@@ -74,7 +75,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	defer stop(machine)
 	go io.Copy(io.Discard, beat) // readiness is the agent's: Attach has the watchdog
 	spec.Timing.Mark("boot", start)
-	return vm.Attach(ctx, agent, spec)
+	return session.Attach(ctx, agent, spec)
 }
 
 // newMachine configures the VM: kernel, initfs, rootfs disk, workspace

@@ -2,14 +2,7 @@
 
 package vm
 
-import (
-	"os"
-
-	"golang.org/x/sys/unix"
-)
-
-// openBeneath opens root/rel for reading only if it resolves inside root.
-func openBeneath(root, rel string) (*os.File, error) { return openBeneathByPath(root, rel) }
+import "golang.org/x/sys/unix"
 
 // dirFlags open a directory only to reach or bind it.
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC

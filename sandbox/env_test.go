@@ -1,6 +1,7 @@
-package vm
+package sandbox
 
 import (
+	"github.com/silo-dev/silo/vm"
 	"slices"
 	"testing"
 )
@@ -17,7 +18,7 @@ func TestComposeEnv(t *testing.T) {
 		want []string
 	}{
 		{"nothing from the host", EnvOptions{Host: lookup},
-			[]string{"HOME=/root", "LANG=de_DE.UTF-8", "PATH=" + DefaultPath, "TERM=screen"}},
+			[]string{"HOME=/root", "LANG=de_DE.UTF-8", "PATH=" + vm.DefaultPath, "TERM=screen"}},
 		{"image path kept, tool wins, pass through", EnvOptions{
 			Image: []string{"PATH=/img/bin", "A=image", "B=image", "malformed"},
 			Tool:  map[string]string{"B": "tool"},
@@ -25,9 +26,9 @@ func TestComposeEnv(t *testing.T) {
 			Host:  lookup,
 		}, []string{"A=image", "B=tool", "EMPTY=", "GITHUB_TOKEN=tok", "HOME=/root", "LANG=de_DE.UTF-8", "PATH=/img/bin", "TERM=screen"}},
 		{"home is the guest's", EnvOptions{Image: []string{"HOME=/image/home"}, Pass: []string{"HOME"}, Host: lookup},
-			[]string{"HOME=/root", "LANG=de_DE.UTF-8", "PATH=" + DefaultPath, "TERM=screen"}},
+			[]string{"HOME=/root", "LANG=de_DE.UTF-8", "PATH=" + vm.DefaultPath, "TERM=screen"}},
 		{"defaults without host values", EnvOptions{Host: func(string) (string, bool) { return "", false }},
-			[]string{"HOME=/root", "LANG=C.UTF-8", "PATH=" + DefaultPath, "TERM=xterm-256color"}},
+			[]string{"HOME=/root", "LANG=C.UTF-8", "PATH=" + vm.DefaultPath, "TERM=xterm-256color"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,22 +67,6 @@ func TestGuestPath(t *testing.T) {
 	for _, tt := range tests {
 		if got := GuestPath(tt.host, tt.home); got != tt.want {
 			t.Errorf("GuestPath(%q, %q) = %q, want %q", tt.host, tt.home, got, tt.want)
-		}
-	}
-}
-
-func TestGuestCwd(t *testing.T) {
-	tests := []struct {
-		in, want string
-		bad      bool
-	}{
-		{"", ".", false}, {".", ".", false}, {"a/b/", "a/b", false}, {"a/../b", "b", false},
-		{"..", "", true}, {"../x", "", true}, {"/etc", "", true}, {"a/../../x", "", true},
-	}
-	for _, tt := range tests {
-		got, err := guestCwd(tt.in)
-		if (err != nil) != tt.bad || got != tt.want {
-			t.Errorf("guestCwd(%q) = %q, %v", tt.in, got, err)
 		}
 	}
 }

@@ -1,10 +1,11 @@
-package vm
+package session
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"github.com/silo-dev/silo/internal/fsutil"
+	"github.com/silo-dev/silo/vm"
 	"io"
 	"net"
 	"os"
@@ -21,7 +22,7 @@ import (
 )
 
 // DefaultBootTimeout bounds the time from Attach until the agent reports
-// the sandbox ready, when Spec.BootTimeout is zero.
+// the sandbox ready, when vm.Spec.BootTimeout is zero.
 const DefaultBootTimeout = 60 * time.Second
 
 // ErrBootTimeout is returned when the agent does not report ready within
@@ -37,13 +38,7 @@ const maxPassFile = 16 << 20
 // streams, and enforces spec.BootTimeout. Every backend calls it once its
 // byte stream to the agent is up; Attach closes conn before it returns,
 // and the backend then tears the sandbox down.
-func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *Spec) (exit int, err error) {
-	if spec.Prepare != nil {
-		if err := spec.Prepare(spec); err != nil {
-			conn.Close()
-			return -1, err
-		}
-	}
+func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *vm.Spec) (exit int, err error) {
 	msg, err := wireSpec(spec)
 	if err != nil {
 		conn.Close()
@@ -65,7 +60,7 @@ func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *Spec) (exit int,
 // session is the host end of one sandbox's channel.
 type session struct {
 	mux   *yamux.Session
-	spec  *Spec
+	spec  *vm.Spec
 	start time.Time
 
 	ctrl                net.Conn
@@ -250,7 +245,7 @@ func (s *session) copyIn() {
 }
 
 // wireSpec turns spec into what the agent needs, reading pass files.
-func wireSpec(spec *Spec) (*proto.Spec, error) {
+func wireSpec(spec *vm.Spec) (*proto.Spec, error) {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return nil, errors.New("no command to run: give one after the tool name")
 	}
@@ -321,7 +316,7 @@ func guestCwd(cwd string) (string, error) {
 // guestWorkdir checks where the workspace is to appear inside.
 func guestWorkdir(w string) (string, error) {
 	if w == "" {
-		return DefaultWorkdir, nil
+		return vm.DefaultWorkdir, nil
 	}
 	c := path.Clean(w)
 	if !path.IsAbs(c) || c == "/" {
@@ -338,7 +333,7 @@ func guestWorkdir(w string) (string, error) {
 // readPassFile reads one pass file from the host. One inside the workspace
 // is opened beneath it: the sandbox shares that directory and could have
 // swapped the file for a link to a host secret since the config was read.
-func readPassFile(f PassFile, workdir, workspace string) (proto.File, error) {
+func readPassFile(f vm.PassFile, workdir, workspace string) (proto.File, error) {
 	if !path.IsAbs(f.Guest) {
 		return proto.File{}, fmt.Errorf("pass file %s: guest path %q is not absolute", f.Host, f.Guest)
 	}

@@ -1,6 +1,7 @@
-package vm
+package session
 
 import (
+	"github.com/silo-dev/silo/vm"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,7 +16,7 @@ type hostTerm struct {
 }
 
 // newHostTerm finds the terminal behind spec's stdio, if any.
-func newHostTerm(spec *Spec) *hostTerm {
+func newHostTerm(spec *vm.Spec) *hostTerm {
 	t := &hostTerm{}
 	if f, ok := spec.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		t.in = f

@@ -1,6 +1,7 @@
-package vm
+package session
 
 import (
+	"github.com/silo-dev/silo/vm"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func TestReadPassFileStaysInWorkspace(t *testing.T) {
 		{"relative", ""},
 	}
 	for _, tt := range tests {
-		f, err := readPassFile(PassFile{Host: filepath.Join(ws, tt.name), Guest: "/root/" + tt.name}, "/workspace", ws)
+		f, err := readPassFile(vm.PassFile{Host: filepath.Join(ws, tt.name), Guest: "/root/" + tt.name}, "/workspace", ws)
 		got := string(f.Data)
 		switch {
 		case tt.want == "" && err == nil:

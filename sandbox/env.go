@@ -1,22 +1,13 @@
-package vm
+package sandbox
 
 import (
+	"github.com/silo-dev/silo/vm"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 )
-
-// DefaultWorkdir is where the workspace appears inside, unless the tool
-// says otherwise.
-const DefaultWorkdir = "/workspace"
-
-// GuestHome is the home directory of the sandbox's user.
-const GuestHome = "/root"
-
-// DefaultPath is the guest PATH when the image sets none.
-const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // protectedNames are the workspace names a tool could use to widen its
 // own permissions or to run code later on the host, as a hostile package
@@ -95,9 +86,9 @@ func ComposeEnv(o EnvOptions) []string {
 			set(k, v)
 		}
 	}
-	set("HOME", GuestHome)
+	set("HOME", vm.GuestHome)
 	if _, ok := env["PATH"]; !ok {
-		set("PATH", DefaultPath)
+		set("PATH", vm.DefaultPath)
 	}
 	for k, def := range map[string]string{"TERM": "xterm-256color", "LANG": "C.UTF-8"} {
 		if _, ok := env[k]; ok {
@@ -122,7 +113,7 @@ func ComposeEnv(o EnvOptions) []string {
 func GuestPath(host, userHome string) string {
 	if userHome != "" {
 		if rel, err := filepath.Rel(userHome, host); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-			return filepath.ToSlash(filepath.Join(GuestHome, rel))
+			return filepath.ToSlash(filepath.Join(vm.GuestHome, rel))
 		}
 	}
 	return filepath.ToSlash(host)

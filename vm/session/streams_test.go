@@ -1,7 +1,8 @@
-package vm
+package session
 
 import (
 	"errors"
+	"github.com/silo-dev/silo/vm"
 	"io"
 	"net"
 	"testing"
@@ -27,7 +28,7 @@ func guestStreams(t *testing.T, lim streamLimits) *yamux.Session {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { guestMux.Close() })
-	s := &session{mux: hostMux, spec: &Spec{}, limits: lim}
+	s := &session{mux: hostMux, spec: &vm.Spec{}, limits: lim}
 	go s.acceptStreams()
 	return guestMux
 }
