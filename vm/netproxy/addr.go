@@ -71,6 +71,7 @@ var (
 	sixToFour  = netip.MustParsePrefix("2002::/16")
 	teredo     = netip.MustParsePrefix("2001::/32")
 	v4compat   = netip.MustParsePrefix("::/96")
+	v4transl   = netip.MustParsePrefix("::ffff:0:0:0/96")
 	siteLocal  = netip.MustParsePrefix("fec0::/10")
 	cgnat      = netip.MustParsePrefix("100.64.0.0/10")
 	thisNet    = netip.MustParsePrefix("0.0.0.0/8")
@@ -79,8 +80,8 @@ var (
 )
 
 // embeddedV4 returns the IPv4 address an IPv6 address carries to (NAT64,
-// IPv4-compatible, 6to4, Teredo's client), and which scheme it is, or
-// an invalid address.
+// IPv4-compatible ::a.b.c.d and its IPv4-translated cousin ::ffff:0:a.b.c.d,
+// 6to4, Teredo's client), and which scheme it is, or an invalid address.
 func embeddedV4(a netip.Addr) (netip.Addr, string) {
 	if !a.Is6() || a.Is4In6() {
 		return netip.Addr{}, ""
@@ -89,7 +90,7 @@ func embeddedV4(a netip.Addr) (netip.Addr, string) {
 	switch {
 	case nat64.Contains(a):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), "NAT64"
-	case v4compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback():
+	case v4compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback(), v4transl.Contains(a):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), classV4Compat
 	case sixToFour.Contains(a):
 		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), "6to4"

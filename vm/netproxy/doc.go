@@ -70,10 +70,11 @@
 // allowed name that resolves to 127.0.0.1 or to the host's own address
 // (DNS rebinding) cannot reach the host's own services. An IPv6 address
 // that carries an IPv4 one takes that address's class: IPv4-mapped
-// ::ffff:a.b.c.d, NAT64 64:ff9b::/96, IPv4-compatible ::a.b.c.d, 6to4
-// 2002::/16 and Teredo 2001::/32 (its client address); IPv4-compatible
-// and Teredo addresses are refused even when what they carry is public,
-// since no real host is reached that way. HostAccess lifts the loopback,
+// ::ffff:a.b.c.d, NAT64 64:ff9b::/96, IPv4-compatible ::a.b.c.d (and
+// IPv4-translated ::ffff:0:a.b.c.d), 6to4 2002::/16 and Teredo 2001::/32
+// (its client address); IPv4-compatible and Teredo addresses are refused
+// even when what they carry is public, since no real host is reached that
+// way. HostAccess lifts the loopback,
 // private, own-address, IPv4-compatible and Teredo refusals, and also
 // allows the name host.silo.internal (the host's loopback) and loopback IP
 // literals on any port. Link-local (cloud metadata at 169.254.169.254),

@@ -202,6 +202,7 @@ func TestAddrClass(t *testing.T) {
 		"::7f00:1":                             "loopback",        // IPv4-compatible ::127.0.0.1
 		"::a00:1":                              "private",         // ::10.0.0.1
 		"::c633:6407":                          "IPv4-compatible", // ::198.51.100.7: deprecated, never a real host
+		"::ffff:0:7f00:1":                      "loopback",        // IPv4-translated ::ffff:0:127.0.0.1
 		"2002:7f00:1::1":                       "loopback",        // 6to4 of 127.0.0.1
 		"2002:c0a8:101::1":                     "private",         // 6to4 of 192.168.1.1
 		"2002:a9fe:a9fe::1":                    "link-local",      // 6to4 of the metadata address
