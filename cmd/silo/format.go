@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/silo-dev/silo/internal/safetext"
 )
 
 // formatBytes formats a size for people in binary units: "3.0 MiB".
@@ -28,7 +31,14 @@ func scaleBytes(n, base int64, prefixes, suffix string) string {
 
 // printJSON writes v to w as indented JSON, for --json.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	// encoding/json escapes C0 controls but not DEL, C1 or bidi marks,
+	// which image labels and registry text may hold.
+	_, err := w.Write(safetext.JSON(b.Bytes()))
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/internal/fds"
 	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm"
@@ -187,7 +188,9 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
-	fmt.Fprintln(os.Stderr, "silo:", err)
+	// Errors quote registries, images and sandboxes: no control
+	// characters reach the terminal (safetext), only silo's own newlines.
+	fmt.Fprintln(os.Stderr, "silo:", safetext.Lines(err.Error()))
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		return 2

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/vm"
@@ -193,7 +195,12 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	defer st.Close()
-	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent})
+	idle, err := registryIdleTimeout()
+	if err != nil {
+		return err
+	}
+	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
+		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle}}})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,17 @@
 // entry and no dangling realisation. The image entry, the resolution of
 // the reference and its root are written last.
 //
+// A registry is held to sizes and to progress (guard.go): a manifest or
+// index over MaxManifestSize (4 MiB, as containerd) and a config over
+// MaxConfigSize (64 MiB) are refused with ErrTooLarge, by their declared
+// size before anything is read, and cut off at the bound when the registry
+// sends more than it declared. A transfer that receives less than 1 KiB in
+// Options.IdleTimeout (default 30 s) is abandoned with an *IdleError naming
+// the registry; a manifest, the config or a layer abandoned so is tried
+// once more. The context cancels everything at once (Ctrl-C). Text that
+// came from the registry or the image (error messages, platform fields) is
+// escaped with internal/safetext before it is part of an error.
+//
 // Lookup answers from the store alone; List, Remove and ReadImage manage
 // pulled images; OpenLayer reads a stored layer as a tar stream whatever
 // its compression (gzip, zstd, none).

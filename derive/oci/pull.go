@@ -12,8 +12,10 @@ import (
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -41,10 +43,18 @@ func Pull(ctx context.Context, st *store.Store, ref string, o Options) (*Pulled,
 	}
 	p, err := pull(ctx, st, r, o)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w%s", ref, err, unreachableHint(err))
+		return nil, fmt.Errorf("pull %s: %w%s", ref, escaped{err}, unreachableHint(err))
 	}
 	return p, nil
 }
+
+// escaped is an error whose text came partly from outside (a registry's
+// error message, an image's fields): printed on one line with its control
+// characters escaped, and unwrapping to the original.
+type escaped struct{ err error }
+
+func (e escaped) Error() string { return safetext.Escape(e.err.Error()) }
+func (e escaped) Unwrap() error { return e.err }
 
 // unreachableHint says what to do when a registry could not be reached at
 // all (no route, no DNS, refused): silo works offline from files too.
@@ -65,7 +75,7 @@ func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulle
 	}
 	defer cleanup()
 	out := &Image{Version: imageVersion, Ref: r.String(), Platform: plat.String()}
-	b, err := readBlobs(img, out)
+	b, err := readBlobs(img, out, plat)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +139,9 @@ type imageBlobs struct {
 	man            *v1.Manifest
 }
 
-// readBlobs reads and verifies the manifest and the config, and fills in
-// out's digest, layers and config.
-func readBlobs(img v1.Image, out *Image) (*imageBlobs, error) {
+// readBlobs reads and verifies the manifest and the config, checks the
+// platform, and fills in out's digest, layers and config.
+func readBlobs(img v1.Image, out *Image, p v1.Platform) (*imageBlobs, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
@@ -148,17 +158,26 @@ func readBlobs(img v1.Image, out *Image) (*imageBlobs, error) {
 		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	out.Digest = d.String()
-	cfg, err := readConfig(img, man, out)
+	cfg, err := readConfig(img, man, out, p)
 	if err != nil {
 		return nil, err
 	}
 	return &imageBlobs{manRaw: raw, cfgRaw: cfg, man: man}, nil
 }
 
-// readConfig reads and verifies the config blob and copies the parts a
-// sandbox needs (Env, Cmd, …) and the layer list into out.
-func readConfig(img v1.Image, man *v1.Manifest, out *Image) ([]byte, error) {
-	raw, err := img.RawConfigFile()
+// readConfig reads and verifies the config blob, checks its platform, and
+// copies the parts a sandbox needs (Env, Cmd, …) and the layer list into
+// out. A config that declares more than MaxConfigSize is refused before it
+// is read; one that sends more is cut off there.
+func readConfig(img v1.Image, man *v1.Manifest, out *Image, p v1.Platform) ([]byte, error) {
+	if man.Config.Size > MaxConfigSize {
+		return nil, fmt.Errorf("the image config %s declares %d bytes, %w (at most %d MiB): refusing it", man.Config.Digest, man.Config.Size, ErrTooLarge, MaxConfigSize>>20)
+	}
+	raw, err := rawConfig(img)
+	var idle *IdleError
+	if errors.As(err, &idle) {
+		raw, err = rawConfig(img) // once more, then give up
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", man.Config.Digest, err)
 	}
@@ -168,6 +187,9 @@ func readConfig(img v1.Image, man *v1.Manifest, out *Image) ([]byte, error) {
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	if err := checkPlatform(cf, p); err != nil {
+		return nil, err
 	}
 	if len(cf.RootFS.DiffIDs) != len(man.Layers) {
 		return nil, fmt.Errorf("the manifest lists %d layers but the config %d: the image is malformed", len(man.Layers), len(cf.RootFS.DiffIDs))
@@ -262,10 +284,17 @@ func fetchLayer(ctx context.Context, st *store.Store, l v1.Layer, desc v1.Descri
 	prog.Start(dgst, desc.Size)
 	var total int64
 	var err error
+	idle := 0
 	for a := 0; a < attempts; a++ {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 			break
+		}
+		var ie *IdleError
+		if errors.As(err, &ie) {
+			if idle++; idle == 2 {
+				break // a stuck registry is tried once more, not more
+			}
 		}
 		var e *store.Entry
 		var n int64
@@ -318,6 +347,28 @@ func layerExt(mediaType string) string {
 	default:
 		return ".tar.gz"
 	}
+}
+
+// rawConfig reads the image's config blob, no more than MaxConfigSize of
+// it, whatever its descriptor or the registry claims.
+func rawConfig(img v1.Image) ([]byte, error) {
+	l, err := partial.ConfigLayer(img)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxConfigSize {
+		return nil, fmt.Errorf("the image config is more than %d MiB, %w: refusing it", MaxConfigSize>>20, ErrTooLarge)
+	}
+	return b, nil
 }
 
 // readAll reads a small store file.

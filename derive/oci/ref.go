@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -116,6 +118,11 @@ type Options struct {
 	Attempts int
 	// Progress, if not nil, is told about each layer.
 	Progress Progress
+	// IdleTimeout is how long a registry transfer may receive (almost)
+	// nothing before it is abandoned; a manifest, the config or a layer
+	// abandoned so is tried once more, then the pull fails naming the
+	// registry (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
 }
 
 // DefaultPlatform is the platform of the sandboxes on this host.
@@ -151,11 +158,8 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		if kc == nil {
 			kc = authn.DefaultKeychain
 		}
-		opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p)}
-		if o.Transport != nil {
-			opts = append(opts, remote.WithTransport(o.Transport))
-		}
-		img, err = remote.Image(r.ref, opts...)
+		img, err = remote.Image(r.ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
+			remote.WithTransport(newGuard(o.Transport, o.IdleTimeout)))
 	case OCILayout:
 		img, err = fromLayout(r.Name, r.Tag, p)
 	case OCIArchive:
@@ -184,21 +188,14 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		cleanup()
 		return nil, func() {}, err
 	}
-	if err := checkPlatform(img, p); err != nil {
-		cleanup()
-		return nil, func() {}, err
-	}
 	return img, cleanup, nil
 }
 
 // checkPlatform refuses an image built for another platform.
-func checkPlatform(img v1.Image, p v1.Platform) error {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return fmt.Errorf("read image config: %w", err)
-	}
+func checkPlatform(cf *v1.ConfigFile, p v1.Platform) error {
 	if cf.OS != p.OS || cf.Architecture != p.Architecture {
-		return fmt.Errorf("the image is for %s/%s, not %s (pick another image or pass --platform)", cf.OS, cf.Architecture, p.String())
+		return fmt.Errorf("the image is for %s/%s, not %s (pick another image or pass --platform)",
+			safetext.Escape(cf.OS), safetext.Escape(cf.Architecture), p.String())
 	}
 	return nil
 }

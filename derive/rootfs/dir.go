@@ -8,6 +8,8 @@ import (
 	"path"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/silo-dev/silo/internal/safetext"
 )
 
 // WriteDir merges layers into the directory dst, which must not exist.
@@ -120,7 +122,7 @@ func (s *dirSink) fifo(p string, m *meta) error {
 	}
 	defer d.Close()
 	if err := unix.Mkfifoat(int(d.Fd()), path.Base(p), 0o600); err != nil {
-		return fmt.Errorf("mkfifo %s: %w", p, err)
+		return fmt.Errorf("mkfifo %s: %w", safetext.Escape(p), err)
 	}
 	return s.setMeta(p, m)
 }
@@ -136,7 +138,7 @@ func (s *dirSink) file(p string, m *meta, size int64, r io.Reader) error {
 	}
 	n, err := io.CopyBuffer(f, struct{ io.Reader }{r}, make([]byte, 256<<10))
 	if err == nil && n != size {
-		err = fmt.Errorf("%s: %d bytes of %d", p, n, size)
+		err = fmt.Errorf("%s: %d bytes of %d", safetext.Escape(p), n, size)
 	}
 	if err == nil {
 		err = f.Chmod(fileMode(m.mode))

@@ -19,6 +19,8 @@ import (
 	// is compact (no free blocks), which suits its use as the read-only
 	// lower layer of the sandbox's overlay.
 	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+
+	"github.com/silo-dev/silo/internal/safetext"
 )
 
 // WriteExt4 merges layers into an ext4 filesystem image at dst, which must
@@ -142,14 +144,14 @@ const maxExt4File = 340 * 32768 * 4096
 
 func (s *tarSink) file(p string, m *meta, size int64, r io.Reader) error {
 	if size > maxExt4File {
-		return fmt.Errorf("%s is %d GiB, more than the %d GiB a file in silo's ext4 images may have (the namespace backend can run it)", p, size>>30, maxExt4File>>30)
+		return fmt.Errorf("%s is %d GiB, more than the %d GiB a file in silo's ext4 images may have (the namespace backend can run it)", safetext.Escape(p), size>>30, maxExt4File>>30)
 	}
 	if err := s.write(p, tar.TypeReg, m, func(h *tar.Header) { h.Size = size }); err != nil {
 		return err
 	}
 	n, err := io.Copy(s.tw, r)
 	if err == nil && n != size {
-		err = fmt.Errorf("%s: %d bytes of %d", p, n, size)
+		err = fmt.Errorf("%s: %d bytes of %d", safetext.Escape(p), n, size)
 	}
 	return err
 }

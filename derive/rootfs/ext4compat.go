@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/silo-dev/silo/internal/safetext"
 )
 
 // tar2ext4 copies what tar headers say into the image as they are. Two
@@ -59,7 +61,7 @@ func ext4Xattrs(p string, xattrs map[string]string) (map[string]string, error) {
 		if k == aclAccessXattr || k == aclDefaultXattr {
 			b, err := ext4ACL([]byte(v))
 			if err != nil {
-				return nil, fmt.Errorf("%s: xattr %s: %w", p, k, err)
+				return nil, fmt.Errorf("%s: xattr %s: %w", safetext.Escape(p), safetext.Escape(k), err)
 			}
 			v = string(b)
 		}
