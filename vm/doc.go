@@ -17,20 +17,4 @@
 //
 // vmtest is the contract every backend keeps, as a suite each backend's
 // tests run in-process.
-//
-// # The host's memory
-//
-// The sandbox decides what the host session receives, so what it may make
-// the host hold is a fixed budget: 64 MiB for all the streams the agent
-// opens (one per connection the sandbox makes to its proxy or SSH agent).
-// Each stream's receive window at the host is yamux's minimum, 256 KiB
-// (proto.HostConfig), and is costed at twice that plus 64 KiB for its
-// server's buffers; the budget pays for 16 streams waiting in yamux's
-// accept backlog and 97 taken ones. The host takes a stream only when one
-// of those slots is free; past the backlog yamux resets new streams at
-// once and drops their data. A stream the host is done with (served, or
-// of no known kind) is closed, and what the sandbox still sends on it is
-// read and dropped until the agent closes its end, so it keeps its slot
-// but none of the host's memory; yamux gives up on a stream whose other
-// end never closes after 5 minutes.
 package vm

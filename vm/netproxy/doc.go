@@ -103,7 +103,8 @@
 // connection between requests, that moves no byte for 5 minutes is
 // closed; at most 256 client connections are served at once (503 past
 // that; a sandbox's host session takes fewer streams at once, within its
-// memory budget: see package vm). Bodies stream both ways in 32 KiB buffers, never held whole.
+// memory budget: see package vm/session). Bodies stream both ways in
+// 32 KiB buffers, never held whole.
 // Protocol upgrades of plain-HTTP requests (ws://) are relayed but have no
 // idle timeout of their own; Close ends them with everything else.
 package netproxy

@@ -13,6 +13,6 @@
 // Both ends use Config; the host uses HostConfig, whose stream receive
 // window (HostStreamWindow, yamux's minimum) and accept backlog
 // (HostAcceptBacklog) bound what the sandbox can make the host buffer (see
-// package vm). Opening a stream has no timeout, since the host may keep
+// package vm/session). Opening a stream has no timeout, since the host may keep
 // the agent's new stream waiting while its budget is spent.
 package proto

@@ -107,6 +107,6 @@ func TestStreamBudget(t *testing.T) {
 		t.Errorf("%d streams of %d bytes = %d bytes, over the %d budget", maxGuestStreams+proto.HostAcceptBacklog, streamCost, total, streamBudget)
 	}
 	if maxGuestStreams != 97 || streamBudget != 64<<20 {
-		t.Errorf("maxGuestStreams = %d, budget %d: update vm/doc.go's figures", maxGuestStreams, streamBudget)
+		t.Errorf("maxGuestStreams = %d, budget %d: update vm/session/doc.go's figures", maxGuestStreams, streamBudget)
 	}
 }
