@@ -1,26 +1,13 @@
 package rootfs
 
 import (
-	"archive/tar"
-	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"github.com/silo-dev/silo/internal/safetext"
+	"hash"
 	"io"
 	"os"
-	"strings"
-	"time"
-
-	// tar2ext4 (hcsshim's compact ext4 writer, maintained by Microsoft and
-	// used by containerd for LCOW layers) is pure Go and takes ownership,
-	// modes and xattrs from tar headers, so building an image needs neither
-	// host root nor e2fsprogs (mkfs.ext4 -d copies ownership from disk,
-	// which an ordinary user cannot set, and does not exist on macOS hosts,
-	// which also boot these images). It writes no UUID, no random hash seed
-	// and no clock time: the same tar stream gives the same bytes. The image
-	// is compact (no free blocks), which suits its use as the read-only
-	// lower layer of the sandbox's overlay.
-	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
-
-	"github.com/silo-dev/silo/internal/safetext"
+	"path"
 )
 
 // WriteExt4 merges layers into an ext4 filesystem image at dst, which must
@@ -29,6 +16,15 @@ import (
 // the most bytes the merged files, or one layer's files, may hold
 // (ErrTooLarge, before anything is written). The file is sparse: all-zero
 // blocks are holes. On error dst is removed.
+//
+// The writer is silo's own (ext4*.go beside this file): it takes
+// ownership, modes and xattrs from the tar headers, so building an image
+// needs neither host root nor e2fsprogs (mkfs.ext4 -d copies ownership
+// from disk, which an ordinary user cannot set, and does not exist on
+// macOS hosts, which also boot these images). It writes no random UUID,
+// hash seed or clock time: the same layers give the same bytes. The image
+// is compact (almost no free blocks), which suits its use as the read-only
+// lower layer of the sandbox's overlay.
 func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64) (err error) {
 	t, err := scan(layers, maxContent)
 	if err != nil {
@@ -46,191 +42,304 @@ func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64) (err error
 			os.Remove(dst)
 		}
 	}()
-	sf := &sparseFile{f: f}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		// Without a limit, leave room for images up to 1 TiB (the
-		// default is 16 GiB): the reservation is a few block-group
-		// descriptors, holes in the sparse file.
-		opts := []tar2ext4.Option{tar2ext4.MaximumDiskSize(1 << 40)}
-		if maxSize > 0 {
-			opts = []tar2ext4.Option{tar2ext4.MaximumDiskSize(maxSize)}
-		}
-		err := tar2ext4.ConvertTarToExt4(pr, sf, opts...)
-		pr.CloseWithError(err) // unblock the writer if the converter stopped early
-		done <- err
-	}()
-	tw := tar.NewWriter(pw)
-	err = emit(t, layers, &tarSink{tw: tw})
-	if err == nil {
-		err = tw.Close()
-	}
-	pw.CloseWithError(err)
-	if cerr := <-done; cerr != nil && err == nil {
-		err = fmt.Errorf("write ext4: %w", cerr)
-	}
-	if err != nil && strings.Contains(err.Error(), "maximum link count") {
-		return fmt.Errorf("a directory in the image has more than 65000 subdirectories, more than silo's ext4 images can hold (the namespace backend can run it): %w", err)
-	}
-	if err != nil && maxSize > 0 && strings.Contains(err.Error(), "exceeded maximum size") {
-		return fmt.Errorf("the root filesystem needs more than its %d MB size limit (raise rootfsSizeMB): %w", maxSize>>20, err)
-	}
+	w, err := newExt4Writer(f, t, maxSize)
 	if err != nil {
 		return err
 	}
-	if err := sf.finish(); err != nil {
-		return fmt.Errorf("write ext4: %w", err)
+	if err := emit(t, layers, w); err != nil {
+		return err
 	}
-	if err := padInodeBitmaps(f); err != nil {
-		return fmt.Errorf("write ext4: %w", err)
+	if err := w.finish(); err != nil {
+		return err
 	}
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync ext4 image: %w", err)
+	}
+	return nil
 }
 
-// tarSink writes the merged tree as one tar stream, in emit's order, for
-// tar2ext4: parents always come before their children.
-type tarSink struct{ tw *tar.Writer }
+// ext4Writer is the sink that lays the merged tree out as ext4. File data
+// goes out as it streams in, each file in one contiguous run of blocks
+// after the superblock and group descriptors; directories, the inode
+// table and the bitmaps follow once the tree is complete (see finish).
+type ext4Writer struct {
+	f         *os.File
+	bw        *blockWriter
+	next      uint32 // next free block
+	limit     uint64 // most blocks the image may take
+	maxSize   int64
+	gdtBlocks uint32 // blocks reserved for the group descriptor table
 
-func (s *tarSink) header(p string, typ byte, m *meta) (*tar.Header, error) {
-	t := tarTime(m.mtime)
-	h := &tar.Header{
-		Name: p, Typeflag: typ, Mode: m.mode, Uid: m.uid, Gid: m.gid,
-		ModTime: t, AccessTime: t, ChangeTime: t,
-		Format: tar.FormatPAX,
+	itable   []byte // inodes from 1 on, inodeSize bytes each
+	dirs     []*ext4Dir
+	dirOf    map[string]*ext4Dir
+	lastFile string // the regular file written last, which links may name
+	lastIno  uint32
+	buf      []byte    // file data read buffer
+	sum      hash.Hash // metadata digest the UUID comes from
+}
+
+// sizeErr is the error for content that does not fit maxSize.
+func (w *ext4Writer) sizeErr() error {
+	return fmt.Errorf("the root filesystem needs more than its %d MB size limit (raise rootfsSizeMB)", w.maxSize>>20)
+}
+
+// newExt4Writer sets up the root directory and lost+found, and reserves
+// the group descriptor table for the largest image t can give.
+func newExt4Writer(f *os.File, t *tree, maxSize int64) (*ext4Writer, error) {
+	w := &ext4Writer{
+		f: f, bw: newBlockWriter(f), maxSize: maxSize, limit: 1<<32 - 1,
+		itable: make([]byte, (firstIno-1)*inodeSize), dirOf: map[string]*ext4Dir{},
+		buf: make([]byte, writeBuf), sum: sha256.New(),
 	}
-	if len(m.xattrs) > 0 {
-		xattrs, err := ext4Xattrs(p, m.xattrs)
-		if err != nil {
+	est := estimateBlocks(t)
+	if maxSize > 0 {
+		w.limit = min(w.limit, uint64(maxSize)/blockSize)
+		if est.data > w.limit {
+			return nil, w.sizeErr()
+		}
+		est.total = min(est.total, w.limit)
+	}
+	groups := (est.total + blocksPerGroup - 1) / blocksPerGroup
+	w.gdtBlocks = uint32((groups + descsPerBlock - 1) / descsPerBlock)
+	w.next = 1 + w.gdtBlocks
+	root := newExt4Dir(rootIno, rootIno)
+	w.dirs, w.dirOf["."] = append(w.dirs, root), root
+	if _, err := w.initInode(w.inode(rootIno), sIFDIR, &t.root.meta); err != nil {
+		return nil, fmt.Errorf("root directory: %w", err)
+	}
+	if t.root.children["lost+found"] == nil {
+		// e2fsck wants it; it gets the root's time, so the image stays
+		// reproducible.
+		lf := meta{mode: 0o700, mtime: t.root.meta.mtime}
+		if err := w.dir("lost+found", &lf); err != nil {
 			return nil, err
 		}
-		h.PAXRecords = map[string]string{}
-		for k, v := range xattrs {
-			h.PAXRecords["SCHILY.xattr."+k] = v
-		}
 	}
-	return h, nil
+	return w, nil
 }
 
-// write writes the header for p, made by header, with extra fields set
-// by set (nil for none).
-func (s *tarSink) write(p string, typ byte, m *meta, set func(*tar.Header)) error {
-	h, err := s.header(p, typ, m)
+// blockEstimate bounds the blocks an image of a tree takes.
+type blockEstimate struct{ data, total uint64 }
+
+// estimateBlocks bounds the image size of t from above (generously: it
+// only sizes the group descriptor table, one block per 16 GiB), and
+// counts the file data blocks, which no image can do with fewer.
+func estimateBlocks(t *tree) blockEstimate {
+	var e blockEstimate
+	seen := map[*content]bool{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		for name, c := range n.children {
+			e.total += 4 + uint64(len(name))/64
+			switch c.kind {
+			case kindDir:
+				walk(c)
+			case kindFile:
+				if !seen[c.data] {
+					seen[c.data] = true
+					b := (uint64(c.data.size) + blockSize - 1) / blockSize
+					e.data += b
+					e.total += b + b/maxExtentLen + 1
+				}
+			}
+		}
+	}
+	walk(t.root)
+	e.total = 2*e.total + 2*blocksPerGroup
+	return e
+}
+
+// inode returns the table slot of inode ino.
+func (w *ext4Writer) inode(ino uint32) inode {
+	off := int(ino-1) * inodeSize
+	return inode(w.itable[off : off+inodeSize])
+}
+
+// alloc reserves n blocks after the ones in use.
+func (w *ext4Writer) alloc(n uint32) (uint32, error) {
+	start := w.next
+	if uint64(start)+uint64(n) > w.limit {
+		if w.maxSize > 0 {
+			return 0, w.sizeErr()
+		}
+		return 0, fmt.Errorf("the image would pass ext4's 16 TiB limit for 4 KiB blocks without the 64bit feature")
+	}
+	w.next += n
+	return start, nil
+}
+
+// initInode gives in its type, metadata and extended attributes (an
+// xattr block, when they need one, is written now).
+func (w *ext4Writer) initInode(in inode, typ uint16, m *meta) (inode, error) {
+	in.setMeta(typ, m)
+	xs, err := ext4Xattrs(m.xattrs)
+	if err != nil {
+		return nil, err
+	}
+	blk, err := in.setXattrs(xs)
+	if err != nil || blk == nil {
+		return in, err
+	}
+	b, err := w.alloc(1)
+	if err != nil {
+		return nil, err
+	}
+	in.setXattrBlock(b)
+	in.addBlocks(1)
+	return in, w.bw.write(b, blk)
+}
+
+// create makes a new inode for p of type typ, with an entry in p's
+// directory.
+func (w *ext4Writer) create(p string, typ uint16, ft byte, m *meta) (uint32, inode, error) {
+	parent, name := w.dirOf[path.Dir(p)], path.Base(p)
+	if parent == nil {
+		return 0, nil, fmt.Errorf("%s: parent directory not written first", safetext.Escape(p))
+	}
+	if len(name) > 255 {
+		return 0, nil, fmt.Errorf("%s: name longer than ext4's 255 bytes", safetext.Escape(p))
+	}
+	ino := uint32(len(w.itable)/inodeSize) + 1
+	if ino == 0 {
+		return 0, nil, fmt.Errorf("%s: more than 2^32 inodes", safetext.Escape(p))
+	}
+	w.itable = append(w.itable, zeroBlock[:inodeSize]...)
+	in, err := w.initInode(w.inode(ino), typ, m)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", safetext.Escape(p), err)
+	}
+	in.setLinks(1)
+	parent.add(name, ino, ft)
+	return ino, in, nil
+}
+
+func (w *ext4Writer) dir(p string, m *meta) error {
+	ino, _, err := w.create(p, sIFDIR, ftDir, m)
 	if err != nil {
 		return err
 	}
-	if set != nil {
-		set(h)
+	d := newExt4Dir(ino, w.dirOf[path.Dir(p)].ino)
+	w.dirs = append(w.dirs, d)
+	w.dirOf[p] = d
+	return nil
+}
+
+// maxSymlink is the longest symlink target Linux accepts (PATH_MAX less
+// the NUL).
+const maxSymlink = blockSize - 1
+
+func (w *ext4Writer) symlink(p, target string, m *meta) error {
+	if len(target) > maxSymlink {
+		return fmt.Errorf("%s: symlink target longer than %d bytes", safetext.Escape(p), maxSymlink)
 	}
-	return s.tw.WriteHeader(h)
-}
-
-func (s *tarSink) dir(p string, m *meta) error {
-	return s.write(p+"/", tar.TypeDir, m, nil)
-}
-
-func (s *tarSink) symlink(p, target string, m *meta) error {
-	return s.write(p, tar.TypeSymlink, m, func(h *tar.Header) { h.Linkname = target })
-}
-
-func (s *tarSink) fifo(p string, m *meta) error {
-	return s.write(p, tar.TypeFifo, m, nil)
-}
-
-// maxExt4File is the largest file tar2ext4 writes correctly: it gives a
-// file at most one block of extents (340 of 32768 blocks each); past
-// that it writes extents e2fsck calls invalid.
-const maxExt4File = 340 * 32768 * 4096
-
-func (s *tarSink) file(p string, m *meta, size int64, r io.Reader) error {
-	if size > maxExt4File {
-		return fmt.Errorf("%s is %d GiB, more than the %d GiB a file in silo's ext4 images may have (the namespace backend can run it)", safetext.Escape(p), size>>30, maxExt4File>>30)
-	}
-	if err := s.write(p, tar.TypeReg, m, func(h *tar.Header) { h.Size = size }); err != nil {
+	_, in, err := w.create(p, sIFLNK, ftLnk, m)
+	if err != nil {
 		return err
 	}
-	n, err := io.Copy(s.tw, r)
-	if err == nil && n != size {
-		err = fmt.Errorf("%s: %d bytes of %d", safetext.Escape(p), n, size)
+	in.setSize(int64(len(target)))
+	if len(target) < 60 { // a fast symlink: the target sits in i_block
+		copy(in[40:100], target)
+		return nil
+	}
+	b, err := w.alloc(1)
+	if err != nil {
+		return err
+	}
+	if _, err := in.setExtents(b, 1, 0); err != nil {
+		return err
+	}
+	return w.bw.write(b, []byte(target))
+}
+
+func (w *ext4Writer) fifo(p string, m *meta) error {
+	_, _, err := w.create(p, sIFIFO, ftFifo, m)
+	return err
+}
+
+// device writes a character (or block) device node. emit never asks for
+// one (layers may not create devices), but the format is kept whole.
+func (w *ext4Writer) device(p string, m *meta, char bool, major, minor uint32) error {
+	typ, ft := uint16(sIFBLK), byte(ftBlk)
+	if char {
+		typ, ft = sIFCHR, ftChr
+	}
+	_, in, err := w.create(p, typ, ft, m)
+	if err != nil {
+		return err
+	}
+	in.setDevice(major, minor)
+	return nil
+}
+
+func (w *ext4Writer) file(p string, m *meta, size int64, r io.Reader) error {
+	ino, in, err := w.create(p, sIFREG, ftReg, m)
+	if err != nil {
+		return err
+	}
+	nb := (uint64(size) + blockSize - 1) / blockSize
+	if nb >= w.limit {
+		return w.sizeErrOr(fmt.Errorf("%s: %d bytes is too large for the image", safetext.Escape(p), size))
+	}
+	n := uint32(nb)
+	start, err := w.alloc(n + leafBlocks(n))
+	if err != nil {
+		return err
+	}
+	leaves, err := in.setExtents(start, n, start+n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", safetext.Escape(p), err)
+	}
+	in.setSize(size)
+	if err := w.copyData(p, start, size, r); err != nil {
+		return err
+	}
+	w.lastFile, w.lastIno = p, ino
+	return w.bw.write(start+n, leaves)
+}
+
+// sizeErrOr is the size limit error when there is a limit, else err.
+func (w *ext4Writer) sizeErrOr(err error) error {
+	if w.maxSize > 0 {
+		return w.sizeErr()
 	}
 	return err
 }
 
-func (s *tarSink) link(p, target string) error {
-	return s.tw.WriteHeader(&tar.Header{
-		Name: p, Typeflag: tar.TypeLink, Linkname: target,
-		ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
-	})
-}
-
-// sparseFile is the io.ReadWriteSeeker tar2ext4 writes to. Whole blocks of
-// zeros are skipped instead of written, leaving holes.
-type sparseFile struct {
-	f        *os.File
-	off, end int64
-}
-
-const sparseBlock = 4096
-
-var zeroBlock [sparseBlock]byte
-
-func (s *sparseFile) Write(b []byte) (int, error) {
-	n := 0
-	runStart, runOff := -1, int64(0) // pending run of non-zero data
-	flush := func(end int) error {
-		if runStart < 0 {
-			return nil
+// copyData streams size bytes of r into the blocks from start.
+func (w *ext4Writer) copyData(p string, start uint32, size int64, r io.Reader) error {
+	blk := start
+	for done := int64(0); done < size; {
+		b := w.buf[:min(int64(len(w.buf)), size-done)]
+		n, err := io.ReadFull(r, b)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("%s: %d bytes of %d", safetext.Escape(p), done+int64(n), size)
 		}
-		_, err := s.f.WriteAt(b[runStart:end], runOff)
-		runStart = -1
-		return err
-	}
-	for n < len(b) {
-		k := min(len(b)-n, sparseBlock-int(s.off%sparseBlock))
-		if bytes.Equal(b[n:n+k], zeroBlock[:k]) {
-			if err := flush(n); err != nil {
-				return n, err
-			}
-		} else if runStart < 0 {
-			runStart, runOff = n, s.off
+		if err != nil {
+			return fmt.Errorf("%s: %w", safetext.Escape(p), err)
 		}
-		s.off += int64(k)
-		s.end = max(s.end, s.off)
-		n += k
+		if err := w.bw.write(blk, b); err != nil {
+			return err
+		}
+		blk += uint32(len(b) / blockSize) // only the last piece is short
+		done += int64(n)
 	}
-	return n, flush(n)
+	return nil
 }
 
-func (s *sparseFile) Read(b []byte) (int, error) {
-	if s.off >= s.end {
-		return 0, io.EOF
+func (w *ext4Writer) link(p, target string) error {
+	if target != w.lastFile {
+		return fmt.Errorf("%s: hardlink to %s, which is not the file just written", safetext.Escape(p), safetext.Escape(target))
 	}
-	b = b[:min(int64(len(b)), s.end-s.off)]
-	n, err := s.f.ReadAt(b, s.off)
-	if err == io.EOF { // a hole at the end, not yet truncated to size
-		clear(b[n:])
-		n, err = len(b), nil
+	parent := w.dirOf[path.Dir(p)]
+	if parent == nil {
+		return fmt.Errorf("%s: parent directory not written first", safetext.Escape(p))
 	}
-	s.off += int64(n)
-	return n, err
+	in := w.inode(w.lastIno)
+	if in.links() >= linkMax {
+		return fmt.Errorf("%s: more than %d hardlinks to %s", safetext.Escape(p), linkMax, safetext.Escape(target))
+	}
+	in.setLinks(in.links() + 1)
+	parent.add(path.Base(p), w.lastIno, ftReg)
+	return nil
 }
-
-func (s *sparseFile) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += s.off
-	case io.SeekEnd:
-		offset += s.end
-	default:
-		return 0, fmt.Errorf("seek: bad whence %d", whence)
-	}
-	if offset < 0 {
-		return 0, fmt.Errorf("seek: negative offset")
-	}
-	s.off = offset
-	return offset, nil
-}
-
-// finish gives the file its full size, holes included.
-func (s *sparseFile) finish() error { return s.f.Truncate(s.end) }
