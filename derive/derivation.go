@@ -17,7 +17,7 @@ const Version = 3
 // same inputs hash the same on every host.
 type Derivation struct {
 	Version  int    `json:"version"`
-	Type     string `json:"type"`     // "rootfs", "initfs"
+	Type     string `json:"type"`     // "rootfs", "initfs", "step"
 	Platform string `json:"platform"` // "linux/amd64"
 	// Layers are the OCI digests of the layer blobs, bottom first.
 	Layers []string `json:"layers"`
@@ -33,6 +33,12 @@ type Derivation struct {
 	// output is made from, in a fixed order the type defines (an initfs:
 	// the kernel entry, then the agent binary).
 	Inputs []string `json:"inputs,omitempty"`
+	// Argv, Env and Network are a build step's command, the environment
+	// it ran with and its network policy (canonical text); empty for
+	// other types.
+	Argv    []string `json:"argv,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	Network string   `json:"network,omitempty"`
 }
 
 // Canonical is the byte string Hash hashes.

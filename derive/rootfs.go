@@ -46,6 +46,12 @@ type RootfsOptions struct {
 	Pull bool
 	// OCI options for the pull, if one is needed.
 	OCI oci.Options
+	// Digest, when set, pins the image's manifest digest (silo.lock): the
+	// image is looked up by it, pulled by it when missing (never by the
+	// tag), and an image that does not have it is refused.
+	Digest string
+	// Steps are build steps' layers stacked on the image's, bottom first.
+	Steps []StepLayer
 }
 
 // RootfsResult is a realised rootfs.
@@ -71,13 +77,49 @@ func Rootfs(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (
 		plat = *o.Platform
 	}
 	o.OCI.Platform = &plat
+	res, err := ResolveImage(ctx, st, ref, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.Format == 0 {
+		o.Format = FormatExt4
+	}
+	if o.Format&FormatExt4 != 0 {
+		if res.Ext4, err = realiseWith(st, res.Image, o.Steps, "ext4", o.SizeMB, o.MaxMB); err != nil {
+			return nil, err
+		}
+	}
+	if o.Format&FormatDir != 0 {
+		if res.Dir, err = realiseWith(st, res.Image, o.Steps, "dir", 0, o.MaxMB); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// ResolveImage finds the image of ref (pinned to o.Digest when set),
+// pulling it when the store does not have it or o.Pull asks; it
+// assembles nothing (Format and Steps are not used).
+func ResolveImage(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (*RootfsResult, error) {
+	plat := oci.DefaultPlatform()
+	if o.Platform != nil {
+		plat = *o.Platform
+	}
+	o.OCI.Platform = &plat
 	res := &RootfsResult{}
 	var err error
-	if !o.Pull {
+	switch {
+	case o.Digest != "" && !o.Pull:
+		res.Image, res.ImageEntry, err = oci.LookupDigest(st, o.Digest, plat)
+	case !o.Pull:
 		res.Image, res.ImageEntry, err = oci.Lookup(st, ref, plat)
 	}
 	if o.Pull || errors.Is(err, store.ErrNotFound) {
-		p, perr := oci.Pull(ctx, st, ref, o.OCI)
+		pref := ref
+		if o.Digest != "" {
+			pref = oci.PinnedReference(ref, o.Digest)
+		}
+		p, perr := oci.Pull(ctx, st, pref, o.OCI)
 		if perr != nil {
 			return nil, perr
 		}
@@ -86,18 +128,8 @@ func Rootfs(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if o.Format == 0 {
-		o.Format = FormatExt4
-	}
-	if o.Format&FormatExt4 != 0 {
-		if res.Ext4, err = realise(st, res.Image, "ext4", o.SizeMB, o.MaxMB); err != nil {
-			return nil, err
-		}
-	}
-	if o.Format&FormatDir != 0 {
-		if res.Dir, err = realise(st, res.Image, "dir", 0, o.MaxMB); err != nil {
-			return nil, err
-		}
+	if o.Digest != "" && res.Image.Digest != o.Digest {
+		return nil, fmt.Errorf("%s is now %s, not the locked %s: the locked image can no longer be pulled from there (run silo pull --update to lock the new one)", ref, res.Image.Digest, o.Digest)
 	}
 	return res, nil
 }
@@ -111,10 +143,17 @@ func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
 	return d
 }
 
-// realise finds the rootfs derivation's output in the store or builds it.
-func realise(st *store.Store, im *oci.Image, format string, sizeMB, maxMB int64) (*store.Entry, error) {
-	d := RootfsDerivation(im, format, sizeMB)
-	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, d, tmp, maxMB<<20) })
+// StepRootfs is the rootfs of im with the steps' layers on top, in format
+// ("dir" or "ext4"), from the store or assembled.
+func StepRootfs(st *store.Store, im *oci.Image, steps []StepLayer, format string, maxMB int64) (*store.Entry, error) {
+	return realiseWith(st, im, steps, format, 0, maxMB)
+}
+
+// realiseWith is realise for the image's layers plus the build steps'
+// layers on top.
+func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format string, sizeMB, maxMB int64) (*store.Entry, error) {
+	d := StepRootfsDerivation(im, steps, format, sizeMB)
+	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, steps, d, tmp, maxMB<<20) })
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}
@@ -122,10 +161,14 @@ func realise(st *store.Store, im *oci.Image, format string, sizeMB, maxMB int64)
 }
 
 // build assembles the rootfs in the staging directory tmp.
-func build(st *store.Store, im *oci.Image, d *Derivation, tmp string, maxContent int64) (*Output, error) {
-	layers := make([]rfs.Layer, len(im.Layers))
-	refs := make([]string, len(im.Layers))
-	for i, l := range im.Layers {
+func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp string, maxContent int64) (*Output, error) {
+	all := append([]oci.Layer(nil), im.Layers...)
+	for _, s := range steps {
+		all = append(all, oci.Layer{Digest: s.DiffID, DiffID: s.DiffID, Entry: s.Entry})
+	}
+	layers := make([]rfs.Layer, len(all))
+	refs := make([]string, len(all))
+	for i, l := range all {
 		e, err := st.Use(l.Entry)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w (pull the image again)", l.Digest, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/netproxy"
@@ -75,6 +76,15 @@ type Plan struct {
 	// ImageArgs replace the image's command after its entrypoint when
 	// Spec.Argv is left to the image (a tool without shims, an image).
 	ImageArgs []string
+
+	// Digest pins the image's manifest digest (silo.lock); "" uses what
+	// the reference resolves to.
+	Digest string
+	// Steps are the build steps' layers the rootfs stacks on the image's.
+	Steps []derive.StepLayer
+	// Install runs with the policy's installAllow on top of allow (a
+	// build step).
+	Install bool
 
 	env  EnvOptions
 	warn io.Writer

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm"
@@ -30,7 +31,11 @@ type Options struct {
 // once, then Close it.
 type Sandbox struct {
 	// Spec is the complete spec the backend runs.
-	Spec    *vm.Spec
+	Spec *vm.Spec
+	// Image is the image the rootfs was made from; Rootfs the rootfs
+	// entry the backend boots.
+	Image   *oci.Image
+	Rootfs  *store.Entry
 	backend vm.Backend
 	home    string
 	proxy   io.Closer
@@ -46,10 +51,12 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	spec := p.Spec
 	spec.Stdin, spec.Stdout, spec.Stderr = orEmpty(spec.Stdin), orDiscard(spec.Stdout), orDiscard(spec.Stderr)
 	need := b.Needs()
-	cfg, err := p.rootfs(ctx, st, need, o, &spec)
+	res, err := p.rootfs(ctx, st, need, o, &spec)
 	if err != nil {
 		return nil, err
 	}
+	c := res.Config()
+	cfg := &imageConfig{Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd}
 	if need.Kernel {
 		rt, err := kernel.Ensure(st, o.Agent)
 		if err != nil {
@@ -73,13 +80,16 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	if err := p.openCaches(&spec); err != nil {
 		return nil, err
 	}
-	s := &Sandbox{Spec: &spec, backend: b, home: o.Home}
-	if p.Network.Enabled(false) {
+	s := &Sandbox{Spec: &spec, backend: b, home: o.Home, Image: res.Image, Rootfs: res.Dir}
+	if res.Dir == nil {
+		s.Rootfs = res.Ext4
+	}
+	if p.Network.Enabled(p.Install) {
 		name := "image"
 		if p.Tool != nil {
 			name = p.Tool.Name
 		}
-		px := netproxy.New(p.Network, netproxy.WithTool(name))
+		px := netproxy.New(p.Network, netproxy.WithTool(name), netproxy.WithInstall(p.Install))
 		spec.Proxy, s.proxy = px, px
 	}
 	return s, nil
@@ -88,8 +98,9 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 // rootfs finds (or pulls and builds) the rootfs of the plan's image in the
 // form the backend boots, fills it into spec and returns the image's
 // config.
-func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Options, spec *vm.Spec) (*imageConfig, error) {
+func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Options, spec *vm.Spec) (*derive.RootfsResult, error) {
 	ro := o.Rootfs
+	ro.Digest, ro.Steps = p.Digest, p.Steps
 	ro.Format, ro.MaxMB = derive.FormatExt4, lock.DefaultRootfsSizeMB
 	if need.RootfsDir {
 		ro.Format = derive.FormatDir
@@ -106,8 +117,7 @@ func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Opt
 	} else {
 		spec.RootfsImage = res.Ext4.Path
 	}
-	c := res.Config()
-	return &imageConfig{Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd}, nil
+	return res, nil
 }
 
 // imageConfig is what a run takes from the image's config.

@@ -217,17 +217,28 @@ func TestContractExcludedPaths(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(ws, "node_modules")); !os.IsNotExist(err) {
 			t.Errorf("node_modules made inside is visible on the host (%v)", err)
 		}
-		// A host node_modules is hidden inside, and kept.
+		// A host node_modules is hidden inside, and kept; the sandbox's
+		// own, made by the run before, persists.
 		writeFile(t, filepath.Join(ws, "node_modules/host.js"), "host\n")
 		out = s.sh(t, ws, "ls -A node_modules; echo sandbox > node_modules/new.js")
-		if out != "" {
-			t.Errorf("the host's node_modules is visible inside: %q", out)
+		if out != "left-pad\n" {
+			t.Errorf("inside, node_modules holds %q: want the sandbox's own from the run before, not the host's", out)
 		}
 		if got := readFile(filepath.Join(ws, "node_modules/host.js")); got != "host\n" {
 			t.Errorf("host node_modules changed: %q", got)
 		}
 		if _, err := os.Lstat(filepath.Join(ws, "node_modules/new.js")); !os.IsNotExist(err) {
 			t.Errorf("a file written in the excluded directory reached the host (%v)", err)
+		}
+		// silo clean drops the sandbox's own node_modules, not the host's.
+		if r := s.silo(t, ws, nil, nil, "clean"); r.Code != 0 {
+			t.Fatalf("silo clean: %d %s", r.Code, r.Stderr)
+		}
+		if out := s.sh(t, ws, "ls -A node_modules"); out != "" {
+			t.Errorf("after silo clean, node_modules holds %q", out)
+		}
+		if got := readFile(filepath.Join(ws, "node_modules/host.js")); got != "host\n" {
+			t.Errorf("silo clean changed the host's node_modules: %q", got)
 		}
 	})
 }

@@ -72,6 +72,19 @@ type Spec struct {
 	// that cannot share them refuses the run and says why; it never drops
 	// one silently.
 	Mounts []Mount
+	// ExcludeDirs back the Exclude paths, index for index: host
+	// directories kept between runs (the project's node_modules of the
+	// sandbox's own), shared like Mounts. A missing or "" one is the
+	// sandbox's own scratch, empty at every start.
+	ExcludeDirs []string
+	// Capture, when set, makes the run a build: once the command exits 0
+	// the agent captures what it changed outside the workspace, and under
+	// the excluded paths, as one normalized OCI layer tar (proto.Capture),
+	// and Capture reads it. A Capture error is the run's error.
+	Capture func(io.Reader) error
+	// CaptureEpoch is SOURCE_DATE_EPOCH of a build: no captured mtime is
+	// later.
+	CaptureEpoch int64
 
 	// Network is what the sandbox may reach.
 	Network NetworkPolicy
@@ -101,6 +114,19 @@ type Spec struct {
 	BootTimeout time.Duration
 	// Timing, when non-nil, receives the phases of the run.
 	Timing *Timing
+}
+
+// Shared is every host directory the backend shares with the sandbox, in
+// the order the agent finds them (Layout.Mounts/i): the Mounts, then the
+// ExcludeDirs that are set.
+func (s *Spec) Shared() []Mount {
+	out := append([]Mount(nil), s.Mounts...)
+	for _, d := range s.ExcludeDirs {
+		if d != "" {
+			out = append(out, Mount{Host: d})
+		}
+	}
+	return out
 }
 
 // Mount is a host directory shown read-write at Guest inside.

@@ -35,9 +35,11 @@ type Globals struct {
 	HangTimeout time.Duration `name:"hang-timeout" env:"SILO_VM_HANG_TIMEOUT" hidden:"" help:"How long a VM may go without a heartbeat."`
 	VMDebug     bool          `name:"vm-debug" env:"SILO_VM_DEBUG" hidden:"" help:"Show a VM's console on stderr."`
 	FuseDevice  string        `name:"fuse-device" env:"SILO_FUSE_DEVICE" hidden:"" help:"The FUSE device namespace sandboxes get (default /dev/fuse): a node you may open where /dev/fuse is root-only."`
+	Locked      bool          `name:"locked" env:"SILO_LOCKED" help:"Refuse any change to the project's silo.lock (for CI): a changed silo.toml or build input is an error."`
 
 	home  string // resolved Home
 	agent string // resolved Agent
+	wd    string // the working directory, for commands that need it
 }
 
 // resolve turns the flags into what the commands use: the absolute home
@@ -84,6 +86,10 @@ type CLI struct {
 	Exec    ExecCmd    `cmd:"" help:"Run any command in a tool's sandbox."`
 	Shell   ShellCmd   `cmd:"" help:"Open an interactive shell in a tool's sandbox."`
 	Lsp     LspCmd     `cmd:"" help:"Run a tool's language server in its sandbox, for an editor (LSP on stdin/stdout)."`
+	Build   BuildCmd   `cmd:"" help:"Run a command in a tool's sandbox and keep what it changed, for every later run (silo.lock)."`
+	Rebuild RebuildCmd `cmd:"" help:"Run a tool's build steps again."`
+	Pull    PullCmd    `cmd:"" help:"Make the store match the project's silo.lock: images by digest, builds from their inputs."`
+	Clean   CleanCmd   `cmd:"" help:"Remove the sandbox's own excluded directories (node_modules, .venv) kept for this project."`
 	Image   ImageCmd   `cmd:"" help:"Pull, list, inspect and remove OCI images."`
 	Config  ConfigCmd  `cmd:"" help:"Show the effective configuration and where it came from."`
 	Store   StoreCmd   `cmd:"" help:"Low-level store operations."`

@@ -199,6 +199,9 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	if err != nil {
 		return err
 	}
+	if err := applyLock(g, cfg, st, backend, plan, req); err != nil {
+		return err
+	}
 	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
 		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle}}})
 	if err != nil {

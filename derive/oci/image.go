@@ -224,3 +224,25 @@ type nopProgress struct{}
 func (nopProgress) Start(string, int64)        {}
 func (nopProgress) Update(string, int64)       {}
 func (nopProgress) Finish(string, bool, error) {}
+
+// LookupDigest returns the image whose manifest digest is dgst (for p),
+// from the store alone, or an error matching store.ErrNotFound.
+func LookupDigest(st *store.Store, dgst string, p v1.Platform) (*Image, *store.Entry, error) {
+	e, err := st.Realisation(digestKey(dgst, p))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ReadImage(st, e.Name)
+}
+
+// PinnedReference is ref pinned to the manifest digest dgst, for a pull
+// that must not follow a moved tag: "name@sha256:…" for a registry; a
+// local source (a layout, an archive) is named as it is, and the caller
+// checks the digest it gets.
+func PinnedReference(ref, dgst string) string {
+	r, err := ParseReference(ref)
+	if err != nil || r.Transport != Registry || r.ref == nil {
+		return ref
+	}
+	return r.ref.Context().Name() + "@" + dgst
+}

@@ -28,6 +28,16 @@
 //	                     JSON object a line, capped in size (one older
 //	                     file, refusals.jsonl.1, is kept)
 //	  runtime/gc-policy  when the [cache] policy's rootfs eviction last ran
+//	  builds.lock        the user's global build steps (silo build --global),
+//	                     in silo.lock's format
+//	  excludes/<project>/<path>
+//	                     the sandbox's own content of each mount.exclude
+//	                     path of a project (its node_modules, .venv), kept
+//	                     between runs, seeded from the project's build, and
+//	                     removed by silo clean; <path>.seed records the
+//	                     build layer it was seeded from
+//	  runtime/inputs.json
+//	                     build inputs' content hashes, cached by stat data
 //
 // The home is the user's alone (Secure): mode 0700, and refused when
 // another user owns it. No sandbox ever sees any of it: the namespace backend shows the sandbox
@@ -36,6 +46,8 @@
 package home
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +55,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -123,6 +136,34 @@ func (d Dir) GlobalConfig() string { return d.join("config.toml") }
 
 // UserProject is the user-wide project defaults, silo.toml.
 func (d Dir) UserProject() string { return d.join("silo.toml") }
+
+// GlobalBuilds is the user's global build steps, in silo.lock's format.
+func (d Dir) GlobalBuilds() string { return d.join("builds.lock") }
+
+// Excludes is the directory of a project's kept mount.exclude paths; the
+// project is named by its workspace's absolute path.
+func (d Dir) Excludes(workspace string) string {
+	return d.join("excludes", ProjectKey(workspace))
+}
+
+// InputHashes is the cache of build inputs' content hashes.
+func (d Dir) InputHashes() string { return d.join("runtime", "inputs.json") }
+
+// ProjectKey names a project's area under the home: its base name, for
+// people, and a hash of its path, so that two projects never share one.
+func ProjectKey(workspace string) string {
+	sum := sha256.Sum256([]byte(workspace))
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r) {
+			return r
+		}
+		return '_'
+	}, filepath.Base(workspace))
+	if len(base) > 32 {
+		base = base[:32]
+	}
+	return strings.TrimLeft(base, ".") + "-" + hex.EncodeToString(sum[:8])
+}
 
 func (d Dir) join(parts ...string) string {
 	return filepath.Join(append([]string{string(d)}, parts...)...)

@@ -24,7 +24,10 @@ const cacheTimeout = time.Second
 // filterOptions are what mountFilter needs besides the paths.
 type filterOptions struct {
 	protected, exclude []string
-	readOnly           bool
+	// excludeDirs back the excluded paths, index for index, when set: the
+	// host's kept directories; else each gets a new one under scratch.
+	excludeDirs []string
+	readOnly    bool
 }
 
 // filter is a mounted workspace filter.
@@ -55,6 +58,9 @@ func mountFilter(workspace, scratch, dst string, o filterOptions) (*filter, erro
 	}
 	for i, e := range w.pol.excludes {
 		dir := filepath.Join(scratch, strconv.Itoa(i))
+		if i < len(o.excludeDirs) && o.excludeDirs[i] != "" {
+			dir = o.excludeDirs[i]
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("mount.exclude %q: %w", e, err)
 		}

@@ -17,8 +17,9 @@ import (
 // sandboxFS is the sandbox's filesystem once built: what cleanup must undo
 // on the host's workspace.
 type sandboxFS struct {
-	filter  *filter // the workspace filter, once mounted
-	wsMount string  // where the filter is mounted: under the new root, then /workspace
+	filter  *filter  // the workspace filter, once mounted
+	wsMount string   // where the filter is mounted: under the new root, then /workspace
+	upper   *os.File // the overlay's upper layer, kept open for a build's capture
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -34,6 +35,13 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		return nil, err
 	}
 	fs := &sandboxFS{}
+	if s.Capture != nil {
+		// Opened before the root is entered: the capture reads it through
+		// /proc/self/fd once the old root is gone.
+		if fs.upper, err = os.Open(filepath.Join(l.Scratch, "upper")); err != nil {
+			return nil, fmt.Errorf("open the build's upper layer: %w", err)
+		}
+	}
 	if err := fs.workspace(l, root, s); err != nil {
 		fs.cleanup()
 		return nil, err
@@ -96,7 +104,7 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 		return fmt.Errorf("make %s: %w", workdir(s), err)
 	}
 	f, err := mountFilter(l.Workspace, filepath.Join(l.Scratch, "exclude"), dst,
-		filterOptions{protected: s.Protected, exclude: s.Exclude, readOnly: s.ReadOnly})
+		filterOptions{protected: s.Protected, exclude: s.Exclude, excludeDirs: excludeSources(l, s), readOnly: s.ReadOnly})
 	if err != nil {
 		return err
 	}
@@ -105,6 +113,19 @@ func (fs *sandboxFS) workspace(l Layout, root string, s *proto.Spec) error {
 		_ = unix.Unmount("/dev/fuse", unix.MNT_DETACH)
 	}
 	return nil
+}
+
+// excludeSources is the directory backing each excluded path when it is
+// the host's kept one the backend shared (ExcludeMounts); "" for the
+// sandbox's own scratch.
+func excludeSources(l Layout, s *proto.Spec) []string {
+	srcs := make([]string, len(s.Exclude))
+	for i := range s.Exclude {
+		if i < len(s.ExcludeMounts) && s.ExcludeMounts[i] >= 0 && l.Mounts != "" {
+			srcs[i] = filepath.Join(l.Mounts, strconv.Itoa(s.ExcludeMounts[i]))
+		}
+	}
+	return srcs
 }
 
 // workdir is where the workspace appears inside.

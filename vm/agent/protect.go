@@ -11,6 +11,9 @@ import (
 
 // cleanup detaches the workspace filter.
 func (fs *sandboxFS) cleanup() {
+	if fs.upper != nil {
+		fs.upper.Close()
+	}
 	if fs.filter != nil {
 		fs.filter.unmount(fs.wsMount)
 	}

@@ -53,6 +53,11 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		return 127, nil
 	}
 	code := a.relay(c, stdout, stderr)
+	if s.Capture != nil && code == 0 {
+		if err := a.capture(fs, s); err != nil {
+			return -1, err
+		}
+	}
 	if !a.layout.SharedKernel {
 		unix.Sync()
 	}

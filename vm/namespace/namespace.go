@@ -229,7 +229,7 @@ func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
 	}
 	a = append(a, loader...)
 	fd := firstMountFD
-	for i, m := range spec.Mounts {
+	for i, m := range spec.Shared() {
 		if m.Dir != nil {
 			// The directory silo opened, not its path: bwrap binds the
 			// open file and closes it, so the sandbox never holds it.

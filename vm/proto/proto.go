@@ -34,6 +34,10 @@ const (
 	// socket at SSHAgentSocket, opened by the agent; the host carries it
 	// to the user's SSH agent.
 	KindSSHAgent Kind = 'A'
+	// KindCapture carries a build's captured changes, opened by the agent
+	// once the command exited 0 and before it reports the exit: one
+	// normalized, uncompressed OCI layer tar (see Capture), then EOF.
+	KindCapture Kind = 'L'
 )
 
 // SSHAgentSocket is where the forwarded SSH agent listens inside the
@@ -100,6 +104,28 @@ type Spec struct {
 	SSHAgent bool `json:"sshAgent,omitempty"`
 	// Hostname is the sandbox's host name.
 	Hostname string `json:"hostname,omitempty"`
+	// ExcludeMounts backs exclude i with the backend's shared directory
+	// Layout.Mounts/ExcludeMounts[i] (kept by the host between runs)
+	// instead of scratch; -1, or an index past the list, means scratch.
+	ExcludeMounts []int `json:"excludeMounts,omitempty"`
+	// Capture, when set, makes the run a build: after the command exits 0
+	// the agent streams what it changed as a KindCapture stream.
+	Capture *Capture `json:"capture,omitempty"`
+}
+
+// Capture says what a build keeps. The agent writes one uncompressed OCI
+// layer: every change in the root's upper layer (outside the workspace),
+// then each excluded workspace path whole, under the workspace's guest
+// path and marked opaque. Entries come in sorted order per tree, owners
+// are numeric, mtimes are clamped to Epoch (SOURCE_DATE_EPOCH), deletions
+// are ".wh." whiteouts, opaque directories ".wh..wh..opq"; device nodes
+// and sockets are left out.
+type Capture struct {
+	// Epoch is SOURCE_DATE_EPOCH: no mtime in the layer is later.
+	Epoch int64 `json:"epoch"`
+	// Skip are guest paths not captured: mount points (/proc, /dev, the
+	// caches, the pass files), /tmp and the workspace.
+	Skip []string `json:"skip,omitempty"`
 }
 
 // File is a pass file: its content, shown read-only at Guest.

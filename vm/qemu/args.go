@@ -68,7 +68,7 @@ func (m *machine) args() ([]string, error) {
 			"-fsdev", "local,id=ws,security_model=none,path="+esc(m.spec.Workspace),
 			"-device", "virtio-9p-device,fsdev=ws,mount_tag="+wsTag)
 	}
-	mounts, err := mountArgs(m.spec.Mounts)
+	mounts, err := mountArgs(m.spec.Shared())
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (m *machine) kernelCmdline() []string {
 	if m.spec.Workspace != "" {
 		p.Workspace = wsTag
 	}
-	p.Mounts = len(m.spec.Mounts)
+	p.Mounts = len(m.spec.Shared())
 	c := append(baseCmdline(m.debug), p.Cmdline()...)
 	if m.spec.CPUs > 1 {
 		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s

@@ -106,7 +106,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	// A cache the VM cannot share fails the run before anything boots.
-	if _, err := mountArgs(spec.Mounts); err != nil {
+	if _, err := mountArgs(spec.Shared()); err != nil {
 		return -1, err
 	}
 	t0 := time.Now()

@@ -50,7 +50,7 @@ func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *vm.Spec) (exit i
 		return -1, fmt.Errorf("start the agent channel: %w", err)
 	}
 	defer mux.Close()
-	s := &session{mux: mux, spec: spec, start: time.Now()}
+	s := &session{mux: mux, spec: spec, start: time.Now(), captured: make(chan error, 1)}
 	if err := s.open(msg); err != nil {
 		return -1, err
 	}
@@ -69,6 +69,8 @@ type session struct {
 	output              sync.WaitGroup
 	term                *hostTerm
 	limits              streamLimits // zero: the defaults
+	captured            chan error   // a build's capture result
+	captureOnce         sync.Once
 }
 
 // open opens the four fixed streams and sends the spec.
@@ -160,6 +162,11 @@ func (s *session) loop(ctx context.Context, msgs <-chan *proto.Msg, readErr <-ch
 			case proto.TypeExit:
 				s.waitOutput()
 				s.spec.Timing.Mark("command", ready)
+				if s.spec.Capture != nil && m.Code == 0 {
+					if err := s.waitCapture(ctx); err != nil {
+						return -1, err
+					}
+				}
 				return m.Code, nil
 			case proto.TypeError:
 				return -1, fmt.Errorf("sandbox: %s", m.Error)
@@ -211,6 +218,22 @@ func (s *session) readControl(msgs chan<- *proto.Msg, errc chan<- error) {
 		case <-s.mux.CloseChan():
 			return
 		}
+	}
+}
+
+// waitCapture waits for the build's capture stream to be read and kept.
+func (s *session) waitCapture(ctx context.Context) error {
+	select {
+	case err := <-s.captured:
+		if err != nil {
+			return fmt.Errorf("keep the build's changes: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		s.kill()
+		return fmt.Errorf("sandbox stopped: %w", ctx.Err())
+	case <-s.mux.CloseChan():
+		return errors.New("the sandbox's agent hung up before it sent the build's changes")
 	}
 }
 
@@ -286,7 +309,32 @@ func wireSpec(spec *vm.Spec) (*proto.Spec, error) {
 		}
 		m.Files = append(m.Files, pf)
 	}
+	m.ExcludeMounts = excludeMounts(spec)
+	if spec.Capture != nil {
+		m.Capture = &proto.Capture{Epoch: spec.CaptureEpoch, Skip: slices.Clone(m.Mounts)}
+		for _, f := range m.Files {
+			m.Capture.Skip = append(m.Capture.Skip, f.Guest)
+		}
+	}
 	return m, nil
+}
+
+// excludeMounts is where the agent finds each excluded path's kept
+// directory among the shared ones (Spec.Shared), or -1 for scratch.
+func excludeMounts(spec *vm.Spec) []int {
+	if len(spec.ExcludeDirs) == 0 {
+		return nil
+	}
+	out := make([]int, len(spec.Exclude))
+	n := len(spec.Mounts)
+	for i := range out {
+		out[i] = -1
+		if i < len(spec.ExcludeDirs) && spec.ExcludeDirs[i] != "" {
+			out[i] = n
+			n++
+		}
+	}
+	return out
 }
 
 // ProxyEnv is the environment a sandbox gets when its policy allows some

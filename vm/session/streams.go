@@ -89,9 +89,28 @@ func (s *session) serveStream(c net.Conn, timeout time.Duration) {
 		s.spec.Proxy.ServeConn(c)
 	case proto.Kind(kind[0]) == proto.KindSSHAgent && s.spec.SSHAgent != "":
 		serveSSHAgent(c, s.spec.SSHAgent)
+	case proto.Kind(kind[0]) == proto.KindCapture && s.spec.Capture != nil:
+		s.serveCapture(c)
 	default:
 		c.Close()
 	}
+}
+
+// serveCapture hands the build's capture stream to Spec.Capture, once: a
+// second capture stream is refused.
+func (s *session) serveCapture(c net.Conn) {
+	defer c.Close()
+	s.captureOnce.Do(func() {
+		err := s.spec.Capture(c)
+		if err == nil {
+			// The agent closes the stream after the layer's end: anything
+			// more is not a layer the host asked for.
+			if n, _ := io.Copy(io.Discard, c); n > 0 {
+				err = fmt.Errorf("the agent sent %d bytes after the layer", n)
+			}
+		}
+		s.captured <- err
+	})
 }
 
 // serveSSHAgent carries one sandbox connection to the SSH agent at sock.

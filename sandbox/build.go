@@ -1,0 +1,467 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/derive/oci"
+	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/lock"
+	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
+	"github.com/silo-dev/silo/vm/kernel"
+)
+
+// StepDef is a build step as the user defined it: its scope, command and
+// the project files it may read.
+type StepDef struct {
+	Scope  string
+	Argv   []string
+	Inputs []string
+}
+
+// Mode says what resolving a tool may do.
+type Mode int
+
+// The modes of Builder.Resolve.
+const (
+	// ModeBuild builds what the store lacks, changed steps included.
+	ModeBuild Mode = iota
+	// ModeLocked refuses any change to the lock: a changed step is an
+	// error naming what changed.
+	ModeLocked
+	// ModeStatus builds and pulls nothing: it reports what is missing.
+	ModeStatus
+	// ModeRebuild runs every step again, found in the store or not.
+	ModeRebuild
+	// ModePull builds what the store lacks but changes nothing the lock
+	// says: a changed step is a problem reported, not rebuilt.
+	ModePull
+)
+
+// Builder resolves tools against a lock: the image pinned by digest, each
+// build step realised (found in the store, or run and captured), and the
+// rootfs that stacks them. `silo build`, `silo run` (through the lock),
+// `silo pull` and `silo status` all go through it.
+type Builder struct {
+	Config  *lock.Config
+	Store   *store.Store
+	Backend vm.Backend
+	Options Options
+	// Request carries the host side of a step's run (UserHome, streams,
+	// Warn, BootTimeout); its Tool, Args and Dir are the Builder's.
+	Request Request
+	// Progress receives one line per step built; nil prints nothing.
+	Progress io.Writer
+	// Pull asks the registry again for the tag (silo pull --update).
+	Pull bool
+
+	hasher *inputHasher
+}
+
+// Chain is a tool resolved: what the lock says for it, and what a run
+// boots.
+type Chain struct {
+	Lock  *lock.LockTool
+	Image *oci.Image
+	Steps []derive.StepLayer
+	// Entries are the store entries the lock pins (GC's indirect root).
+	Entries []string
+	// Changes say why the lock changed, one short phrase each.
+	Changes []string
+	// Problems are what ModeStatus found out of sync.
+	Problems []string
+	// Built counts the steps that ran.
+	Built int
+}
+
+// StepError is a build step whose command failed: silo exits with Code.
+type StepError struct {
+	Argv []string
+	Code int
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("build step %q exited with status %d; nothing was kept", strings.Join(e.Argv, " "), e.Code)
+}
+
+// workspace is the project directory the builder resolves for.
+func (b *Builder) workspace() string { return b.Config.Workspace() }
+
+func (b *Builder) hash(rel string, exclude []string) (string, error) {
+	if b.hasher == nil {
+		b.hasher = newInputHasher(home.Dir(b.Options.Home).InputHashes())
+	}
+	return b.hasher.hash(b.workspace(), rel, exclude)
+}
+
+// Close saves the input hash cache.
+func (b *Builder) Close() {
+	if b.hasher != nil {
+		b.hasher.save()
+	}
+}
+
+// Resolve resolves tool with the steps defs against old, its lock entry
+// (nil when it has none), doing what mode allows.
+func (b *Builder) Resolve(ctx context.Context, tool string, defs []StepDef, old *lock.LockTool, mode Mode) (*Chain, error) {
+	plan, err := NewPlan(b.Config, Request{Tool: tool, Dir: b.workspace(), UserHome: b.Request.UserHome})
+	if err != nil {
+		return nil, err
+	}
+	t := plan.Tool
+	c := &Chain{}
+	pin := ""
+	if old != nil && old.Image == t.Image && !b.Pull {
+		pin = old.Digest
+	} else if old != nil && old.Image != t.Image {
+		why := fmt.Sprintf("silo.toml's image of %s is %s, the lock's is %s", tool, t.Image, old.Image)
+		switch mode {
+		case ModeLocked:
+			return nil, fmt.Errorf("the lock is out of date: %s; run without --locked (or unset SILO_LOCKED) to update silo.lock", why)
+		case ModeStatus, ModePull:
+			c.Problems = append(c.Problems, why+" (silo run or silo pull --update updates the lock)")
+			return c, nil
+		}
+		c.Changes = append(c.Changes, why)
+	}
+	if mode == ModeStatus && pin != "" {
+		if _, _, err := oci.LookupDigest(b.Store, pin, oci.DefaultPlatform()); err != nil {
+			c.Problems = append(c.Problems, fmt.Sprintf("image %s is not in the store", shortDigest(pin)))
+			return c, nil
+		}
+	}
+	res, err := derive.ResolveImage(ctx, b.Store, t.Image, derive.RootfsOptions{Digest: pin, Pull: b.Pull, OCI: b.Options.Rootfs.OCI})
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", t.Image, err)
+	}
+	im := res.Image
+	c.Image = im
+	c.Entries = append(c.Entries, res.ImageEntry.Name)
+	c.Lock = &lock.LockTool{Image: t.Image, Digest: im.Digest, Platform: im.Platform}
+	if old != nil && pin == "" && old.Digest != im.Digest {
+		c.Changes = append(c.Changes, fmt.Sprintf("%s's image resolved to %s (was %s)", tool, shortDigest(im.Digest), shortDigest(old.Digest)))
+	}
+	parent := "image:" + im.Digest
+	for i, def := range defs {
+		var was *lock.LockStep
+		if old != nil && i < len(old.Steps) && slices.Equal(old.Steps[i].Argv, def.Argv) && old.Steps[i].Scope == def.Scope {
+			was = old.Steps[i]
+		}
+		ls, d, err := b.step(ctx, plan, c, i, def, was, parent, mode)
+		if err != nil {
+			return nil, err
+		}
+		if ls == nil { // ModeStatus: not built
+			return c, nil
+		}
+		c.Lock.Steps = append(c.Lock.Steps, ls)
+		parent = d.Hash().String()
+	}
+	if old != nil && len(old.Steps) != len(defs) {
+		c.Changes = append(c.Changes, fmt.Sprintf("%s has %d build steps (was %d)", tool, len(defs), len(old.Steps)))
+	}
+	c.Lock.Rootfs = derive.StepRootfsDerivation(im, c.Steps, "dir", 0).Hash().String()
+	if old != nil {
+		c.Lock.Kernel, c.Lock.Initfs = old.Kernel, old.Initfs
+	}
+	if b.Backend != nil && b.Backend.Needs().Kernel && mode != ModeStatus {
+		if rt, err := kernel.Ensure(b.Store, b.Options.Agent); err == nil {
+			c.Lock.Kernel, c.Lock.Initfs = rt.Kernel.ContentHash.String(), rt.Initfs.ContentHash.String()
+		}
+	}
+	return c, nil
+}
+
+// step resolves one step: its inputs hashed, its derivation, its layer
+// (found, or built when mode allows) and the rootfs after it.
+func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def StepDef, was *lock.LockStep, parent string, mode Mode) (*lock.LockStep, *derive.Derivation, error) {
+	t := plan.Tool
+	ls := &lock.LockStep{Scope: def.Scope, Argv: def.Argv}
+	for _, in := range def.Inputs {
+		h, err := b.hash(in, t.Exclude)
+		if err != nil {
+			return nil, nil, err
+		}
+		ls.Inputs = append(ls.Inputs, lock.LockInput{Path: in, Hash: h})
+	}
+	d := derive.StepDerivation(derive.Step{Platform: c.Image.Platform, Parent: parent, Argv: def.Argv, Env: stepEnv(t), Network: stepNetwork(t), Inputs: stepInputs(ls.Inputs)})
+	ls.Derivation = d.Hash().String()
+	changed := was != nil && was.Derivation != ls.Derivation
+	if changed || was == nil {
+		why := changeReason(t.Name, i, def, was, ls)
+		c.Changes = append(c.Changes, why)
+		if mode == ModeLocked {
+			return nil, nil, fmt.Errorf("the lock is out of date: %s; run without --locked (or unset SILO_LOCKED) to rebuild and update silo.lock", why)
+		}
+		if mode == ModeStatus || mode == ModePull {
+			c.Problems = append(c.Problems, why+" (silo run rebuilds it and updates the lock)")
+			return nil, nil, nil
+		}
+	}
+	e, err := derive.Lookup(b.Store, d)
+	switch {
+	case err == nil && mode != ModeRebuild:
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, nil, err
+	case mode == ModeStatus:
+		c.Problems = append(c.Problems, fmt.Sprintf("step %d (%s) is not built here", i+1, argvText(def.Argv)))
+		return nil, nil, nil
+	default:
+		if e, err = b.build(ctx, plan, c, i, def, d, mode == ModeRebuild && err == nil); err != nil {
+			return nil, nil, err
+		}
+		c.Built++
+	}
+	layer := derive.StepLayer{DiffID: e.Annotations["oci.diffID"], Entry: e.Name}
+	c.Steps = append(c.Steps, layer)
+	c.Entries = append(c.Entries, e.Name)
+	ls.Layer = layer.DiffID
+	if was != nil && !changed && was.Layer != ls.Layer {
+		c.Problems = append(c.Problems, fmt.Sprintf("step %d (%s) made a layer that differs from the lock's: it is not reproducible (silo build --check %s lists the paths)", i+1, argvText(def.Argv), t.Name))
+	}
+	rootfs, err := derive.StepRootfs(b.Store, c.Image, c.Steps, "dir", maxMB(t))
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Entries = append(c.Entries, rootfs.Name)
+	ls.Rootfs = rootfs.ContentHash.String()
+	return ls, d, nil
+}
+
+// build runs the step in a sandbox on the rootfs below it and keeps what
+// it captured under d. again replaces a stored output (silo rebuild).
+func (b *Builder) build(ctx context.Context, plan *Plan, c *Chain, i int, def StepDef, d *derive.Derivation, again bool) (*store.Entry, error) {
+	b.progress("silo: build %s step %d: %s", plan.Tool.Name, i+1, argvText(def.Argv))
+	run := func(w io.Writer) error { return b.runStep(ctx, plan, c, def, w) }
+	if again {
+		tmp, err := b.Store.MkTemp("rebuild-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := derive.WriteLayer(filepath.Join(tmp, "layer.tar"), run); err != nil {
+			return nil, err
+		}
+		e, err := derive.Lookup(b.Store, d)
+		return e, err
+	}
+	e, _, err := derive.RealiseStep(b.Store, d, run)
+	return e, err
+}
+
+// runStep runs one step: a workspace that holds only its inputs, the
+// excluded paths seeded from the steps below, the install network, and
+// the capture written to w.
+func (b *Builder) runStep(ctx context.Context, base *Plan, c *Chain, def StepDef, w io.Writer) error {
+	tmp, err := b.Store.MkTemp("step-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(tmp)
+	ws := filepath.Join(tmp, "workspace")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		return err
+	}
+	t := base.Tool
+	if err := copyInputs(b.workspace(), ws, def.Inputs, t.Exclude); err != nil {
+		return err
+	}
+	p := *base
+	p.Spec.Workspace, p.Spec.Cwd, p.Spec.Argv = ws, ".", def.Argv
+	p.Spec.PassFiles, p.Spec.SSHAgent, p.Spec.Ports = nil, "", nil
+	p.Spec.Stdin, p.Spec.Stdout, p.Spec.Stderr = nil, b.Request.Stdout, b.Request.Stderr
+	p.Spec.BootTimeout = b.Request.BootTimeout
+	p.Digest, p.Steps, p.Install = c.Image.Digest, slices.Clone(c.Steps), true
+	p.env.Tool = maps.Clone(t.Env)
+	if p.env.Tool == nil {
+		p.env.Tool = map[string]string{}
+	}
+	p.env.Tool["SOURCE_DATE_EPOCH"] = strconv.Itoa(derive.SourceDateEpoch)
+	p.env.Pass = nil
+	pol := t.Network
+	pol.Allow = append(slices.Clone(pol.Allow), pol.InstallAllow...)
+	p.Network, p.Spec.Network = pol, pol
+	wd := strings.TrimPrefix(workdirOf(&p.Spec), "/")
+	p.Spec.ExcludeDirs = nil
+	for i, ex := range t.Exclude {
+		dir := filepath.Join(tmp, "exclude", strconv.Itoa(i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if _, err := seedFromLayers(b.Store, c.Steps, wd, ex, dir); err != nil {
+			return err
+		}
+		p.Spec.ExcludeDirs = append(p.Spec.ExcludeDirs, dir)
+	}
+	sb, err := p.Prepare(ctx, b.Store, b.Backend, b.Options)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	sb.Spec.CaptureEpoch = derive.SourceDateEpoch
+	sb.Spec.Capture = func(r io.Reader) error {
+		_, err := io.Copy(w, r)
+		return err
+	}
+	code, err := sb.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &StepError{Argv: def.Argv, Code: code}
+	}
+	b.dropped(ws, def.Inputs, t.Exclude)
+	return nil
+}
+
+// dropped says which paths the step wrote in its workspace that are not
+// kept (only what is outside it, and under the excluded paths, is).
+func (b *Builder) dropped(ws string, inputs, exclude []string) {
+	ents, err := os.ReadDir(ws)
+	if err != nil {
+		return
+	}
+	var lost []string
+	for _, e := range ents {
+		n := e.Name()
+		if slices.Contains(inputs, n) || slices.ContainsFunc(exclude, func(x string) bool { return strings.Trim(x, "/") == n }) {
+			continue
+		}
+		if fi, err := os.Lstat(filepath.Join(ws, n)); err == nil && (fi.IsDir() && isEmptyDir(filepath.Join(ws, n))) {
+			continue // a mount point the sandbox made
+		}
+		lost = append(lost, n)
+	}
+	if len(lost) > 0 {
+		b.progress("silo: not kept (written in /workspace, which a build does not keep): %s; write outside /workspace, or add the path to mount.exclude to keep it", strings.Join(lost, ", "))
+	}
+}
+
+func isEmptyDir(p string) bool {
+	ents, err := os.ReadDir(p)
+	return err == nil && len(ents) == 0
+}
+
+func (b *Builder) progress(format string, args ...any) {
+	if b.Progress != nil {
+		fmt.Fprintf(b.Progress, format+"\n", args...)
+	}
+}
+
+// stepEnv is the environment a step's derivation records: the tool's own
+// variables and SOURCE_DATE_EPOCH, sorted (the image's come with its
+// digest; passed host variables are not given to a build).
+func stepEnv(t *lock.Tool) []string {
+	env := []string{"SOURCE_DATE_EPOCH=" + strconv.Itoa(derive.SourceDateEpoch)}
+	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
+		env = append(env, k+"="+t.Env[k])
+	}
+	slices.Sort(env)
+	return env
+}
+
+// stepNetwork is the network policy a step ran with, as text.
+func stepNetwork(t *lock.Tool) string {
+	n := t.Network
+	allow := append(slices.Clone(n.Allow), n.InstallAllow...)
+	slices.Sort(allow)
+	deny := slices.Sorted(slices.Values(n.Deny))
+	return fmt.Sprintf("allow=%s;deny=%s;hostAccess=%t", strings.Join(allow, ","), strings.Join(deny, ","), n.HostAccess)
+}
+
+func stepInputs(ins []lock.LockInput) []derive.StepInput {
+	out := make([]derive.StepInput, len(ins))
+	for i, in := range ins {
+		out[i] = derive.StepInput{Path: in.Path, Hash: in.Hash}
+	}
+	return out
+}
+
+// changeReason says why step i of tool differs from the lock's.
+func changeReason(tool string, i int, def StepDef, was, now *lock.LockStep) string {
+	if was == nil {
+		return fmt.Sprintf("%s step %d (%s) is new", tool, i+1, argvText(def.Argv))
+	}
+	old := map[string]string{}
+	for _, in := range was.Inputs {
+		old[in.Path] = in.Hash
+	}
+	var files []string
+	for _, in := range now.Inputs {
+		if old[in.Path] != in.Hash {
+			files = append(files, in.Path)
+		}
+	}
+	if len(files) > 0 {
+		return fmt.Sprintf("input %s of %s step %d changed", strings.Join(files, ", "), tool, i+1)
+	}
+	return fmt.Sprintf("%s step %d (%s) changed: silo.toml (image, env or network) or a step below it", tool, i+1, argvText(def.Argv))
+}
+
+func argvText(argv []string) string {
+	s := strings.Join(argv, " ")
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func shortDigest(d string) string {
+	if _, h, ok := strings.Cut(d, ":"); ok && len(h) > 12 {
+		return h[:12]
+	}
+	return d
+}
+
+func maxMB(t *lock.Tool) int64 {
+	if t.RootfsSizeMB > 0 {
+		return int64(t.RootfsSizeMB)
+	}
+	return lock.DefaultRootfsSizeMB
+}
+
+// workdirOf is the guest path of the workspace.
+func workdirOf(s *vm.Spec) string {
+	if s.Workdir == "" {
+		return vm.DefaultWorkdir
+	}
+	return s.Workdir
+}
+
+// removeAll removes a tree the sandbox may have made read-only.
+func removeAll(p string) {
+	_ = filepath.Walk(p, func(q string, fi os.FileInfo, err error) error {
+		if err == nil && fi.IsDir() {
+			_ = os.Chmod(q, 0o755)
+		}
+		return nil
+	})
+	_ = os.RemoveAll(p)
+}
+
+// StepInputs are a new step's inputs: the default manifests present in
+// the project and the --input paths (relative to the working directory
+// wd), as project-relative paths, sorted.
+func (b *Builder) StepInputs(extra []string, wd string) ([]string, error) {
+	ws := b.workspace()
+	ins := defaultInputs(ws)
+	for _, p := range extra {
+		rel, err := cleanInput(ws, wd, p)
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, rel)
+	}
+	slices.Sort(ins)
+	return slices.Compact(ins), nil
+}

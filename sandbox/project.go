@@ -1,0 +1,275 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/lock"
+)
+
+// Project is a project's silo.lock and the user's global builds, as read
+// once by a command.
+type Project struct {
+	// LockPath is the project's silo.lock; "" when there is no project
+	// (no silo.toml).
+	LockPath string
+	// Lock is its content; nil when the file does not exist.
+	Lock *lock.LockFile
+	// GlobalPath and Global are the user's global builds.
+	GlobalPath string
+	Global     *lock.LockFile
+}
+
+// LoadProject reads the project's lock (when the configuration found a
+// project) and the user's global builds. A lock that cannot be used is an
+// error naming its line; nothing of it is applied.
+func LoadProject(cfg *lock.Config, h home.Dir) (*Project, error) {
+	p := &Project{GlobalPath: h.GlobalBuilds()}
+	if root := cfg.ProjectRoot(); root != "" {
+		p.LockPath = filepath.Join(root, lock.LockFileName)
+		lf, err := lock.ReadLockFile(p.LockPath)
+		if err != nil {
+			return nil, err
+		}
+		p.Lock = lf
+	}
+	g, err := lock.ReadLockFile(p.GlobalPath)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		g = &lock.LockFile{Version: lock.LockVersion, Tools: map[string]*lock.LockTool{}}
+	}
+	p.Global = g
+	return p, nil
+}
+
+// Defs are tool's build steps: the user's global ones, then the
+// project's.
+func (p *Project) Defs(tool string) []StepDef {
+	var defs []StepDef
+	if t := p.Global.Tools[tool]; t != nil {
+		for _, s := range t.Steps {
+			defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv})
+		}
+	}
+	if p.Lock != nil {
+		if t := p.Lock.Tools[tool]; t != nil {
+			for _, s := range t.Steps {
+				if s.Scope == lock.ScopeProject {
+					defs = append(defs, StepDef{Scope: lock.ScopeProject, Argv: s.Argv, Inputs: inputPaths(s.Inputs)})
+				}
+			}
+		}
+	}
+	return defs
+}
+
+func inputPaths(ins []lock.LockInput) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Path
+	}
+	return out
+}
+
+// old is tool's entry in the project's lock, or nil.
+func (p *Project) old(tool string) *lock.LockTool {
+	if p.Lock == nil {
+		return nil
+	}
+	return p.Lock.Tools[tool]
+}
+
+// SetTool records tool's chain in the project's lock (made when missing),
+// writes it and makes it GC's indirect root of the chain's entries.
+func (b *Builder) SetTool(p *Project, tool string, c *Chain) error {
+	if p.LockPath == "" {
+		return fmt.Errorf("there is no project here (no silo.toml): create one with silo init, or use --global")
+	}
+	if p.Lock == nil {
+		p.Lock = &lock.LockFile{Version: lock.LockVersion, Tools: map[string]*lock.LockTool{}}
+	}
+	p.Lock.Tools[tool] = c.Lock
+	return b.WriteLock(p, map[string][]string{tool: c.Entries})
+}
+
+// WriteLock writes the project's lock and roots what it pins: entries
+// per tool, merged with what the previous root of the file held for the
+// other tools.
+func (b *Builder) WriteLock(p *Project, entries map[string][]string) error {
+	if err := lock.WriteLockFile(p.LockPath, p.Lock); err != nil {
+		return err
+	}
+	var all []string
+	for _, tool := range slices.Sorted(maps.Keys(p.Lock.Tools)) {
+		all = append(all, entries[tool]...)
+	}
+	all = append(all, b.rootedBefore(p.LockPath, entries)...)
+	return b.Store.AddIndirectRoot(p.LockPath, all)
+}
+
+// rootedBefore is what the lock's indirect root held that is still in
+// the store; the entries of tools not resolved now stay pinned.
+func (b *Builder) rootedBefore(lockPath string, _ map[string][]string) []string {
+	roots, err := b.Store.Roots()
+	if err != nil {
+		return nil
+	}
+	abs, _ := filepath.Abs(lockPath)
+	var out []string
+	for _, r := range roots {
+		if string(r.Kind) == "indirect" && r.Name == abs {
+			for _, e := range r.Entries {
+				if _, err := b.Store.Get(e); err == nil {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ForRun applies the lock to a run's plan: the pinned image and the build
+// steps' layers. When silo.toml or an input changed since the lock was
+// written, the changed steps are rebuilt and the lock updated, and notes
+// gets one line saying so; with locked, that is an error naming the
+// change instead.
+func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked bool, notes io.Writer) error {
+	if plan.Tool == nil {
+		return nil
+	}
+	tool := plan.Tool.Name
+	defs := p.Defs(tool)
+	old := p.old(tool)
+	if p.Lock == nil && len(defs) == 0 {
+		return nil
+	}
+	mode := ModeBuild
+	if locked && p.Lock != nil {
+		mode = ModeLocked
+		if old == nil {
+			return fmt.Errorf("the lock is out of date: silo.lock has no entry for %s; run without --locked (or unset SILO_LOCKED) to add it", tool)
+		}
+	}
+	if p.Lock == nil { // global builds only, no lock to keep
+		old = p.Global.Tools[tool]
+	}
+	c, err := b.Resolve(ctx, tool, defs, old, mode)
+	if err != nil {
+		return err
+	}
+	plan.Digest, plan.Steps = c.Lock.Digest, c.Steps
+	if p.Lock == nil {
+		return nil
+	}
+	if old != nil && bytes.Equal(lockBytes(tool, old), lockBytes(tool, c.Lock)) {
+		return nil
+	}
+	if mode == ModeLocked {
+		return fmt.Errorf("the lock is out of date for %s (%s); run without --locked (or unset SILO_LOCKED) to update silo.lock", tool, strings.Join(c.Changes, "; "))
+	}
+	if err := b.SetTool(p, tool, c); err != nil {
+		return err
+	}
+	if notes != nil {
+		why := strings.Join(c.Changes, "; ")
+		if why == "" {
+			why = tool + " added"
+		}
+		fmt.Fprintf(notes, "silo: silo.lock updated: %s\n", why)
+	}
+	return nil
+}
+
+// lockBytes is the canonical text of one tool's lock entry.
+func lockBytes(tool string, t *lock.LockTool) []byte {
+	lf := &lock.LockFile{Version: lock.LockVersion, Tools: map[string]*lock.LockTool{tool: t}}
+	return lf.Marshal()
+}
+
+// ToolState is one tool's sync state against the lock: whether the store
+// and the project match what silo.lock says, and if not, why.
+type ToolState struct {
+	Tool    string   `json:"tool"`
+	InSync  bool     `json:"inSync"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Sync brings the store in line with the project's lock, tool by tool:
+// images by digest, every missing step realised from its inputs, every
+// output checked against its locked hash. With mode ModeStatus it changes
+// nothing and reports; silo status calls it so. A tool whose steps
+// changed is reported, not rebuilt (silo run does that).
+func (b *Builder) Sync(ctx context.Context, p *Project, mode Mode) ([]ToolState, error) {
+	if p.Lock == nil {
+		return nil, fmt.Errorf("this project has no %s yet: run silo pull --update (or silo build) to write it", lock.LockFileName)
+	}
+	var out []ToolState
+	for _, tool := range slices.Sorted(maps.Keys(p.Lock.Tools)) {
+		old := p.Lock.Tools[tool]
+		st := ToolState{Tool: tool}
+		c, err := b.Resolve(ctx, tool, p.Defs(tool), old, mode)
+		switch {
+		case err != nil:
+			st.Reasons = append(st.Reasons, err.Error())
+		default:
+			st.Reasons = append(st.Reasons, c.Problems...)
+			if len(c.Problems) == 0 && !bytes.Equal(lockBytes(tool, old), lockBytes(tool, c.Lock)) {
+				st.Reasons = append(st.Reasons, lockDiff(old, c.Lock)...)
+			}
+		}
+		st.InSync = len(st.Reasons) == 0
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Update re-resolves every tool of the project's lock (tags asked again
+// with b.Pull) and rewrites it.
+func (b *Builder) Update(ctx context.Context, p *Project, tools []string) error {
+	if p.Lock == nil {
+		p.Lock = &lock.LockFile{Version: lock.LockVersion, Tools: map[string]*lock.LockTool{}}
+	}
+	entries := map[string][]string{}
+	for _, tool := range tools {
+		c, err := b.Resolve(ctx, tool, p.Defs(tool), p.Lock.Tools[tool], ModeBuild)
+		if err != nil {
+			return err
+		}
+		p.Lock.Tools[tool] = c.Lock
+		entries[tool] = c.Entries
+	}
+	return b.WriteLock(p, entries)
+}
+
+// lockDiff names the fields in which two lock entries differ.
+func lockDiff(old, now *lock.LockTool) []string {
+	var out []string
+	if old.Digest != now.Digest {
+		out = append(out, fmt.Sprintf("image digest %s, lock %s", shortDigest(now.Digest), shortDigest(old.Digest)))
+	}
+	if old.Rootfs != now.Rootfs {
+		out = append(out, "the rootfs differs from the lock's")
+	}
+	for i, s := range now.Steps {
+		if i >= len(old.Steps) {
+			out = append(out, fmt.Sprintf("step %d is not in the lock", i+1))
+			continue
+		}
+		if o := old.Steps[i]; o.Rootfs != s.Rootfs && o.Layer == s.Layer {
+			out = append(out, fmt.Sprintf("step %d's rootfs differs from the lock's", i+1))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "the lock entry differs")
+	}
+	return out
+}
