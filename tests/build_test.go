@@ -124,7 +124,7 @@ func TestBuildLockPullGC(t *testing.T) {
 			t.Errorf("a step read an undeclared file: code %d\nstderr: %s", r.Code, r.Stderr)
 		}
 		// A step that writes the date is not reproducible: --check names it.
-		p.must(t, "build", "bb", "sh", "-c", "mkdir -p /opt && date +%s%N > /opt/stamp")
+		p.must(t, "build", "bb", "sh", "-c", "mkdir -p /opt && date +%s > /opt/stamp && sleep 1")
 		r = p.s.silo(t, p.ws, nil, nil, "build", "--check", "bb")
 		if r.Code != 1 || !strings.Contains(r.Stdout, "/opt/stamp") {
 			t.Errorf("build --check of a date step: code %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
