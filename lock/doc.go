@@ -41,6 +41,7 @@
 //	workdir = "/workspace"              # absolute, inside the sandbox
 //	cpus = 2                            # 1-256
 //	memoryMB = 2048                     # 64-1048576
+//	maxProcesses = 2048                 # 16-4194304: processes and threads at once
 //	rootfsSizeMB = 4096                 # 16-16777216
 //	setup = "pip install ruff"          # run once when the tool's rootfs is built
 //	postInstall = ["pip install -e ."]  # run in the project once the tool is installed:
@@ -73,7 +74,7 @@
 //	[mount]
 //	exclude = ["node_modules", ".venv"] # relative to the project root
 //	mode = "rw"                         # "rw" or "ro"
-//	[overrides.python]                  # image, env, cpus, memoryMB, rootfsSizeMB,
+//	[overrides.python]                  # image, env, cpus, memoryMB, maxProcesses, rootfsSizeMB,
 //	cpus = 4                            # workdir, passEnv, passSshAgent, postInstall,
 //	                                    # lsp, lspInstall, [[cache]]
 //	[overrides.python.network]          # hostAccess, proxy.allow, proxy.deny,
@@ -189,7 +190,8 @@
 //     them all.
 //
 // Values no layer sets take silo's defaults: workdir /workspace, 2 CPUs,
-// 2048 MiB of memory, a 4096 MiB rootfs, mount mode rw, no network.
+// 2048 MiB of memory, 2048 processes, a 4096 MiB rootfs, mount mode rw,
+// no network.
 //
 // The effective [Tool] has every path resolved: PassFiles, cache hosts and
 // local image paths absolute and cleaned; Exclude relative to the project

@@ -35,16 +35,19 @@ func (s Source) String() string {
 // with every path absolute and cleaned (except Exclude, relative to the
 // workspace). Origins says where each value came from.
 type Tool struct {
-	Name         string            `json:"name"`
-	Image        string            `json:"image"`
-	Shims        []Shim            `json:"shims"`
-	Env          map[string]string `json:"env"`
-	Workdir      string            `json:"workdir"`
-	Caches       []Cache           `json:"caches"`
-	Network      Network           `json:"network"`
-	CPUs         int               `json:"cpus"`
-	MemoryMB     int               `json:"memoryMB"`
-	RootfsSizeMB int               `json:"rootfsSizeMB"`
+	Name     string            `json:"name"`
+	Image    string            `json:"image"`
+	Shims    []Shim            `json:"shims"`
+	Env      map[string]string `json:"env"`
+	Workdir  string            `json:"workdir"`
+	Caches   []Cache           `json:"caches"`
+	Network  Network           `json:"network"`
+	CPUs     int               `json:"cpus"`
+	MemoryMB int               `json:"memoryMB"`
+	// MaxProcesses bounds the processes and threads the sandbox may run
+	// at once (a fork bomb stops there).
+	MaxProcesses int `json:"maxProcesses"`
+	RootfsSizeMB int `json:"rootfsSizeMB"`
 	// PostInstall are the commands run in the project once the tool is
 	// installed, in order, each only if the one before succeeded.
 	PostInstall []string `json:"postInstall"`

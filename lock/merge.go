@@ -12,6 +12,7 @@ const (
 	DefaultWorkdir      = "/workspace"
 	DefaultCPUs         = 2
 	DefaultMemoryMB     = 2048
+	DefaultMaxProcesses = 2048
 	DefaultRootfsSizeMB = 4096
 	DefaultMountMode    = "rw"
 )
@@ -21,6 +22,8 @@ const (
 	maxCPUs         = 256
 	minMemoryMB     = 64
 	maxMemoryMB     = 1 << 20 // 1 TiB
+	minMaxProcesses = 16
+	maxMaxProcesses = 1 << 22 // the kernel's PID_MAX_LIMIT
 	minRootfsSizeMB = 16
 	maxRootfsSizeMB = 1 << 24 // 16 TiB
 	maxCacheMB      = 1 << 30
@@ -88,7 +91,7 @@ func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
 		t.Shims = append(t.Shims, sh)
 	}
 	b.common(t, l, p, d.Image, d.Env, d.Workdir, d.PostInstall, d.Cache, d.Network)
-	b.resources(t, l, p, d.CPUs, d.MemoryMB, d.RootfsSizeMB)
+	b.resources(t, l, p, d.CPUs, d.MemoryMB, d.MaxProcesses, d.RootfsSizeMB)
 	if d.Setup != nil {
 		t.Setup, t.Origins["setup"] = *d.Setup, l.src(at(p, "setup")...)
 	}
@@ -102,13 +105,13 @@ func defaultTool(name string, src Source) *Tool {
 	builtin := Source{File: BuiltIn}
 	return &Tool{
 		Name: name, Env: map[string]string{}, Workdir: DefaultWorkdir,
-		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, RootfsSizeMB: DefaultRootfsSizeMB,
+		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, MaxProcesses: DefaultMaxProcesses, RootfsSizeMB: DefaultRootfsSizeMB,
 		MountMode: DefaultMountMode, Shims: []Shim{}, Caches: []Cache{},
 		Network: Network{Allow: []string{}, Deny: []string{}, InstallAllow: []string{}},
 		PassEnv: []string{}, PassFiles: []string{}, Exclude: []string{}, Ports: []Port{},
 		PostInstall: []string{},
 		Origins: map[string]Source{
-			"name": src, "workdir": builtin, "cpus": builtin, "memoryMB": builtin,
+			"name": src, "workdir": builtin, "cpus": builtin, "memoryMB": builtin, "maxProcesses": builtin,
 			"rootfsSizeMB": builtin, "mountMode": builtin,
 		},
 	}
@@ -123,7 +126,7 @@ func (b *builder) imageTool() *Tool { return defaultTool("", Source{File: BuiltI
 func (b *builder) overlay(t *Tool, key string, o *overrideDef, l *layer) {
 	p := []string{"overrides", key}
 	b.common(t, l, p, o.Image, o.Env, o.Workdir, o.PostInstall, o.Cache, o.Network)
-	b.resources(t, l, p, o.CPUs, o.MemoryMB, o.RootfsSizeMB)
+	b.resources(t, l, p, o.CPUs, o.MemoryMB, o.MaxProcesses, o.RootfsSizeMB)
 	if o.PassSSHAgent != nil {
 		t.PassSSHAgent, t.Origins["passSshAgent"] = *o.PassSSHAgent, l.src(at(p, "passSshAgent")...)
 	}
@@ -186,8 +189,8 @@ func (b *builder) common(t *Tool, l *layer, p []string, image *string, env map[s
 	}
 }
 
-// resources applies cpus, memoryMB and rootfsSizeMB.
-func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, rootfs *int) {
+// resources applies cpus, memoryMB, maxProcesses and rootfsSizeMB.
+func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, procs, rootfs *int) {
 	set := func(dst *int, v *int, key string, lo, hi int) {
 		if v == nil {
 			return
@@ -199,6 +202,7 @@ func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, rootfs *in
 	}
 	set(&t.CPUs, cpus, "cpus", 1, maxCPUs)
 	set(&t.MemoryMB, mem, "memoryMB", minMemoryMB, maxMemoryMB)
+	set(&t.MaxProcesses, procs, "maxProcesses", minMaxProcesses, maxMaxProcesses)
 	set(&t.RootfsSizeMB, rootfs, "rootfsSizeMB", minRootfsSizeMB, maxRootfsSizeMB)
 }
 

@@ -20,6 +20,7 @@ type toolDef struct {
 	Network      *networkDef       `toml:"network"`
 	CPUs         *int              `toml:"cpus"`
 	MemoryMB     *int              `toml:"memoryMB"`
+	MaxProcesses *int              `toml:"maxProcesses"`
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
 	PostInstall  any               `toml:"postInstall"` // a string, or an array of strings
 	Setup        *string           `toml:"setup"`
@@ -78,6 +79,7 @@ type overrideDef struct {
 	Env          map[string]string `toml:"env"`
 	CPUs         *int              `toml:"cpus"`
 	MemoryMB     *int              `toml:"memoryMB"`
+	MaxProcesses *int              `toml:"maxProcesses"`
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
 	Workdir      *string           `toml:"workdir"`
 	PassEnv      []string          `toml:"passEnv"`

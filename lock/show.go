@@ -32,6 +32,7 @@ func (t *Tool) Rows() []Row {
 	r.add("workdir", t.Workdir)
 	r.add("cpus", strconv.Itoa(t.CPUs))
 	r.add("memoryMB", strconv.Itoa(t.MemoryMB))
+	r.add("maxProcesses", strconv.Itoa(t.MaxProcesses))
 	r.add("rootfsSizeMB", strconv.Itoa(t.RootfsSizeMB))
 	r.add("setup", oneLine(t.Setup))
 	if len(t.PostInstall) == 0 {

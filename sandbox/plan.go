@@ -149,6 +149,7 @@ func (p *Plan) fromTool(t *lock.Tool, req Request) error {
 	s.Workdir = t.Workdir
 	s.Network = t.Network
 	s.CPUs, s.MemoryMB, s.RootfsSizeMB = t.CPUs, t.MemoryMB, t.RootfsSizeMB
+	s.MaxProcesses = t.MaxProcesses
 	for _, pt := range t.Ports {
 		s.Ports = append(s.Ports, vm.Port{Host: pt.Host, Guest: pt.Guest})
 	}

@@ -4,10 +4,16 @@ package tests
 // hostile package would.
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestContractSocketFamilies: the command can make unix, inet and inet6
@@ -137,4 +143,106 @@ func agentSurvivesFaultSignals(t *testing.T, s *sandbox, ws string) {
 		}
 	}
 	t.Logf("probe: %s", readFile(filepath.Join(ws, "probe.out")))
+}
+
+// TestContractProcessLimit: a sandbox cannot start more processes than
+// its tool's maxProcesses, however it tries, and the run still ends
+// normally. The attempt is bounded (200 processes at most) so that the
+// test cannot hurt the machine even without the limit.
+func TestContractProcessLimit(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		writeFile(t, filepath.Join(s.home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\nmaxProcesses = 48\n", s.image))
+		ws := s.project(t)
+		r := s.run(t, ws, nil, nil, "sh", "-c", forkScript)
+		checkForkBounded(t, r, 48)
+		// Within the limit, work goes on as usual.
+		if out := s.sh(t, ws, "for i in 1 2 3 4 5 6 7 8; do sleep 0.1 & done; wait; echo done"); out != "done\n" {
+			t.Errorf("8 background jobs: %q", out)
+		}
+		doc := s.silo(t, ws, nil, nil, "doctor", "--no-probe")
+		if !strings.Contains(doc.Stdout, "process limits") || !strings.Contains(doc.Stdout, "maxProcesses per sandbox") {
+			t.Errorf("silo doctor does not say how processes are bounded:\n%s", doc.Stdout)
+		}
+	})
+}
+
+// forkScript starts up to 200 processes in the sandbox, then kills them
+// and prints how many started. It uses only builtins once the processes
+// are started: at the limit, the shell cannot fork.
+const forkScript = `(i=0; while [ $i -lt 200 ]; do sleep 60 & echo $! >> /tmp/pids; i=$((i+1)); done) 2>/dev/null
+n=0; while read p; do kill -9 $p; n=$((n+1)); done < /tmp/pids
+echo "started $n"; exit 3`
+
+// checkForkBounded checks that forkScript ended normally having started
+// fewer than limit processes.
+func checkForkBounded(t *testing.T, r result, limit int) {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(r.Stdout, "started %d", &n); err != nil || r.Code != 3 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if n >= limit || n == 0 {
+		t.Errorf("the sandbox started %d processes beside its shell; maxProcesses is %d", n, limit)
+	}
+}
+
+// TestProcessLimitUnprivileged: for a user without a cgroup of their own
+// to divide, the sandbox runs under RLIMIT_NPROC; a second local user
+// runs silo here.
+func TestProcessLimitUnprivileged(t *testing.T) {
+	uid, gid, _ := otherUser(t)
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	base, err := os.MkdirTemp("", "silo-nproc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "silo")
+	copyFile(t, siloBin, bin, 0o755)
+	layout := filepath.Join(base, "busybox-oci")
+	if out, err := exec.Command("cp", "-a", ociLayout(t, busyboxImage(t)), layout).CombinedOutput(); err != nil {
+		t.Fatalf("copy the layout: %v %s", err, out)
+	}
+	home, ws := filepath.Join(base, "silo-home"), filepath.Join(base, "project")
+	writeFile(t, filepath.Join(home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\nmaxProcesses = 40\n", "oci-layout:"+layout))
+	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n")
+	fuse := filepath.Join(base, "fuse") // a FUSE device the user may open
+	var fst syscall.Stat_t
+	if err := syscall.Stat("/dev/fuse", &fst); err != nil {
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	if err := syscall.Mknod(fuse, syscall.S_IFCHR|0o666, int(fst.Rdev)); err != nil {
+		t.Fatalf("make a FUSE device node: %v", err)
+	}
+	os.Chmod(fuse, 0o666)
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), layout, home, ws).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	run := func(args ...string) result {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = ws
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + base, "SILO_HOME=" + home, "SILO_FUSE_DEVICE=" + fuse}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		r := result{Stdout: stdout.String(), Stderr: stderr.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run as uid %d: %v", uid, err)
+		}
+		return r
+	}
+	checkForkBounded(t, run("run", "--backend", "namespace", "bb", "sh", "-c", forkScript), 40)
+	if doc := run("doctor", "--no-probe"); !strings.Contains(doc.Stdout, "RLIMIT_NPROC per sandbox") {
+		t.Errorf("silo doctor as uid %d does not say RLIMIT_NPROC applies:\n%s", uid, doc.Stdout)
+	}
 }

@@ -101,6 +101,10 @@ type Spec struct {
 	SSHAgent string
 
 	CPUs, MemoryMB, RootfsSizeMB int
+	// MaxProcesses bounds the processes and threads the sandbox runs at
+	// once; 0 means the backend's default. A VM is bounded by its
+	// memory; the namespace backend applies it (vm/namespace/limits.go).
+	MaxProcesses int
 
 	// TTY asks for a pseudo-terminal: raw mode, window size changes.
 	TTY bool

@@ -34,6 +34,7 @@ func main() {
 	fs.StringVar(&l.Scratch, "scratch", "", "scratch space")
 	fs.StringVar(&l.Mounts, "mounts", "", "where the host directories are shared")
 	fs.BoolVar(&l.SharedKernel, "shared-kernel", false, "do not sync at the end")
+	fs.IntVar(&l.MaxProcs, "max-procs", 0, "RLIMIT_NPROC for the command (0: none)")
 	_ = fs.Parse(os.Args[2:])
 	f := os.NewFile(uintptr(*fd), "host")
 	conn, err := net.FileConn(f)

@@ -18,6 +18,9 @@ type AgentCmd struct {
 	Mounts    string `help:"Where the backend shared the host directories (caches)."`
 	// SharedKernel is set by the namespace backend: no sync at the end.
 	SharedKernel bool `name:"shared-kernel" help:"The sandbox shares the host's kernel: do not sync at the end."`
+	// MaxProcs is set by the namespace backend where no cgroup bounds
+	// the sandbox.
+	MaxProcs int `name:"max-procs" help:"RLIMIT_NPROC for the command (0: none)."`
 }
 
 // Run serves one sandbox and exits.
@@ -31,5 +34,5 @@ func (c *AgentCmd) Run() error {
 	if err != nil {
 		return fmt.Errorf("agent: fd %d is not a socket: %w", c.Fd, err)
 	}
-	return agent.Serve(conn, agent.Layout{Lower: c.Lower, Workspace: c.Workspace, Scratch: c.Scratch, SharedKernel: c.SharedKernel, Mounts: c.Mounts})
+	return agent.Serve(conn, agent.Layout{Lower: c.Lower, Workspace: c.Workspace, Scratch: c.Scratch, SharedKernel: c.SharedKernel, Mounts: c.Mounts, MaxProcs: c.MaxProcs})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/silo-dev/silo/vm"
 	"github.com/silo-dev/silo/vm/kernel"
+	"github.com/silo-dev/silo/vm/namespace"
 	"github.com/silo-dev/silo/vm/qemu"
 )
 
@@ -48,6 +49,7 @@ func (c *DoctorCmd) Run(g *Globals) error {
 	}
 	add("bubblewrap", checkBwrap(), "bwrap made user, pid, net, ipc and uts namespaces")
 	add("namespace backend", backendAvailable(reg, "namespace"), isolation(reg, "namespace"))
+	add("process limits", nil, namespace.Limits())
 	qv, qerr := qemuVersion(reg)
 	add("qemu", qerr, qv)
 	kinfo, kerr := c.runtimeChecks(g, add)

@@ -32,8 +32,9 @@ type command struct {
 }
 
 // startCommand starts the spec's command in the sandbox (whose root is
-// already the process root).
-func startCommand(s *proto.Spec, l *launcher) (*command, error) {
+// already the process root), under an RLIMIT_NPROC of maxProcs when
+// positive (nproc.go).
+func startCommand(s *proto.Spec, l *launcher, maxProcs int) (*command, error) {
 	dir := path.Join(workdir(s), s.Cwd)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("working directory %s does not exist in the sandbox (is it excluded or a symlink?)", dir)
@@ -48,7 +49,11 @@ func startCommand(s *proto.Spec, l *launcher) (*command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.proc, err = l.start(argv0, s.Argv, attr)
+	exe, argv := argv0, s.Argv
+	if maxProcs > 0 {
+		exe, argv = nprocArgv(maxProcs, argv0, s.Argv)
+	}
+	c.proc, err = l.start(exe, argv, attr)
 	for _, f := range child {
 		f.Close()
 	}

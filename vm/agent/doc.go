@@ -54,4 +54,25 @@
 // Nothing is written into the host's workspace to make this work: no
 // placeholder, no mount point. Without a usable /dev/fuse the sandbox
 // does not start, and the error says how to provide one.
+//
+// # The command
+//
+// The command starts in its working directory (the spec's Cwd under the
+// workspace); a command name with a slash, and a relative PATH entry, are
+// looked up there, as a shell would (silo run T ./script.sh). It runs in
+// a session of its own with a reduced capability set (keptCaps: no
+// SYS_ADMIN, SYS_PTRACE, NET_ADMIN or NET_RAW), no_new_privs, and a
+// seccomp filter (seccomp.go) that refuses new namespaces, the mount API
+// (open_tree_attr included), the keyring, BPF, io_uring and the like,
+// every socket family but unix, inet, inet6 and netlink's route protocol
+// (no vsock, which crosses network namespaces, and no packet sockets),
+// and every way to send a fault's signal with a fault's si_code. Where
+// the layout asks for it (Layout.MaxProcs: the namespace backend without
+// a cgroup), the command and all it starts run under an RLIMIT_NPROC the
+// agent itself is not bound by (nproc.go).
+//
+// The agent, as PID 1, catches and drops every signal the command may
+// send it, SIGSEGV, SIGBUS and SIGFPE included (a signal sent by kill or
+// tgkill carries SI_USER or SI_TKILL, which the Go runtime tells from a
+// fault); a real fault in the agent still crashes it loudly.
 package agent

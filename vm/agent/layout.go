@@ -15,6 +15,16 @@ type Layout struct {
 	// are bound in as they are (a VM gets a fresh /proc and a minimal
 	// /dev built from its devtmpfs).
 	SharedKernel bool
+	// MaxProcs, when positive, is the RLIMIT_NPROC the command and
+	// everything it starts run under (soft and hard): the namespace
+	// backend's bound on processes where no cgroup bounds the sandbox.
+	// It counts the processes and threads of the sandbox's root user in
+	// the sandbox's user namespace, the agent's threads included; the
+	// agent itself stays unlimited, so that a fork bomb cannot stop it
+	// from making the threads it needs. (It binds nothing in a VM, where
+	// root in the guest's initial namespace is exempt; the VM's memory
+	// bounds it there.)
+	MaxProcs int
 	// Mounts is the directory under which the backend shared the spec's
 	// host directories, the i-th at Mounts/i; "" when the backend shares
 	// none (the sandbox then runs without them).

@@ -41,7 +41,7 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		}
 		defer stop()
 	}
-	c, err := startCommand(s, l)
+	c, err := startCommand(s, l, a.layout.MaxProcs)
 	if err != nil {
 		return -1, err
 	}

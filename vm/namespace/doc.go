@@ -6,6 +6,10 @@
 // 0.8 or later), from the open descriptor, which bwrap closes: no path is
 // resolved again between silo's check and the bind.
 //
+// It bounds each sandbox's processes, and where it can its memory and
+// CPUs, with a cgroup of its own or else an RLIMIT_NPROC (limits.go;
+// Limits says which applies here).
+//
 // It shares the host's kernel, so it is weaker isolation than a VM: a
 // kernel bug reachable from an unprivileged user namespace crosses it. It
 // needs no virtualization, starts in milliseconds, and runs for an

@@ -128,7 +128,14 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if spec.RootfsDir == "" {
 		return -1, errors.New("the namespace backend needs an unpacked rootfs directory (Spec.RootfsDir)")
 	}
-	cmd, conn, stderr, err := b.start(spec)
+	cg, err := b.cgroup(spec)
+	if err != nil {
+		return -1, err
+	}
+	if cg != nil {
+		defer cg.remove()
+	}
+	cmd, conn, stderr, err := b.start(spec, cg)
 	if err != nil {
 		return -1, err
 	}
@@ -154,9 +161,20 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	return code, nil
 }
 
-// start starts bwrap with the agent as the sandbox's PID 1, and returns
-// it, the host's end of the agent socket, and bwrap's messages.
-func (b *Backend) start(spec *vm.Spec) (*exec.Cmd, net.Conn, *tail, error) {
+// cgroup makes the sandbox's cgroup where this host delegates one, or
+// returns nil (limits.go).
+func (b *Backend) cgroup(spec *vm.Spec) (*sandboxCgroup, error) {
+	l := hostLimits()
+	if l.cgroup == "" && l.v1 == "" {
+		return nil, nil
+	}
+	return l.newCgroup(spec)
+}
+
+// start starts bwrap with the agent as the sandbox's PID 1, in cg when
+// there is one, and returns it, the host's end of the agent socket, and
+// bwrap's messages.
+func (b *Backend) start(spec *vm.Spec, cg *sandboxCgroup) (*exec.Cmd, net.Conn, *tail, error) {
 	bw, err := b.bwrap()
 	if err != nil {
 		return nil, nil, nil, err
@@ -183,9 +201,15 @@ func (b *Backend) start(spec *vm.Spec) (*exec.Cmd, net.Conn, *tail, error) {
 		return nil, nil, nil, fmt.Errorf("make bwrap's stderr pipe: %w", err)
 	}
 	defer errW.Close()
-	cmd := exec.Command(bw, args(spec, agent, b.fuseDevice(), b.loader)...)
+	var cmd *exec.Cmd
+	if cg != nil {
+		cmd = cg.command(bw, args(spec, agent, b.fuseDevice(), b.loader, 0))
+	} else {
+		cmd = exec.Command(bw, args(spec, agent, b.fuseDevice(), b.loader, maxProcs(spec))...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
 	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, append([]*os.File{guest}, spec.MountDirs()...), errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setpgid = syscall.SIGKILL, true
 	stderr := newTail(errR, 8<<10)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, nil, fmt.Errorf("start bwrap: %w", err)
@@ -217,8 +241,9 @@ func reap(cmd *exec.Cmd) error {
 // after the agent socket (3), in ExtraFiles order.
 const firstMountFD = 4
 
-// args is bwrap's command line for spec.
-func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
+// args is bwrap's command line for spec; nproc, when positive, is the
+// agent's --max-procs.
+func args(spec *vm.Spec, agent, fuse string, loader []string, nproc int) []string {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--die-with-parent", "--as-pid-1", "--new-session",
@@ -246,6 +271,9 @@ func args(spec *vm.Spec, agent, fuse string, loader []string) []string {
 		"--proc", "/proc", "--dev", "/dev", "--dev-bind-try", fuse, "/dev/fuse",
 		"--", AgentPath, "__agent", "--fd", "3",
 		"--lower", LowerPath, "--workspace", WorkspacePath, "--scratch", ScratchPath, "--mounts", MountsPath, "--shared-kernel")
+	if nproc > 0 {
+		a = append(a, "--max-procs", strconv.Itoa(nproc))
+	}
 	return a
 }
 
