@@ -92,6 +92,7 @@ func TestContractNestedExcludeHeld(t *testing.T) {
 		writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n[mount]\nexclude = [\"frontend/node_modules\", \"a/b/c/.venv\"]\n")
 		writeFile(t, filepath.Join(ws, "frontend/node_modules/host.js"), "host\n")
 		writeFile(t, filepath.Join(ws, "frontend/app.js"), "app\n")
+		writeFile(t, filepath.Join(ws, "a/b/c/main.py"), "main\n")
 		before := snapshot(t, ws)
 		s.checkDenied(t, ws, []string{
 			"mv frontend frontend.old",
