@@ -54,8 +54,11 @@ type Tool struct {
 	Setup       string   `json:"setup"`
 	// LSP is the tool's language server command (silo lsp), nil when it
 	// has none; LSPInstall is the shell command that installs it.
-	LSP          []string `json:"lsp"`
-	LSPInstall   string   `json:"lspInstall"`
+	LSP        []string `json:"lsp"`
+	LSPInstall string   `json:"lspInstall"`
+	// Versions are the image tags `silo install TOOL@VERSION` offers,
+	// the default (the image's own tag) first; empty for most custom tools.
+	Versions     []string `json:"versions"`
 	PassEnv      []string `json:"passEnv"`
 	PassFiles    []string `json:"passFiles"`
 	PassSSHAgent bool     `json:"passSshAgent"`
@@ -248,6 +251,7 @@ func (t *Tool) clone() *Tool {
 	c.Exclude = slices.Clone(t.Exclude)
 	c.PostInstall = slices.Clone(t.PostInstall)
 	c.LSP = slices.Clone(t.LSP)
+	c.Versions = slices.Clone(t.Versions)
 	c.Ports = slices.Clone(t.Ports)
 	c.Origins = maps.Clone(t.Origins)
 	return &c

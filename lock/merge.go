@@ -96,6 +96,10 @@ func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
 		t.Setup, t.Origins["setup"] = *d.Setup, l.src(at(p, "setup")...)
 	}
 	b.languageServer(t, l, p, d.LSP, d.LSPInstall)
+	t.Versions = slices.Clone(d.Versions)
+	if t.Versions == nil {
+		t.Versions = []string{}
+	}
 	return t
 }
 

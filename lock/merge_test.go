@@ -163,7 +163,7 @@ func TestBuiltIns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"bun", "busybox", "claude", "deno", "go", "java", "node", "python", "ruby", "rust", "uv"}
+	want := []string{"aws-cli", "bun", "busybox", "claude", "cypress", "deno", "go", "java", "jupyter", "node", "playwright", "psql", "python", "ruby", "rust", "uv"}
 	if got := c.ToolNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("ToolNames = %v, want %v", got, want)
 	}

@@ -26,6 +26,7 @@ type toolDef struct {
 	Setup        *string           `toml:"setup"`
 	LSP          []string          `toml:"lsp"`
 	LSPInstall   *string           `toml:"lspInstall"`
+	Versions     []string          `toml:"versions"`
 }
 
 // cacheDef is one package-cache mount ([[cache]]).

@@ -62,7 +62,7 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 		return err
 	}
 	prog := newPullProgress(os.Stderr, g.Quiet)
-	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle}}
+	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror}}
 	if c.Rootfs {
 		opts.Format |= derive.FormatExt4
 	}

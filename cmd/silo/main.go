@@ -29,6 +29,7 @@ type Globals struct {
 	Home    string `name:"home" env:"SILO_HOME" help:"silo's home directory (default ~/.silo)." placeholder:"DIR"`
 	Quiet   bool   `short:"q" help:"Print nothing but errors and requested output."`
 	Backend string `env:"SILO_BACKEND" help:"Sandbox backend: namespace, qemu, vz or auto (default auto)." placeholder:"NAME"`
+	Mirror  string `name:"registry-mirror" env:"SILO_REGISTRY_MIRROR" help:"Fetch Docker Hub's images (python:3.12-slim) from this registry mirror." placeholder:"HOST[:PORT]"`
 
 	Agent       string        `name:"agent" env:"SILO_AGENT" hidden:"" help:"The guest agent binary (default: silo-agent beside silo, else silo)."`
 	BootTimeout time.Duration `name:"boot-timeout" env:"SILO_BOOT_TIMEOUT" hidden:"" help:"How long a sandbox may take to start."`
@@ -98,11 +99,14 @@ type CLI struct {
 	Doctor  DoctorCmd  `cmd:"" help:"Say which sandbox backends work here, and why."`
 	Version VersionCmd `cmd:"" help:"Print silo's version."`
 
-	Shim     ShimCmd     `cmd:"" help:"Add, remove and list a tool's shims."`
-	Pin      PinCmd      `cmd:"" help:"Let a tool's shims run it in the sandbox outside any project."`
-	Unpin    UnpinCmd    `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
-	Current  CurrentCmd  `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
-	Shellenv ShellenvCmd `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
+	Install   InstallCmd   `cmd:"" help:"Install a tool from the catalog, or a custom one from an image."`
+	Uninstall UninstallCmd `cmd:"" help:"Remove a tool's shims and definition; the next GC frees what only it used."`
+	List      ListCmd      `cmd:"" help:"List the installed tools, or the catalog (--available)."`
+	Shim      ShimCmd      `cmd:"" help:"Add, remove and list a tool's shims."`
+	Pin       PinCmd       `cmd:"" help:"Let a tool's shims run it in the sandbox outside any project."`
+	Unpin     UnpinCmd     `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
+	Current   CurrentCmd   `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
+	Shellenv  ShellenvCmd  `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
 
 	Agent AgentCmd `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
 }

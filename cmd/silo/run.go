@@ -203,7 +203,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
-		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle}}})
+		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}}})
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,11 @@ type Options struct {
 	// abandoned so is tried once more, then the pull fails naming the
 	// registry (default DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// Mirror ("host[:port]") serves Docker Hub's images: a reference to
+	// Docker Hub (python:3.12-slim, docker.io/library/python) is fetched
+	// from the mirror's repository of the same name, and recorded under
+	// its own name. A mirror on a loopback address is spoken to over HTTP.
+	Mirror string
 }
 
 // DefaultPlatform is the platform of the sandboxes on this host.
@@ -158,7 +163,11 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		if kc == nil {
 			kc = authn.DefaultKeychain
 		}
-		img, err = remote.Image(r.ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
+		ref := r.ref
+		if ref, err = mirrored(ref, o.Mirror); err != nil {
+			return nil, cleanup, err
+		}
+		img, err = remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
 			remote.WithTransport(newGuard(o.Transport, o.IdleTimeout)))
 	case OCILayout:
 		img, err = fromLayout(r.Name, r.Tag, p)

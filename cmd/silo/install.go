@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/silo-dev/silo/derive"
+	"github.com/silo-dev/silo/derive/oci"
+	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/lock"
+	"github.com/silo-dev/silo/store"
+)
+
+// InstallCmd is silo install TOOL[@VERSION], or a custom tool with --image.
+type InstallCmd struct {
+	Tool    string   `arg:"" help:"TOOL or TOOL@VERSION from the catalog (silo list --available); with --image, the new tool's name." predictor:"catalog"`
+	Image   string   `help:"Install a custom tool from this image (a reference, or oci-layout:DIR)." placeholder:"REF"`
+	Shim    []string `help:"A custom tool's shims: NAME, or HOST:GUEST to run GUEST when you type HOST (comma-separated or repeated)." sep:"," placeholder:"NAME"`
+	Setup   string   `help:"A custom tool's setup script, run once when its rootfs is built." placeholder:"SCRIPT"`
+	CPUs    int      `name:"cpus" help:"A custom tool's CPUs." placeholder:"N"`
+	Memory  int      `help:"A custom tool's memory in MiB." placeholder:"MB"`
+	Network []string `help:"Hosts a custom tool may reach through silo's proxy (comma-separated; *.example.com for a domain)." sep:"," placeholder:"HOST"`
+	Force   bool     `help:"Reinstall: write the tool's definition anew and pull its image again."`
+	NoPin   bool     `name:"no-pin" help:"Do not pin the tool: outside projects that name it, its shims run the host's own commands."`
+}
+
+// Help is silo install's example.
+func (c *InstallCmd) Help() string {
+	return `Examples:
+  silo install python              # the catalog's default version; a picker on a terminal
+  silo install python@3.11-slim    # this image tag
+  silo install claude-code
+  silo install mytool --image ghcr.io/me/tool:1 --shim tool,tt:tool --network api.example.com`
+}
+
+// Run writes the definition, pulls and builds what the backend boots,
+// roots it, links the shims and pins the tool.
+func (c *InstallCmd) Run(g *Globals) error {
+	name, version, _ := strings.Cut(c.Tool, "@")
+	name = lock.CanonicalTool(name)
+	if err := lock.ToolNameError(name); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if installed(g.home, name) && !c.Force {
+		fmt.Fprintf(os.Stderr, "silo: %s is already installed (silo install %s --force reinstalls it); linking its shims\n", name, name)
+		cfg, err := lock.Load(lock.Options{Home: g.home, Dir: os.TempDir()})
+		if err != nil {
+			return err
+		}
+		t, err := cfg.Tool(name)
+		if err != nil {
+			return err
+		}
+		return c.finish(g, t)
+	}
+	block, err := c.definition(name, version)
+	if err != nil {
+		return err
+	}
+	path := home.Dir(g.home).GlobalConfig()
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := c.checkShims(g.home, name, block, data); err != nil {
+		return err
+	}
+	if err := writeConfig(g.home, lock.SetToolBlock(data, name, block)); err != nil {
+		return err
+	}
+	cfg, err := lock.Load(lock.Options{Home: g.home, Dir: os.TempDir()})
+	if err != nil {
+		return err
+	}
+	t, err := cfg.Tool(name)
+	if err != nil {
+		return err
+	}
+	if err := pullTool(g, t); err != nil {
+		return fmt.Errorf("%w (the definition is in %s; silo install %s --force tries again)", err, path, name)
+	}
+	return c.finish(g, t)
+}
+
+// finish links the tool's shims and pins it, and says what to type next.
+func (c *InstallCmd) finish(g *Globals, t *lock.Tool) error {
+	var names []string
+	for _, s := range t.Shims {
+		if err := linkShim(g.home, s.Name); err != nil {
+			return err
+		}
+		names = append(names, s.Name)
+	}
+	if !c.NoPin {
+		if _, err := setPin(g.home, t.Name, true); err != nil {
+			return err
+		}
+	}
+	if g.Quiet {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "silo: installed %s (%s); shims: %s\n", t.Name, t.Image, strings.Join(names, ", "))
+	bin := home.Dir(g.home).Bin()
+	if !onPath(bin) {
+		fmt.Fprintf(os.Stderr, "silo: to type them directly, add silo's shims to PATH: eval \"$(silo shellenv)\"\n")
+	}
+	if c.NoPin {
+		fmt.Fprintf(os.Stderr, "silo: not pinned: its shims run it in the sandbox only in projects that name it (silo pin %s)\n", t.Name)
+	}
+	return nil
+}
+
+// onPath reports whether dir is on PATH.
+func onPath(dir string) bool {
+	di, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	for _, p := range filepath.SplitList(os.Getenv("PATH")) {
+		if fi, err := os.Stat(p); err == nil && os.SameFile(fi, di) {
+			return true
+		}
+	}
+	return false
+}
+
+// definition is the [tool.NAME] block to write: the catalog's with the
+// chosen version, or a custom tool's from the flags.
+func (c *InstallCmd) definition(name, version string) ([]byte, error) {
+	if c.Image != "" {
+		return c.custom(name), nil
+	}
+	block := lock.CatalogBlock(name)
+	if block == nil {
+		return nil, usageErrorf("%q is not in silo's catalog%s: silo list --available shows it; a custom tool needs --image REF", name, didYouMean(name, catalogNames()))
+	}
+	cat, err := catalogTool(name)
+	if err != nil {
+		return nil, err
+	}
+	if version == "" {
+		if version, err = pickVersion(cat); err != nil {
+			return nil, err
+		}
+	}
+	if version != "" {
+		repo := imageRepo(cat.Image)
+		block = lock.SetBlockKey(block, "image", strconv.Quote(repo+":"+version))
+	}
+	return block, nil
+}
+
+// custom is a custom tool's block.
+func (c *InstallCmd) custom(name string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[tool.%s]\nimage = %s\n", name, strconv.Quote(c.Image))
+	shims := c.Shim
+	if len(shims) == 0 {
+		shims = []string{name}
+	}
+	fmt.Fprintf(&b, "shims = %s\n", lock.TOMLStrings(shims))
+	if c.Setup != "" {
+		fmt.Fprintf(&b, "setup = %s\n", strconv.Quote(c.Setup))
+	}
+	if c.CPUs > 0 {
+		fmt.Fprintf(&b, "cpus = %d\n", c.CPUs)
+	}
+	if c.Memory > 0 {
+		fmt.Fprintf(&b, "memoryMB = %d\n", c.Memory)
+	}
+	if len(c.Network) > 0 {
+		fmt.Fprintf(&b, "[tool.%s.network.proxy]\nallow = %s\n", name, lock.TOMLStrings(c.Network))
+	}
+	return []byte(b.String())
+}
+
+// checkShims refuses a tool whose shims another installed tool holds.
+func (c *InstallCmd) checkShims(homeDir, name string, block, config []byte) error {
+	cfg, err := lock.Load(lock.Options{Home: homeDir, Dir: os.TempDir()})
+	if err != nil {
+		return err
+	}
+	var def struct{ shims []string }
+	for _, l := range strings.Split(string(block), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == "shims" {
+			def.shims = parseStringList(v)
+		}
+	}
+	for _, w := range def.shims {
+		host, _, _ := strings.Cut(w, ":")
+		if err := checkShimName(host); err != nil {
+			return err
+		}
+		holder, _, ok := cfg.Shim(host)
+		if ok && holder != name && lock.ToolBlock(config, holder) != nil {
+			return fmt.Errorf("the shim %s belongs to the installed tool %s: remove it there first (silo shim %s remove %s), or name this tool's shims with --shim", host, holder, holder, host)
+		}
+	}
+	return nil
+}
+
+// parseStringList reads a one-line TOML array of strings.
+func parseStringList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(strings.Trim(strings.TrimSpace(v), "[]"), ",") {
+		if s, err := strconv.Unquote(strings.TrimSpace(f)); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// imageRepo is an image reference without its tag.
+func imageRepo(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
+}
+
+// catalogNames are the catalog's tool names, and the names Silo's users
+// know them by.
+func catalogNames() []string {
+	names := []string{"claude-code"}
+	if cfg, err := catalog(); err == nil {
+		names = append(names, cfg.ToolNames()...)
+	}
+	return names
+}
+
+// catalogTool is the catalog's definition of name.
+func catalogTool(name string) (*lock.Tool, error) {
+	cfg, err := catalog()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Tool(name)
+}
+
+// catalog is silo's built-in definitions alone, without the user's files.
+func catalog() (*lock.Config, error) {
+	empty, err := os.MkdirTemp("", "silo-catalog-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(empty)
+	return lock.Load(lock.Options{Home: empty, Dir: empty, UserHome: empty})
+}
+
+// pickVersion asks for a version on a terminal (Enter takes the default),
+// and takes the default otherwise ("" keeps the catalog's image).
+func pickVersion(t *lock.Tool) (string, error) {
+	if len(t.Versions) < 2 || !isTerminal(os.Stdin) || !isTerminal(os.Stderr) {
+		return "", nil
+	}
+	fmt.Fprintf(os.Stderr, "Versions of %s (%s):\n", t.Name, imageRepo(t.Image))
+	for i, v := range t.Versions {
+		mark := ""
+		if i == 0 {
+			mark = "  (default)"
+		}
+		fmt.Fprintf(os.Stderr, "  %d) %s%s\n", i+1, v, mark)
+	}
+	fmt.Fprintf(os.Stderr, "Pick one [1]: ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", nil
+	}
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return t.Versions[0], nil
+	}
+	if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(t.Versions) {
+		return t.Versions[n-1], nil
+	}
+	if slices.Contains(t.Versions, line) {
+		return line, nil
+	}
+	return "", usageErrorf("%q is not one of the versions listed: type its number, or run silo install %s@VERSION", line, t.Name)
+}
+
+// pullTool pulls the tool's image, builds the rootfs the backend boots
+// and roots both, so that a GC keeps them while the tool is installed.
+func pullTool(g *Globals, t *lock.Tool) error {
+	backend, _, err := g.backends().Select(g.Backend)
+	if err != nil {
+		return err
+	}
+	st, err := g.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	idle, err := registryIdleTimeout()
+	if err != nil {
+		return err
+	}
+	prog := newPullProgress(os.Stderr, g.Quiet)
+	o := derive.RootfsOptions{Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror},
+		Format: derive.FormatExt4, MaxMB: int64(t.RootfsSizeMB)}
+	if backend.Needs().RootfsDir {
+		o.Format = derive.FormatDir
+	}
+	res, err := derive.Rootfs(ctx, st, t.Image, o)
+	prog.close()
+	if err != nil {
+		return fmt.Errorf("image %s: %w", t.Image, err)
+	}
+	return rootTool(st, t.Name, res)
+}
+
+// toolRoot is the name of an installed tool's direct root of kind.
+func toolRoot(tool, kind string) string { return "tool-" + tool + "-" + kind }
+
+// rootTool roots the image and the rootfs of an installed tool.
+func rootTool(st *store.Store, tool string, res *derive.RootfsResult) error {
+	if err := st.AddRoot(toolRoot(tool, "image"), res.ImageEntry.Name); err != nil {
+		return err
+	}
+	for kind, e := range map[string]*store.Entry{"rootfs-dir": res.Dir, "rootfs-ext4": res.Ext4} {
+		if e != nil {
+			if err := st.AddRoot(toolRoot(tool, kind), e.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

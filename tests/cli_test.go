@@ -1,0 +1,233 @@
+package tests
+
+// The everyday command line of issue 11 and 15, through the built binary on
+// the namespace backend, with images from a loopback registry: install from
+// the catalog (through SILO_REGISTRY_MIRROR) and custom, shims that run
+// the sandbox or step aside, shorthand, conflicts, uninstall and GC.
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/silo-dev/silo/vm"
+)
+
+// cliEnv is a silo home with images in a loopback registry.
+type cliEnv struct {
+	home, reg, work string
+	env             []string
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup("namespace")
+	if err != nil {
+		t.Skipf("namespace backend not built in: %v", err)
+	}
+	if err := b.Available(); err != nil {
+		t.Skipf("namespace backend cannot run here: %v", err)
+	}
+	e := &cliEnv{home: t.TempDir(), reg: startRegistry(t), work: t.TempDir()}
+	// The catalog's busybox:1.36 is docker.io/library/busybox:1.36: the
+	// loopback registry mirrors Docker Hub.
+	img := busyboxImage(t)
+	pushImage(t, e.reg, "library/busybox", img)
+	pushTag(t, e.reg, "library/busybox:1.36", img)
+	e.env = []string{"SILO_BACKEND=namespace", "SILO_REGISTRY_MIRROR=" + e.reg, "HOME=" + e.work}
+	return e
+}
+
+// pushTag pushes img to reg/repoTag ("library/busybox:1.36").
+func pushTag(t *testing.T, reg, repoTag string, img v1.Image) {
+	t.Helper()
+	tag, err := name.NewTag(reg+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatalf("push %s: %v", tag, err)
+	}
+}
+
+func (e *cliEnv) silo(t *testing.T, dir string, stdin []byte, args ...string) result {
+	t.Helper()
+	return silo(t, e.home, dir, e.env, stdin, args...)
+}
+
+// shim runs $SILO_HOME/bin/name with PATH as given.
+func (e *cliEnv) shim(t *testing.T, dir, path string, stdin []byte, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.home, "bin", name), args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "SILO_HOME="+e.home, "PATH="+path), e.env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run shim %s: %v", name, err)
+	}
+	return r
+}
+
+func mkdir(t *testing.T, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(parts...)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCLIInstallCatalogAndShims: silo install busybox pulls the catalog's
+// image through the loopback mirror, writes [tool.busybox], roots it,
+// links its shim and pins it; the shim then runs in the sandbox with the
+// exit code and stdin silo run gives; silo list shows it.
+func TestCLIInstallCatalogAndShims(t *testing.T) {
+	e := newCLIEnv(t)
+	proj := mkdir(t, e.work, "proj")
+	if r := e.silo(t, proj, nil, "install", "busybox"); r.Code != 0 || !strings.Contains(r.Stderr, "installed busybox") {
+		t.Fatalf("install: exit %d, stderr %s", r.Code, r.Stderr)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml"))
+	if !strings.Contains(string(cfg), "[tool.busybox]") || !strings.Contains(string(cfg), `image = "busybox:1.36"`) {
+		t.Errorf("config.toml after install:\n%s", cfg)
+	}
+	r := e.silo(t, proj, nil, "list", "--json")
+	var list []struct {
+		Name, Image, Digest string
+		Shims               []string
+		Pinned, Pulled      bool
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil || len(list) != 1 || list[0].Name != "busybox" || !list[0].Pulled || !strings.HasPrefix(list[0].Digest, "sha256:") || !list[0].Pinned {
+		t.Fatalf("silo list --json: %v %s %s", err, r.Stdout, r.Stderr)
+	}
+	// eval "$(silo shellenv)", then the shim.
+	// silo itself on PATH, as a user has it.
+	binDir := mkdir(t, e.work, "usr-bin")
+	if err := os.Symlink(siloBin, filepath.Join(binDir, "silo")); err != nil {
+		t.Fatal(err)
+	}
+	sh := exec.Command("bash", "-c", `eval "$(silo shellenv)"; busybox sh -c 'echo in=$(cat); test -d /workspace && exit 7'`)
+	sh.Dir, sh.Env = proj, append(append(os.Environ(), "SILO_HOME="+e.home, "SHELL=/bin/bash", "PATH="+binDir+":/usr/bin:/bin"), e.env...)
+	sh.Stdin = strings.NewReader("typed\n")
+	var stderr bytes.Buffer
+	sh.Stderr = &stderr
+	out, err := sh.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 || string(out) != "in=typed\n" {
+		t.Errorf("shim after shellenv: %v, stdout %q, stderr %q", err, out, stderr.String())
+	}
+	// The same through silo run, and the shorthand.
+	if r := e.silo(t, proj, []byte("typed\n"), "run", "busybox", "sh", "-c", "echo in=$(cat); exit 7"); r.Code != 7 || r.Stdout != "in=typed\n" {
+		t.Errorf("silo run: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "busybox", "--", "echo", "short"); r.Code != 0 || r.Stdout != "short\n" {
+		t.Errorf("silo busybox -- echo: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "busybx", "echo"); r.Code != 2 || r.Stdout != "" || strings.Count(r.Stderr, "\n") != 1 || !strings.Contains(r.Stderr, `did you mean "busybox"?`) {
+		t.Errorf("unknown command: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	// Installed tools root their image and rootfs: a GC keeps them.
+	if r := e.silo(t, proj, nil, "store", "gc"); r.Code != 0 {
+		t.Fatalf("gc: %s", r.Stderr)
+	}
+	r = e.silo(t, proj, nil, "cache", "list", "--json")
+	if !strings.Contains(r.Stdout, "rootfs") {
+		t.Errorf("after gc, the installed tool's rootfs is gone: %s", r.Stdout)
+	}
+}
+
+// TestCLICustomInstallShimsStepAside: a custom tool with host:guest shims;
+// its shim named python3 runs the sandbox inside a project naming the
+// tool and when pinned, and outside, unpinned, steps aside to the host's
+// own python3 (a script earlier on PATH than nothing but silo's shims),
+// with the shim directory listed twice on PATH, once through a symlink.
+// silo current says which in each case. Shim conflicts are refused.
+func TestCLICustomInstallShimsStepAside(t *testing.T) {
+	e := newCLIEnv(t)
+	ref := e.reg + "/library/busybox:1.36"
+	if r := e.silo(t, e.work, nil, "install", "pyt", "--image", ref, "--shim", "python3:sh,hello:echo", "--no-pin"); r.Code != 0 {
+		t.Fatalf("custom install: exit %d, stderr %s", r.Code, r.Stderr)
+	}
+	if r := e.silo(t, e.work, nil, "install", "other", "--image", ref, "--shim", "hello"); r.Code != 1 || !strings.Contains(r.Stderr, "belongs to the installed tool pyt") {
+		t.Errorf("a shim another tool holds: exit %d, stderr %s", r.Code, r.Stderr)
+	}
+	if r := e.silo(t, e.work, nil, "shim", "busybox", "add", "hello"); r.Code != 1 || !strings.Contains(r.Stderr, "belongs to the tool pyt") {
+		t.Errorf("silo shim add of a held name: exit %d, stderr %s", r.Code, r.Stderr)
+	}
+	hostBin := mkdir(t, e.work, "hostbin")
+	if err := os.WriteFile(filepath.Join(hostBin, "python3"), []byte("#!/bin/sh\necho host-python3 \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(e.work, "shims-link")
+	if err := os.Symlink(filepath.Join(e.home, "bin"), link); err != nil {
+		t.Fatal(err)
+	}
+	path := strings.Join([]string{filepath.Join(e.home, "bin"), link, filepath.Join(e.home, "bin"), hostBin, "/usr/bin:/bin"}, ":")
+	inside := `test -d /workspace && echo sandboxed`
+
+	outside := mkdir(t, e.work, "elsewhere")
+	if r := e.shim(t, outside, path, nil, "python3", "-c", inside); r.Code != 0 || r.Stdout != "host-python3 -c "+inside+"\n" || r.Stderr != "" {
+		t.Errorf("outside, unpinned: exit %d, stdout %q, stderr %q; want the host's python3", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := silo(t, e.home, outside, append(e.env, "PATH="+path), nil, "current", "pyt"); !strings.Contains(r.Stdout, "falls through to "+filepath.Join(hostBin, "python3")) {
+		t.Errorf("silo current outside: %q %q", r.Stdout, r.Stderr)
+	}
+	// Without a host python3, a shim that steps aside says so and exits 127.
+	if r := e.shim(t, outside, filepath.Join(e.home, "bin")+":"+link, nil, "python3"); r.Code != 127 {
+		t.Errorf("no host python3: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+
+	proj := filepath.Join(e.work, "proj")
+	writeTrusted(t, e.home, filepath.Join(proj, "silo.toml"), "tools = [\"pyt\"]\n")
+	sub := mkdir(t, proj, "src")
+	if r := e.shim(t, sub, path, nil, "python3", "-c", inside); r.Code != 0 || r.Stdout != "sandboxed\n" {
+		t.Errorf("in a claiming project: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.shim(t, sub, path, nil, "hello", "--", "a"); r.Stdout != "-- a\n" {
+		t.Errorf("a shim's arguments go as given, -- included: %q %q", r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, sub, nil, "current", "python3"); !strings.Contains(r.Stdout, "claimed by ../silo.toml") {
+		t.Errorf("silo current in the project: %q %q", r.Stdout, r.Stderr)
+	}
+
+	if r := e.silo(t, outside, nil, "pin", "pyt"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := e.shim(t, outside, path, nil, "python3", "-c", inside); r.Code != 0 || r.Stdout != "sandboxed\n" {
+		t.Errorf("outside, pinned: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, outside, nil, "current", "--json"); !strings.Contains(r.Stdout, `"mode": "pinned"`) {
+		t.Errorf("silo current --json pinned: %q %q", r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, outside, nil, "unpin", "pyt"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := e.shim(t, outside, path, nil, "python3", "x"); r.Stdout != "host-python3 x\n" {
+		t.Errorf("unpinned again: %q %q", r.Stdout, r.Stderr)
+	}
+	// silo run TOOL --shim NAME, and silo's flags between the tool and --.
+	if r := e.silo(t, proj, nil, "run", "pyt", "--shim", "hello", "hi"); r.Stdout != "hi\n" {
+		t.Errorf("run --shim: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "run", "pyt", "--timing", "--", "-c", "echo flags"); r.Stdout != "flags\n" || !strings.Contains(r.Stderr, "silo: backend namespace") {
+		t.Errorf("run TOOL --timing -- ARGS: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "hello", "via", "shorthand"); r.Stdout != "via shorthand\n" {
+		t.Errorf("shorthand of a shim: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
