@@ -56,6 +56,7 @@
 //	shared = true                       # one directory for every project (default: one per project)
 //	[tool.python.network]
 //	hostAccess = false                  # true: host services (host.silo.internal) through the proxy
+//	trustHostCAs = false                # true: the host's CA bundle inside, and SSL_CERT_FILE & co. name it
 //	proxy.allow = ["pypi.org"]          # host names, "*.example.com", optional ":port"
 //	proxy.deny = []
 //	proxy.installAllow = []             # allowed only while setup and postInstall run

@@ -35,15 +35,18 @@ func (s Source) String() string {
 // with every path absolute and cleaned (except Exclude, relative to the
 // workspace). Origins says where each value came from.
 type Tool struct {
-	Name     string            `json:"name"`
-	Image    string            `json:"image"`
-	Shims    []Shim            `json:"shims"`
-	Env      map[string]string `json:"env"`
-	Workdir  string            `json:"workdir"`
-	Caches   []Cache           `json:"caches"`
-	Network  Network           `json:"network"`
-	CPUs     int               `json:"cpus"`
-	MemoryMB int               `json:"memoryMB"`
+	Name    string            `json:"name"`
+	Image   string            `json:"image"`
+	Shims   []Shim            `json:"shims"`
+	Env     map[string]string `json:"env"`
+	Workdir string            `json:"workdir"`
+	Caches  []Cache           `json:"caches"`
+	Network Network           `json:"network"`
+	// TrustHostCAs passes the host's CA bundle read-only and points the
+	// usual clients' CA variables at it (network.trustHostCAs).
+	TrustHostCAs bool `json:"trustHostCAs"`
+	CPUs         int  `json:"cpus"`
+	MemoryMB     int  `json:"memoryMB"`
 	// MaxProcesses bounds the processes and threads the sandbox may run
 	// at once (a fork bomb stops there).
 	MaxProcesses int `json:"maxProcesses"`

@@ -260,6 +260,9 @@ func (b *builder) network(t *Tool, n *networkDef, l *layer, p []string) {
 	if n.HostAccess != nil {
 		t.Network.HostAccess, t.Origins["network.hostAccess"] = *n.HostAccess, l.src(at(p, "hostAccess")...)
 	}
+	if n.TrustHostCAs != nil {
+		t.TrustHostCAs, t.Origins["trustHostCAs"] = *n.TrustHostCAs, l.src(at(p, "trustHostCAs")...)
+	}
 	if n.Proxy == nil {
 		return
 	}

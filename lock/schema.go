@@ -40,8 +40,10 @@ type cacheDef struct {
 
 // networkDef is a tool's network policy.
 type networkDef struct {
-	HostAccess *bool     `toml:"hostAccess"`
-	Proxy      *proxyDef `toml:"proxy"`
+	HostAccess *bool `toml:"hostAccess"`
+	// TrustHostCAs passes the host's CA bundle into the sandbox.
+	TrustHostCAs *bool     `toml:"trustHostCAs"`
+	Proxy        *proxyDef `toml:"proxy"`
 }
 
 // proxyDef lists the domains the network proxy lets through.

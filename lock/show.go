@@ -47,6 +47,7 @@ func (t *Tool) Rows() []Row {
 		r.add("caches."+strconv.Itoa(i), cacheWords(c))
 	}
 	r.add("network.hostAccess", strconv.FormatBool(t.Network.HostAccess))
+	r.addAs("trustHostCAs", "network.trustHostCAs", strconv.FormatBool(t.TrustHostCAs))
 	r.list("network.allow", t.Network.Allow)
 	r.list("network.deny", t.Network.Deny)
 	r.list("network.installAllow", t.Network.InstallAllow)

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"github.com/silo-dev/silo/vm"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,11 +47,17 @@ func DefaultProtected() []string {
 type EnvOptions struct {
 	// Image is the image config's environment, "KEY=value".
 	Image []string
+	// Defaults are silo's own settings for the tool (the host CA
+	// bundle's variables), under the tool's configured environment.
+	Defaults map[string]string
 	// Tool is the tool's configured environment.
 	Tool map[string]string
 	// Pass names host variables passed through when set.
 	Pass []string
-	// Host looks up a host variable; nil means os.LookupEnv.
+	// PathPrefix are directories put first on PATH (an activated venv's
+	// bin).
+	PathPrefix []string
+	// Host looks up a host variable; nil passes none.
 	Host func(string) (string, bool)
 }
 
@@ -63,7 +68,7 @@ type EnvOptions struct {
 func ComposeEnv(o EnvOptions) []string {
 	host := o.Host
 	if host == nil {
-		host = os.LookupEnv
+		host = func(string) (string, bool) { return "", false }
 	}
 	env := map[string]string{}
 	var order []string
@@ -78,6 +83,9 @@ func ComposeEnv(o EnvOptions) []string {
 			set(k, v)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(o.Defaults)) {
+		set(k, o.Defaults[k])
+	}
 	for _, k := range slices.Sorted(maps.Keys(o.Tool)) {
 		set(k, o.Tool[k])
 	}
@@ -89,6 +97,9 @@ func ComposeEnv(o EnvOptions) []string {
 	set("HOME", vm.GuestHome)
 	if _, ok := env["PATH"]; !ok {
 		set("PATH", vm.DefaultPath)
+	}
+	if len(o.PathPrefix) > 0 {
+		set("PATH", strings.Join(append(slices.Clone(o.PathPrefix), env["PATH"]), ":"))
 	}
 	for k, def := range map[string]string{"TERM": "xterm-256color", "LANG": "C.UTF-8"} {
 		if _, ok := env[k]; ok {

@@ -49,6 +49,9 @@ type Request struct {
 	// SSHAgent offers the SSH agent to this run (silo run --ssh-agent), as
 	// a tool's passSshAgent does to every run.
 	SSHAgent bool
+	// HostCABundle is the host's CA bundle ($SSL_CERT_FILE, else the
+	// system's), passed to a tool with network.trustHostCAs; "" if none.
+	HostCABundle string
 	// SSHAuthSock is the host's SSH agent socket ($SSH_AUTH_SOCK), given
 	// to a tool with passSshAgent; "" means none runs.
 	SSHAuthSock string
@@ -159,6 +162,8 @@ func (p *Plan) fromTool(t *lock.Tool, req Request) error {
 	for _, f := range t.PassFiles {
 		s.PassFiles = append(s.PassFiles, vm.PassFile{Host: f, Guest: guestPath(s.Workspace, req.UserHome, f)})
 	}
+	p.trustHostCAs(t, req)
+	p.activateVenv(t)
 	if pol := t.Network; pol.Enabled(false) {
 		if err := pol.Validate(); err != nil {
 			return fmt.Errorf("tool %s: %w", t.Name, err)

@@ -62,6 +62,15 @@ func (c *DoctorCmd) Run(g *Globals) error {
 		add("kvm", errors.New("/dev/kvm opens, but whether it can run a kernel is unknown until one is imported"), "")
 	}
 	add("qemu backend", backendAvailable(reg, "qemu"), "runs micro-VMs (under TCG unless KVM works)")
+	if st, err := g.OpenStore(); err == nil {
+		detail, ok := caCheck(st, hostCABundle())
+		st.Close()
+		if ok {
+			add("host CAs", nil, detail)
+		} else {
+			add("host CAs", errors.New(detail), "")
+		}
+	}
 	b, reason, err := reg.Select(g.Backend)
 	if err != nil {
 		rep.Reason = err.Error()

@@ -234,7 +234,8 @@ func (g *Globals) request(f sandboxFlags, args []string, m runMode) (sandbox.Req
 	req := sandbox.Request{
 		Image: f.Image, Shell: m.Shell, Exec: m.Exec, Shim: m.Shim, TTY: m.TTY, Dir: wd, UserHome: userHome,
 		HostEnv: os.LookupEnv, SSHAgent: f.SSHAgent, SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"),
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		HostCABundle: hostCABundle(),
+		Stdin:        os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		BootTimeout: g.BootTimeout,
 	}
 	if !g.Quiet {
@@ -264,3 +265,26 @@ func printTiming(w io.Writer, b vm.Backend, reason string, t *vm.Timing, start t
 
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// hostCABundles are where hosts keep their CA bundle: Debian and Ubuntu,
+// Fedora and RHEL, openSUSE, Alpine and macOS.
+var hostCABundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem",
+}
+
+// hostCABundle is the host's CA bundle: $SSL_CERT_FILE when it names a
+// file, else the first of the usual places that exists, else "".
+func hostCABundle() string {
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			return f
+		}
+	}
+	for _, f := range hostCABundles {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			return f
+		}
+	}
+	return ""
+}
