@@ -247,3 +247,41 @@ func TestProcessLimitUnprivileged(t *testing.T) {
 		t.Errorf("silo doctor as uid %d does not say RLIMIT_NPROC applies:\n%s", uid, doc.Stdout)
 	}
 }
+
+// TestFallbackToNamespacesSaidOnce: where silo falls back from a VM to
+// namespaces (here: no kernel for VMs in a fresh home), the first run
+// says so, later runs do not, and silo doctor always does.
+func TestFallbackToNamespacesSaidOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *sandbox) {
+		if s.backend != "namespace" {
+			t.Skip("about the namespace backend")
+		}
+		ws := s.project(t)
+		auto := []string{"SILO_BACKEND=auto"}
+		const note = "share this machine's kernel"
+		doc := s.silo(t, ws, auto, nil, "doctor", "--no-probe")
+		if !strings.Contains(doc.Stdout, "silo run uses: namespace") {
+			t.Skipf("the automatic choice here is not a fall back to namespaces:\n%s", doc.Stdout)
+		}
+		if !strings.Contains(doc.Stdout, note) {
+			t.Errorf("silo doctor does not say that the sandbox shares the kernel:\n%s", doc.Stdout)
+		}
+		r := s.silo(t, ws, auto, nil, "exec", "bb", "echo", "one")
+		if r.Code != 0 || r.Stdout != "one\n" || strings.Count(r.Stderr, note) != 1 {
+			t.Errorf("first run: exit %d, stdout %q, stderr %q; want the note once", r.Code, r.Stdout, r.Stderr)
+		}
+		for i := 0; i < 2; i++ {
+			if r := s.silo(t, ws, auto, nil, "exec", "bb", "echo", "again"); r.Code != 0 || r.Stderr != "" {
+				t.Errorf("a later run: exit %d, stderr %q; want nothing said", r.Code, r.Stderr)
+			}
+		}
+		if doc := s.silo(t, ws, auto, nil, "doctor", "--no-probe"); !strings.Contains(doc.Stdout, note) {
+			t.Errorf("silo doctor, after the first run, no longer says it:\n%s", doc.Stdout)
+		}
+		// Asked for by name, namespaces are no fall back: nothing to say.
+		other := newSandbox(t, "namespace")
+		if r := other.silo(t, other.project(t), nil, nil, "run", "bb", "true"); strings.Contains(r.Stderr, note) {
+			t.Errorf("--backend namespace: %q", r.Stderr)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -138,6 +139,18 @@ func (r *Registry) Select(name string) (b Backend, reason string, err error) {
 		return b, "asked for by --backend or SILO_BACKEND", nil
 	}
 	return r.selectAuto()
+}
+
+// SharedKernelFallback reports whether Select(name) chose b as a fall
+// back from a VM: an automatic choice that settled for a backend sharing
+// the host's kernel (namespace) where this silo has a VM backend built
+// in. The user who expected a VM should learn it.
+func (r *Registry) SharedKernelFallback(name string, b Backend) bool {
+	if (name != "" && name != "auto") || b == nil || b.Name() != "namespace" {
+		return false
+	}
+	names := r.Names()
+	return slices.Contains(names, "qemu") || slices.Contains(names, "vz")
 }
 
 // selectAuto is the automatic choice.

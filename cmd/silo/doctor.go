@@ -32,7 +32,9 @@ type check struct {
 type doctorReport struct {
 	Checks   []check `json:"checks"`
 	Selected string  `json:"selected,omitempty"`
-	Reason   string  `json:"reason"`
+	// Fallback: the automatic choice fell back from a VM to namespaces.
+	Fallback bool   `json:"fallback,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // Run checks the host and prints the report. It exits 1 when no backend
@@ -76,6 +78,7 @@ func (c *DoctorCmd) Run(g *Globals) error {
 		rep.Reason = err.Error()
 	} else {
 		rep.Selected, rep.Reason = b.Name(), reason
+		rep.Fallback = reg.SharedKernelFallback(g.Backend, b)
 	}
 	return c.print(rep)
 }
@@ -95,6 +98,9 @@ func (c *DoctorCmd) print(rep *doctorReport) error {
 		}
 		if rep.Selected != "" {
 			fmt.Printf("\nsilo run uses: %s (%s)\n", rep.Selected, rep.Reason)
+			if rep.Fallback {
+				fmt.Printf("note: %s\n", fallbackText("see the checks above"))
+			}
 		} else {
 			fmt.Printf("\nno sandbox backend can run here: %s\n", rep.Reason)
 		}

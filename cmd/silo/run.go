@@ -186,10 +186,12 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	t := timing.Mark("config", start)
-	backend, reason, err := g.backends().Select(g.Backend)
+	reg := g.backends()
+	backend, reason, err := reg.Select(g.Backend)
 	if err != nil {
 		return err
 	}
+	noteFallback(g, reg, backend, reason, os.Stderr)
 	st, err := g.OpenStore()
 	if err != nil {
 		return err

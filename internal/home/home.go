@@ -13,7 +13,9 @@
 //	  roots/             the store's GC roots: direct, indirect, temporary
 //	  runtime/           the VM runtime's host-side caches: kvm.json (the
 //	                     KVM probe), agent-hash.json (the agent binary's
-//	                     hash by stat data), scratch disk templates
+//	                     hash by stat data), scratch disk templates;
+//	                     namespace-fallback-noted (the user was told
+//	                     that sandboxes here are not VMs)
 //	  workspaces/        one marker a directory silo gave a sandbox (lock's
 //	                     trust of nested silo.toml files)
 //	  trusted/           one record a silo.toml the user trusted
@@ -93,6 +95,10 @@ func (d Dir) Roots() string { return d.join("roots") }
 
 // Runtime is the directory of the VM runtime's host-side caches.
 func (d Dir) Runtime() string { return d.join("runtime") }
+
+// FallbackNoted records that silo told the user, once, that sandboxes
+// here are namespaces, not VMs.
+func (d Dir) FallbackNoted() string { return d.join("runtime", "namespace-fallback-noted") }
 
 // KVMCache is the cached answer of the KVM probe.
 func (d Dir) KVMCache() string { return d.join("runtime", "kvm.json") }
