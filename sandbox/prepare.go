@@ -24,6 +24,9 @@ type Options struct {
 	// Rootfs are the options of the pull and assembly a first run needs
 	// (progress, transport); Format and MaxMB are the run's own.
 	Rootfs derive.RootfsOptions
+	// Events, when set, is told every decision of the network proxy
+	// (netproxy.WithEvents): the command line prints and logs refusals.
+	Events func(netproxy.Event)
 }
 
 // Sandbox is a prepared run: its spec complete, the store entries it boots
@@ -89,7 +92,11 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 		if p.Tool != nil {
 			name = p.Tool.Name
 		}
-		px := netproxy.New(p.Network, netproxy.WithTool(name), netproxy.WithInstall(p.Install))
+		opts := []netproxy.Option{netproxy.WithTool(name), netproxy.WithInstall(p.Install)}
+		if o.Events != nil {
+			opts = append(opts, netproxy.WithEvents(o.Events))
+		}
+		px := netproxy.New(p.Network, opts...)
 		spec.Proxy, s.proxy = px, px
 	}
 	return s, nil

@@ -8,6 +8,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +230,76 @@ func TestCLICustomInstallShimsStepAside(t *testing.T) {
 	}
 	if r := e.silo(t, proj, nil, "hello", "via", "shorthand"); r.Stdout != "via shorthand\n" {
 		t.Errorf("shorthand of a shim: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestCLIRefusalsSaidAndLogged: a refused connection, which an HTTP
+// client shows only as a 403, is said after the command on stderr once
+// per host with the silo.toml lines that allow it, and silo log keeps
+// every refusal.
+func TestCLIRefusalsSaidAndLogged(t *testing.T) {
+	e := newNetEnv(t)
+	ws := e.project(t, `proxy.allow = ["pypi.org"]`)
+	r := e.sh(t, ws, "wget -q -O- http://github.com/ >/dev/null 2>&1; wget -q -O- http://github.com/x >/dev/null 2>&1; echo done")
+	if r.Stdout != "done\n" {
+		t.Fatalf("stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+	if strings.Count(r.Stderr, "blocked github.com:80") != 1 || !strings.Contains(r.Stderr, "[overrides.bb.network]") ||
+		!strings.Contains(r.Stderr, `proxy.allow = ["github.com"]`) {
+		t.Errorf("stderr after the command: %q; want the refusal once, with the lines to add", r.Stderr)
+	}
+	r = silo(t, e.home, ws, nil, nil, "log", "--json")
+	var log []struct {
+		Host, Tool, Project, Rule string
+		Port                      int
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &log); err != nil || len(log) != 2 || log[0].Host != "github.com" || log[0].Port != 80 || log[0].Tool != "bb" || log[0].Rule == "" {
+		t.Errorf("silo log --json: %v %q %q", err, r.Stdout, r.Stderr)
+	}
+	if r := silo(t, e.home, ws, nil, nil, "log", "--since", "1h"); !strings.Contains(r.Stdout, "github.com:80") {
+		t.Errorf("silo log --since 1h: %q %q", r.Stdout, r.Stderr)
+	}
+	if r := silo(t, e.home, ws, nil, nil, "log", "--json", "--since", "2999-01-01T00:00:00Z"); strings.TrimSpace(r.Stdout) != "[]" {
+		t.Errorf("silo log --since the future: %q %q", r.Stdout, r.Stderr)
+	}
+}
+
+// TestCLIStatus: a running sandbox is listed with its pid, tool, project
+// and backend, and is gone once it ends.
+func TestCLIStatus(t *testing.T) {
+	e := newCLIEnv(t)
+	ref := e.reg + "/library/busybox:1.36"
+	if r := e.silo(t, e.work, nil, "install", "bb", "--image", ref, "--shim", "sh"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	ws := mkdir(t, e.work, "proj")
+	cmd := exec.Command(siloBin, "exec", "bb", "sh", "-c", "echo ready; read x; exit 0")
+	cmd.Dir, cmd.Env = ws, append(append(os.Environ(), "SILO_HOME="+e.home), e.env...)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil {
+		t.Fatal(err)
+	}
+	r := e.silo(t, ws, nil, "status", "--json")
+	var st struct {
+		Running []struct {
+			PID                    int
+			Tool, Project, Backend string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || len(st.Running) != 1 || st.Running[0].PID != cmd.Process.Pid ||
+		st.Running[0].Tool != "bb" || st.Running[0].Project != ws || st.Running[0].Backend != "namespace" {
+		t.Errorf("silo status --json while it runs: %v %q", err, r.Stdout)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.silo(t, ws, nil, "status", "--json"); !strings.Contains(r.Stdout, `"running": []`) {
+		t.Errorf("silo status after the run: %q", r.Stdout)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -69,12 +70,17 @@ type CacheGCCmd struct {
 	MaxSize int64 `name:"max-size" help:"Evict rebuildable entries, least recently used first, until the cache takes at most this many MB." placeholder:"MB"`
 	MaxAge  int   `name:"max-age" help:"Evict rebuildable entries unused for more than this many days." placeholder:"DAYS"`
 	JSON    bool  `name:"json" help:"Print the report as JSON."`
+	// ToolCaches applies the project's [cache.tools] limits instead.
+	ToolCaches bool `name:"tool-caches" help:"Evict files of this project's package caches by access time, as [cache.tools] in silo.toml bounds them, instead of store entries."`
 }
 
 // Run collects.
 func (c *CacheGCCmd) Run(g *Globals) error {
 	if c.MaxSize < 0 || c.MaxAge < 0 {
 		return fmt.Errorf("--max-size and --max-age must not be negative")
+	}
+	if c.ToolCaches {
+		return c.toolCaches(g)
 	}
 	return storeGC(g, store.GCOptions{DryRun: c.DryRun, MaxSize: c.MaxSize << 20, MaxAge: time.Duration(c.MaxAge) * 24 * time.Hour}, c.JSON)
 }
@@ -100,4 +106,29 @@ type CacheCleanCmd struct {
 // Run is a GC that evicts every rebuildable entry nothing pins.
 func (c *CacheCleanCmd) Run(g *Globals) error {
 	return storeGC(g, store.GCOptions{DryRun: c.DryRun, MaxSize: 1}, c.JSON)
+}
+
+// toolCaches is silo cache gc --tool-caches.
+func (c *CacheGCCmd) toolCaches(g *Globals) error {
+	cfg, err := loadConfig(g.home, lock.Options{Home: g.home, Notes: os.Stderr})
+	if err != nil {
+		return err
+	}
+	n, freed, err := toolCacheGC(cfg, c.DryRun)
+	if c.JSON {
+		if err != nil {
+			return err
+		}
+		return printJSON(os.Stdout, struct {
+			DryRun bool  `json:"dryRun"`
+			Files  int   `json:"files"`
+			Freed  int64 `json:"freed"`
+		}{c.DryRun, n, freed})
+	}
+	verb := "removed"
+	if c.DryRun {
+		verb = "would remove"
+	}
+	fmt.Printf("%s %d files of the package caches, %s\n", verb, n, formatBytes(freed))
+	return err
 }

@@ -107,8 +107,11 @@ type CLI struct {
 	Unpin     UnpinCmd     `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
 	Current   CurrentCmd   `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
 	Shellenv  ShellenvCmd  `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
+	Status    StatusCmd    `cmd:"" help:"The sandboxes running now, and this project's tools."`
+	Log       LogCmd       `cmd:"" help:"The connections the network policy refused."`
 
-	Agent AgentCmd `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
+	Agent    AgentCmd    `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
+	GCPolicy gcPolicyCmd `cmd:"" name:"__gc-policy" hidden:"" help:"Apply the [cache] policy's eviction (internal: a run starts it)."`
 }
 
 // description is silo --help's text above the commands.

@@ -204,15 +204,16 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	if err := applyLock(g, cfg, st, backend, plan, req); err != nil {
 		return err
 	}
+	rec := newRunRecord(g, plan, backend.Name())
 	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
-		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}}})
+		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}}, Events: rec.event})
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
 	sb.Spec.Timing = timing
 	timing.Mark("store lookup", t)
-	code, err := runRecorded(g, sb, plan, backend)
+	code, err := rec.run(sb, cfg.Cache())
 	if f.Timing {
 		printTiming(os.Stderr, backend, reason, timing, start)
 	}
