@@ -11,12 +11,18 @@ declare -A need=(
   [skopeo]=skopeo [docker-registry]=docker-registry [b3sum]=b3sum
   [zstd]=zstd [xz]=xz-utils [git]=git [make]=make
   [ssh-agent]=openssh-client [ssh-add]=openssh-client [ssh-keygen]=openssh-client
+  [pylsp]=python3-pylsp [dpkg-query]=dpkg
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)
+# silo lsp's test copies Debian's python-lsp-server, with its pyflakes
+# plugin and the setuptools its plugins need, into a test image.
+for m in pyflakes setuptools; do
+  [ -d /usr/lib/python3/dist-packages/$m ] || missing+=(python3-$m)
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" != 0 ]; then

@@ -49,6 +49,7 @@ type tarEntry struct {
 	Linkname string // symlink target or hardlink source
 	Body     []byte
 	Xattrs   map[string]string // PAX "SCHILY.xattr." records
+	ModTime  time.Time         // zero: fixtureTime
 }
 
 // tarBytes serializes entries, in order, as an uncompressed tar stream.
@@ -59,7 +60,10 @@ func tarBytes(t testing.TB, entries []tarEntry) []byte {
 	for _, e := range entries {
 		hdr := &tar.Header{
 			Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID,
-			Linkname: e.Linkname, ModTime: fixtureTime, Format: tar.FormatPAX,
+			Linkname: e.Linkname, ModTime: e.ModTime, Format: tar.FormatPAX,
+		}
+		if hdr.ModTime.IsZero() {
+			hdr.ModTime = fixtureTime
 		}
 		if hdr.Typeflag == 0 {
 			hdr.Typeflag = tar.TypeReg

@@ -61,10 +61,11 @@ func (t teeReader) Read(p []byte) (int, error) {
 }
 
 // startLsp starts `silo lsp ARGS…` in dir with the sandbox's homes. It is
-// killed when the test ends, and after two minutes.
+// killed when the test ends, and after five minutes (a first run unpacks
+// its image).
 func startLsp(t *testing.T, s *sandbox, dir string, args ...string) *lspProc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, siloBin, append([]string{"lsp"}, args...)...)
 	cmd.Dir = dir
