@@ -26,6 +26,23 @@ type Backend interface {
 	Run(ctx context.Context, spec *Spec) (exit int, err error)
 }
 
+// Snapshotter is a VM backend that can restore a sandbox from a memory
+// snapshot instead of booting it (Spec.Snapshot): a VM booted once to the
+// point before anything of a run happens (modules loaded; no disk read, no
+// directory mounted, no command) and saved to a file, which the caller
+// keeps as a store entry derived from the kernel, the initfs and the
+// shape.
+type Snapshotter interface {
+	// SnapshotShape returns everything besides the kernel and initfs a
+	// snapshot for spec depends on (the backend's version, accelerator,
+	// memory, vCPUs, device set): specs of one shape restore from one
+	// snapshot. spec's Kernel and Initfs are set.
+	SnapshotShape(ctx context.Context, spec *Spec) (string, error)
+	// MakeSnapshot boots spec's kernel and initfs in spec's shape to the
+	// snapshot point and writes the snapshot to the file path.
+	MakeSnapshot(ctx context.Context, spec *Spec, path string) error
+}
+
 // Spec is everything a backend needs to run one command in a sandbox. All
 // host paths are absolute and clean.
 type Spec struct {
@@ -39,6 +56,14 @@ type Spec struct {
 	// file a VM boots (Needs.Kernel); both are store entries the caller
 	// holds for the run.
 	Kernel, Initfs string
+	// Snapshot is the memory snapshot entry (Snapshotter) a VM restores
+	// from instead of booting; "" boots. A snapshot that does not restore
+	// is reported in one line on Stderr, SnapshotFailed is called with
+	// why, and the VM boots.
+	Snapshot string
+	// SnapshotFailed, when set, hears that Snapshot did not restore: the
+	// caller must not offer that snapshot again.
+	SnapshotFailed func(error)
 
 	// Workspace is the host project directory, mounted read-write at
 	// /workspace.

@@ -3,6 +3,7 @@
 package guestinit
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -73,7 +75,11 @@ func run(serve ServeFunc) error {
 	p := ParseCmdline(string(cmdline))
 	trace := tracer(p.Debug)
 	trace("init started")
-	if err := loadModules(Marker, trace); err != nil {
+	deferred := func(string) bool { return false }
+	if p.Pause {
+		deferred = isDeferred
+	}
+	if err := loadModules(Marker, deferred, trace); err != nil {
 		return err
 	}
 	trace("modules loaded")
@@ -88,6 +94,12 @@ func run(serve ServeFunc) error {
 	}
 	b := newBeater(beat)
 	defer b.close()
+	if p.Pause {
+		if p, err = pause(beat, b, trace); err != nil {
+			b.fail(err)
+			return err
+		}
+	}
 	if err := prepare(p); err != nil {
 		b.fail(err)
 		return err
@@ -175,13 +187,120 @@ func mountBase() error {
 	return nil
 }
 
-// loadModules loads the modules the marker file lists, in order.
-func loadModules(marker string, trace func(string)) error {
+// pause is the snapshot point: the guest has loaded its modules (but the
+// deferred ones), read no disk and mounted nothing of a run. It tells the
+// host, which may migrate it to a file now, and waits for the host's
+// GoLine, which also comes, and only, to a guest restored from that file.
+// Then it reseeds the RNG and sets the clock (a snapshot carries the
+// snapshot-taker's), loads the deferred modules and returns the run's
+// parameters.
+func pause(beat *os.File, b *beater, trace func(string)) (Params, error) {
+	b.send(BeatPaused)
+	trace("paused at the snapshot point")
+	line, err := readLine(beat)
+	if err != nil {
+		return Params{}, fmt.Errorf("read the host's go: %w", err)
+	}
+	g, err := ParseGo(line)
+	if err != nil {
+		return Params{}, err
+	}
+	if err := unix.Settimeofday(ptr(unix.NsecToTimeval(g.Time.UnixNano()))); err != nil {
+		return Params{}, fmt.Errorf("set the clock: %w", err)
+	}
+	if err := reseed(g.Seed); err != nil {
+		return Params{}, err
+	}
+	b.send(BeatResumed)
+	trace("resumed: clock set, RNG reseeded")
+	if err := loadModules(Marker, func(n string) bool { return !isDeferred(n) }, trace); err != nil {
+		return Params{}, err
+	}
+	return g.Params, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// readLine reads one line from the port, byte by byte: nothing after the
+// newline may be consumed, and the line is short.
+func readLine(f *os.File) (string, error) {
+	var line []byte
+	buf := make([]byte, 1)
+	for len(line) < 64<<10 {
+		n, err := f.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return string(line), nil
+			}
+			line = append(line, buf[0])
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("the host's go line is too long")
+}
+
+// The random device's ioctls (linux/random.h).
+const (
+	rndAddEntropy = 0x40085203 // RNDADDENTROPY: _IOW('R', 0x03, int[2])
+	rndReseedCRNG = 0x5207     // RNDRESEEDCRNG: _IO('R', 0x07)
+	maxSeedBytes  = 512
+)
+
+// reseed mixes seed into the kernel's input pool, credited, and has the
+// CRNG reseed from it at once: from here on the guest's random numbers are
+// its own, not the snapshot-taker's.
+func reseed(seed []byte) error {
+	if len(seed) < 32 || len(seed) > maxSeedBytes {
+		return fmt.Errorf("the host sent %d bytes of entropy, want 32 to %d", len(seed), maxSeedBytes)
+	}
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("reseed the RNG: %w", err)
+	}
+	defer f.Close()
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	info := make([]byte, 8+len(seed))
+	binary.NativeEndian.PutUint32(info[0:], uint32(8*len(seed)))
+	binary.NativeEndian.PutUint32(info[4:], uint32(len(seed)))
+	copy(info[8:], seed)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndAddEntropy, uintptr(unsafe.Pointer(&info[0]))); e != 0 {
+		return fmt.Errorf("reseed the RNG: RNDADDENTROPY: %w", e)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndReseedCRNG, 0); e != 0 {
+		return fmt.Errorf("reseed the RNG: RNDRESEEDCRNG: %w", e)
+	}
+	return nil
+}
+
+// isDeferred reports whether the module at path (/modules/NN-name.ko) is
+// one of DeferredModules.
+func isDeferred(path string) bool {
+	name := strings.TrimSuffix(filepath.Base(path), ".ko")
+	if _, n, ok := strings.Cut(name, "-"); ok {
+		name = n
+	}
+	for _, d := range DeferredModules {
+		if name == d {
+			return true
+		}
+	}
+	return false
+}
+
+// loadModules loads the modules the marker file lists, in order, but those
+// skip says to leave.
+func loadModules(marker string, skip func(path string) bool, trace func(string)) error {
 	list, err := os.ReadFile(marker)
 	if err != nil {
 		return fmt.Errorf("read the initfs module list: %w", err)
 	}
 	for _, p := range strings.Fields(string(list)) {
+		if skip(p) {
+			continue
+		}
 		if err := loadModule(p); err != nil {
 			return err
 		}

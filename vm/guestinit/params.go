@@ -1,8 +1,11 @@
 package guestinit
 
 import (
+	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MountTagPrefix starts the 9p mount tags of the host directories a VM
@@ -29,7 +32,20 @@ const (
 	BeatAlive = '.' // sent every BeatInterval while the guest runs
 	BeatError = 'E' // followed by a message line: init failed
 	BeatDone  = 'D' // the agent returned; the guest is powering off
+	// BeatPaused: a guest booted with silo.pause=1 reached its snapshot
+	// point (modules loaded but the block driver, nothing of the run read
+	// or mounted) and waits for a GoLine on the port.
+	BeatPaused = 'P'
+	// BeatResumed: the guest took the host's GoLine (entropy, clock and
+	// the run's parameters) and goes on to mount and serve.
+	BeatResumed = 'G'
 )
+
+// DeferredModules are the modules a guest booted to its snapshot point
+// (silo.pause=1) loads only after the host's GoLine: the block driver
+// reads its disks' size and partition table as it binds, and a restored
+// guest must read this run's disks, not the snapshot-taker's.
+var DeferredModules = []string{"virtio_blk"}
 
 // ProbeOK is what a probe boot prints on the console before powering off.
 const ProbeOK = "silo-init: probe ok"
@@ -43,6 +59,9 @@ const (
 	ParamScratch = "silo.scratch" // size of the tmpfs scratch in MiB, without a disk; 0: half of RAM
 	ParamDebug   = "silo.debug"   // "1": print each step's time on the console
 	ParamMounts  = "silo.mounts"  // number of shared host directories, tagged MountTag(0…n-1); absent: none
+	ParamPause   = "silo.pause"   // "1": stop at the snapshot point, report BeatPaused and wait for a GoLine
+	ParamSeed    = "silo.seed"    // GoLine only: hex bytes the guest mixes into its RNG and reseeds with
+	ParamTime    = "silo.time"    // GoLine only: the host's time, Unix nanoseconds, the guest's clock is set to
 )
 
 // Params are the silo.* parameters of a kernel command line.
@@ -56,6 +75,9 @@ type Params struct {
 	// Mounts is the number of host directories shared as 9p devices
 	// tagged MountTag(0), MountTag(1), …
 	Mounts int
+	// Pause stops the init at its snapshot point (BeatPaused) until the
+	// host sends a GoLine, whose parameters then replace these.
+	Pause bool
 }
 
 // ParseCmdline reads the silo.* parameters out of a kernel command line.
@@ -76,6 +98,8 @@ func ParseCmdline(cmdline string) Params {
 			p.ScratchMB, _ = strconv.Atoi(v)
 		case ParamDebug:
 			p.Debug = v == "1"
+		case ParamPause:
+			p.Pause = v == "1"
 		case ParamMounts:
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
 				p.Mounts = n
@@ -109,5 +133,61 @@ func (p Params) Cmdline() []string {
 	if p.Mounts > 0 {
 		out = append(out, ParamMounts+"="+strconv.Itoa(p.Mounts))
 	}
+	if p.Pause {
+		out = append(out, ParamPause+"=1")
+	}
 	return out
+}
+
+// Go is what the host sends a guest paused at its snapshot point (or
+// restored from a snapshot taken there): the run's parameters, fresh
+// entropy and the time. A snapshot carries the snapshot-taker's RNG state
+// and clock; every restored guest reseeds and sets its clock from these
+// before anything of the run starts.
+type Go struct {
+	Params Params
+	Seed   []byte
+	Time   time.Time
+}
+
+// GoLinePrefix starts the line a Go travels as on BeatPort, host to guest.
+const GoLinePrefix = "go"
+
+// Line is g as one line: "go", the parameters as on a kernel command
+// line, silo.seed and silo.time, and a newline.
+func (g Go) Line() string {
+	f := append([]string{GoLinePrefix}, g.Params.Cmdline()...)
+	f = append(f, ParamSeed+"="+hex.EncodeToString(g.Seed), ParamTime+"="+strconv.FormatInt(g.Time.UnixNano(), 10))
+	return strings.Join(f, " ") + "\n"
+}
+
+// ParseGo reads a Go line (without or with its newline).
+func ParseGo(line string) (Go, error) {
+	line = strings.TrimSpace(line)
+	rest, ok := strings.CutPrefix(line, GoLinePrefix+" ")
+	if !ok {
+		return Go{}, fmt.Errorf("not a go line: %.40q", line)
+	}
+	g := Go{Params: ParseCmdline(rest)}
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case ParamSeed:
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				return Go{}, fmt.Errorf("go line: bad %s: %w", ParamSeed, err)
+			}
+			g.Seed = b
+		case ParamTime:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return Go{}, fmt.Errorf("go line: bad %s: %w", ParamTime, err)
+			}
+			g.Time = time.Unix(0, n)
+		}
+	}
+	if len(g.Seed) == 0 || g.Time.IsZero() {
+		return Go{}, fmt.Errorf("go line without %s or %s", ParamSeed, ParamTime)
+	}
+	return g, nil
 }

@@ -1,8 +1,10 @@
 package guestinit
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParams(t *testing.T) {
@@ -36,5 +38,25 @@ func TestMountTag(t *testing.T) {
 	// QEMU refuses 9p mount tags longer than 31 bytes.
 	if got := MountTag(999); len(got) > 31 || got == MountTag(99) {
 		t.Errorf("MountTag(999) = %q", got)
+	}
+}
+
+func TestGoLine(t *testing.T) {
+	g := Go{Params: Params{Root: "silo-rootfs", Workspace: "workspace", Mounts: 3, Disk: "silo-scratch"}, Seed: []byte{1, 2, 0xff}, Time: time.Unix(1700000000, 123)}
+	line := g.Line()
+	if !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("Line() = %q: want one line", line)
+	}
+	back, err := ParseGo(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Params != g.Params || !bytes.Equal(back.Seed, g.Seed) || !back.Time.Equal(g.Time) {
+		t.Errorf("round trip of %+v gave %+v", g, back)
+	}
+	for _, bad := range []string{"", "go silo.root=x", "go silo.seed=zz silo.time=1", "stop silo.seed=01 silo.time=1", "go silo.seed=01 silo.time=x"} {
+		if _, err := ParseGo(bad); err == nil {
+			t.Errorf("ParseGo(%q) accepted it", bad)
+		}
 	}
 }

@@ -72,8 +72,19 @@ func (m *machine) args() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(a, mounts...), nil
+	a = append(a, mounts...)
+	if m.qmp != "" {
+		a = append(a, "-qmp", "unix:"+esc(m.qmp)+",server=on,wait=off")
+	}
+	if m.incoming != nil {
+		a = append(a, "-incoming", "fd:"+strconv.Itoa(m.incomingFD()))
+	}
+	return a, nil
 }
+
+// incomingFD is QEMU's descriptor of the snapshot file: after the mounts'
+// open directories (start's ExtraFiles).
+func (m *machine) incomingFD() int { return 3 + len(m.spec.MountDirs()) }
 
 // mountArgs shares each host directory of mounts as a 9p device tagged
 // guestinit.MountTag(i), which the guest init mounts at
@@ -123,8 +134,27 @@ func checkMountHost(mt vm.Mount) error {
 	return nil
 }
 
-// kernelCmdline returns the guest kernel's command line.
+// kernelCmdline returns the guest kernel's command line. A guest that
+// stops at its snapshot point gets the run's parameters in the host's go
+// instead: its command line is the same for every run of its shape.
 func (m *machine) kernelCmdline() []string {
+	p := m.runParams()
+	if m.pause {
+		p = guestinit.Params{Pause: true, Debug: m.debug}
+	}
+	c := append(baseCmdline(m.debug), p.Cmdline()...)
+	if m.spec.CPUs > 1 {
+		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
+		// bringing them up, and every step after): boot on one, and let
+		// the guest init bring the others online once the command has
+		// run for a second.
+		c = append(c, "maxcpus=1")
+	}
+	return c
+}
+
+// runParams are the guest init's parameters of this run.
+func (m *machine) runParams() guestinit.Params {
 	p := guestinit.Params{ScratchMB: m.spec.RootfsSizeMB, Probe: m.probe, Debug: m.debug}
 	if m.spec.RootfsImage != "" {
 		p.Root = rootSerial
@@ -136,15 +166,7 @@ func (m *machine) kernelCmdline() []string {
 		p.Workspace = wsTag
 	}
 	p.Mounts = len(m.spec.Shared())
-	c := append(baseCmdline(m.debug), p.Cmdline()...)
-	if m.spec.CPUs > 1 {
-		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
-		// bringing them up, and every step after): boot on one, and let
-		// the guest init bring the others online once the command has
-		// run for a second.
-		c = append(c, "maxcpus=1")
-	}
-	return c
+	return p
 }
 
 // baseCmdline is the kernel command line every silo VM boots with.

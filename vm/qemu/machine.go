@@ -33,6 +33,16 @@ type machine struct {
 	hang           time.Duration
 	probe          bool
 	debug          bool // the console on stderr, the init's step times
+	// pause boots (or restores) the guest to its snapshot point: the
+	// kernel command line carries silo.pause=1 and no run parameters,
+	// which the host sends in its go instead (resume).
+	pause bool
+	// qmp is the path of QEMU's monitor socket, when the host drives
+	// QEMU (a snapshot's migration); "": no monitor.
+	qmp string
+	// incoming is the snapshot file the VM restores from instead of
+	// booting; nil boots.
+	incoming *os.File
 
 	cmd     *exec.Cmd
 	console *tailBuffer
@@ -58,7 +68,11 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	stop := context.AfterFunc(ctx, func() { m.kill(ctx.Err()) })
 	defer stop()
 
-	if err := m.boot(ports); err != nil {
+	if err := m.boot(ports, t0); err != nil {
+		var re *RestoreError
+		if errors.As(err, &re) {
+			return -1, err
+		}
 		return -1, m.explain(err)
 	}
 	m.spec.Timing.Mark("boot", t0)
@@ -132,13 +146,23 @@ func (p *serialPorts) close() {
 	p.beatL.Close()
 }
 
-// boot waits for QEMU to connect the ports and the guest to be ready.
-func (m *machine) boot(p *serialPorts) error {
+// boot waits for QEMU to connect the ports and the guest to be ready; a
+// VM restoring from a snapshot is first sent its go.
+func (m *machine) boot(p *serialPorts, t0 time.Time) error {
 	var err error
 	if p.agent, p.beat, err = m.acceptPorts(p.agentL, p.beatL); err != nil {
+		if m.incoming != nil {
+			return m.restoreFailed(err)
+		}
 		return err
 	}
 	p.beats = bufio.NewReader(p.beat)
+	if m.incoming != nil {
+		if err := m.resume(p.beat, p.beats); err != nil {
+			return err
+		}
+		m.spec.Timing.Mark("restore", t0)
+	}
 	return m.waitReady(p.beat, p.beats)
 }
 
@@ -166,6 +190,9 @@ func (m *machine) start() error {
 	}
 	m.cmd.SysProcAttr = sysProcAttr()
 	m.cmd.ExtraFiles = m.spec.MountDirs() // fds 3…, as mountArgs numbers them
+	if m.incoming != nil {
+		m.cmd.ExtraFiles = append(m.cmd.ExtraFiles, m.incoming) // incomingFD
+	}
 	if err := m.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", m.qemu, err)
 	}

@@ -123,15 +123,55 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	dir, err := runDir()
+	qemu, err := b.Binary()
 	if err != nil {
 		return -1, err
 	}
-	defer os.RemoveAll(dir)
-	m := &machine{spec: spec, dir: dir, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout, debug: b.o.Debug}
-	if m.qemu, err = b.Binary(); err != nil {
+	newMachine := func() (*machine, func(), error) {
+		dir, err := runDir()
+		if err != nil {
+			return nil, nil, err
+		}
+		m := &machine{spec: spec, dir: dir, qemu: qemu, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout, debug: b.o.Debug}
+		return m, func() { os.RemoveAll(dir) }, nil
+	}
+	if spec.Snapshot != "" {
+		code, err := b.restore(ctx, spec, newMachine, t0)
+		var re *RestoreError
+		if !errors.As(err, &re) {
+			return code, err
+		}
+		if spec.Stderr != nil {
+			fmt.Fprintf(spec.Stderr, "silo: %v; booting the VM instead (the snapshot will be rebuilt)\n", re)
+		}
+		if spec.SnapshotFailed != nil {
+			spec.SnapshotFailed(re)
+		}
+		t0 = time.Now()
+	}
+	m, cleanup, err := newMachine()
+	if err != nil {
 		return -1, err
 	}
+	defer cleanup()
+	return m.run(ctx, t0)
+}
+
+// restore runs spec in a VM restored from the snapshot spec.Snapshot. A
+// *RestoreError means the snapshot could not be used and nothing of the
+// run started.
+func (b *Backend) restore(ctx context.Context, spec *vm.Spec, newMachine func() (*machine, func(), error), t0 time.Time) (int, error) {
+	f, err := os.Open(spec.Snapshot)
+	if err != nil {
+		return -1, &RestoreError{Reason: err.Error()}
+	}
+	defer f.Close()
+	m, cleanup, err := newMachine()
+	if err != nil {
+		return -1, err
+	}
+	defer cleanup()
+	m.pause, m.incoming = true, f
 	return m.run(ctx, t0)
 }
 
