@@ -11,6 +11,7 @@ import (
 
 	"github.com/silo-dev/silo/derive/oci"
 	rfs "github.com/silo-dev/silo/derive/rootfs"
+	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/store"
 )
 
@@ -41,6 +42,14 @@ type RootfsOptions struct {
 	// time. It is not part of the derivation: an image that fits builds
 	// the same output.
 	MaxMB int64
+	// MaxFiles, when positive, is how many entries (all layers' tar
+	// entries together) the image may have; 0 is rootfs.DefaultMaxEntries.
+	// An image with more is refused (rootfs.ErrTooManyEntries) while its
+	// headers are read. Like MaxMB it is not part of the derivation.
+	MaxFiles int
+	// Notes, if not nil, gets one line about what the assembly left out
+	// (the device nodes of the directory form).
+	Notes io.Writer
 	// Pull resolves the reference again (a registry round trip for tags)
 	// even when the store knows what it resolved to.
 	Pull bool
@@ -85,12 +94,12 @@ func Rootfs(ctx context.Context, st *store.Store, ref string, o RootfsOptions) (
 		o.Format = FormatExt4
 	}
 	if o.Format&FormatExt4 != 0 {
-		if res.Ext4, err = realiseWith(st, res.Image, o.Steps, "ext4", o.SizeMB, o.MaxMB); err != nil {
+		if res.Ext4, err = realiseWith(st, res.Image, o.Steps, "ext4", o.SizeMB, o); err != nil {
 			return nil, err
 		}
 	}
 	if o.Format&FormatDir != 0 {
-		if res.Dir, err = realiseWith(st, res.Image, o.Steps, "dir", 0, o.MaxMB); err != nil {
+		if res.Dir, err = realiseWith(st, res.Image, o.Steps, "dir", 0, o); err != nil {
 			return nil, err
 		}
 	}
@@ -146,14 +155,14 @@ func RootfsDerivation(im *oci.Image, format string, sizeMB int64) *Derivation {
 // StepRootfs is the rootfs of im with the steps' layers on top, in format
 // ("dir" or "ext4"), from the store or assembled.
 func StepRootfs(st *store.Store, im *oci.Image, steps []StepLayer, format string, maxMB int64) (*store.Entry, error) {
-	return realiseWith(st, im, steps, format, 0, maxMB)
+	return realiseWith(st, im, steps, format, 0, RootfsOptions{MaxMB: maxMB})
 }
 
 // realiseWith is realise for the image's layers plus the build steps'
-// layers on top.
-func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format string, sizeMB, maxMB int64) (*store.Entry, error) {
+// layers on top; of o it uses the limits (MaxMB, MaxFiles) and Notes.
+func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format string, sizeMB int64, o RootfsOptions) (*store.Entry, error) {
 	d := StepRootfsDerivation(im, steps, format, sizeMB)
-	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, steps, d, tmp, maxMB<<20) })
+	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, steps, d, tmp, o) })
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}
@@ -161,7 +170,12 @@ func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format strin
 }
 
 // build assembles the rootfs in the staging directory tmp.
-func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp string, maxContent int64) (*Output, error) {
+func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp string, o RootfsOptions) (*Output, error) {
+	maxContent := o.MaxMB << 20
+	opts := []rfs.Option{rfs.MaxEntries(o.MaxFiles)}
+	if o.Notes != nil {
+		opts = append(opts, rfs.Notes(func(s string) { fmt.Fprintf(o.Notes, "silo: image %s: %s\n", safetext.Escape(im.Ref), s) }))
+	}
 	all := append([]oci.Layer(nil), im.Layers...)
 	for _, s := range steps {
 		all = append(all, oci.Layer{Digest: s.DiffID, DiffID: s.DiffID, Entry: s.Entry})
@@ -182,10 +196,10 @@ func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp
 	switch d.Format {
 	case "ext4":
 		out.Path, out.Name = filepath.Join(tmp, "rootfs.ext4"), name+"-rootfs.ext4"
-		return out, rfs.WriteExt4(layers, out.Path, d.SizeMB<<20, maxContent)
+		return out, rfs.WriteExt4(layers, out.Path, d.SizeMB<<20, maxContent, opts...)
 	default:
 		out.Path, out.Name = filepath.Join(tmp, "rootfs"), name+"-rootfs"
-		return out, rfs.WriteDir(layers, out.Path, maxContent)
+		return out, rfs.WriteDir(layers, out.Path, maxContent, opts...)
 	}
 }
 

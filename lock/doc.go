@@ -43,6 +43,7 @@
 //	memoryMB = 2048                     # 64-1048576
 //	maxProcesses = 2048                 # 16-4194304: processes and threads at once
 //	rootfsSizeMB = 4096                 # 16-16777216
+//	maxFiles = 250000                   # 1000-100000000: entries the image may hold
 //	setup = "pip install ruff"          # run once when the tool's rootfs is built
 //	postInstall = ["pip install -e ."]  # run in the project once the tool is installed:
 //	                                    # one command, or a list run in order, each if the last succeeded
@@ -75,7 +76,7 @@
 //	[mount]
 //	exclude = ["node_modules", ".venv"] # relative to the project root
 //	mode = "rw"                         # "rw" or "ro"
-//	[overrides.python]                  # image, env, cpus, memoryMB, maxProcesses, rootfsSizeMB,
+//	[overrides.python]                  # image, env, cpus, memoryMB, maxProcesses, rootfsSizeMB, maxFiles,
 //	cpus = 4                            # workdir, passEnv, passSshAgent, postInstall,
 //	                                    # lsp, lspInstall, [[cache]]
 //	[overrides.python.network]          # hostAccess, proxy.allow, proxy.deny,
@@ -150,7 +151,7 @@
 // ports, [[cache]] entries, an image naming a local path, and
 // mount.mode = "rw" where the user-wide silo.toml says "ro". Not grants,
 // because they narrow the sandbox or shape it inside its fence: tools, env,
-// workdir, cpus, memoryMB, rootfsSizeMB, an image from a registry,
+// workdir, cpus, memoryMB, rootfsSizeMB, maxFiles, an image from a registry,
 // postInstall, lsp and lspInstall (they run inside the sandbox like any
 // command), mount.exclude, any other mount.mode, network.proxy.deny,
 // ports = [], and the [cache] limits.
@@ -175,7 +176,7 @@
 // silo.toml (its project-wide keys, then its [overrides.TOOL]), then the
 // project's silo.toml (the same way).
 //
-//   - Scalars (image, workdir, cpus, memoryMB, rootfsSizeMB, postInstall,
+//   - Scalars (image, workdir, cpus, memoryMB, rootfsSizeMB, maxFiles, postInstall,
 //     lsp, lspInstall, passSshAgent, mount.mode, network.hostAccess, cache
 //     limits) overlay: the last layer that sets one wins. Within one file
 //     an [overrides.TOOL] key wins over the project-wide one.

@@ -51,6 +51,10 @@ type Tool struct {
 	// at once (a fork bomb stops there).
 	MaxProcesses int `json:"maxProcesses"`
 	RootfsSizeMB int `json:"rootfsSizeMB"`
+	// MaxFiles bounds the entries of the tool's image (all layers' tar
+	// entries together); an image with more is refused while its headers
+	// are read.
+	MaxFiles int `json:"maxFiles"`
 	// PostInstall are the commands run in the project once the tool is
 	// installed, in order, each only if the one before succeeded.
 	PostInstall []string `json:"postInstall"`

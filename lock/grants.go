@@ -30,7 +30,7 @@ import (
 //
 // Everything else only narrows the sandbox or shapes it within its fence
 // and is not a grant: tools, env, workdir, cpus, memoryMB, maxProcesses,
-// rootfsSizeMB, a registry image, postInstall, lsp and lspInstall (they run inside the
+// rootfsSizeMB, maxFiles, a registry image, postInstall, lsp and lspInstall (they run inside the
 // sandbox, fenced like any command), mount.exclude, mount.mode = "ro" (or
 // "rw" where the user-wide file does not say "ro"),
 // network.proxy.deny, an empty ports list, and the [cache] limits.

@@ -14,6 +14,7 @@ const (
 	DefaultMemoryMB     = 2048
 	DefaultMaxProcesses = 2048
 	DefaultRootfsSizeMB = 4096
+	DefaultMaxFiles     = 250000 // the largest common images hold ~100k
 	DefaultMountMode    = "rw"
 )
 
@@ -26,6 +27,8 @@ const (
 	maxMaxProcesses = 1 << 22 // the kernel's PID_MAX_LIMIT
 	minRootfsSizeMB = 16
 	maxRootfsSizeMB = 1 << 24 // 16 TiB
+	minMaxFiles     = 1000
+	maxMaxFiles     = 100_000_000
 	maxCacheMB      = 1 << 30
 	maxAgeDays      = 36500
 )
@@ -91,7 +94,7 @@ func (b *builder) baseTool(name, key string, d *toolDef, l *layer) *Tool {
 		t.Shims = append(t.Shims, sh)
 	}
 	b.common(t, l, p, d.Image, d.Env, d.Workdir, d.PostInstall, d.Cache, d.Network)
-	b.resources(t, l, p, d.CPUs, d.MemoryMB, d.MaxProcesses, d.RootfsSizeMB)
+	b.resources(t, l, p, d.CPUs, d.MemoryMB, d.MaxProcesses, d.RootfsSizeMB, d.MaxFiles)
 	if d.Setup != nil {
 		t.Setup, t.Origins["setup"] = *d.Setup, l.src(at(p, "setup")...)
 	}
@@ -109,14 +112,14 @@ func defaultTool(name string, src Source) *Tool {
 	builtin := Source{File: BuiltIn}
 	return &Tool{
 		Name: name, Env: map[string]string{}, Workdir: DefaultWorkdir,
-		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, MaxProcesses: DefaultMaxProcesses, RootfsSizeMB: DefaultRootfsSizeMB,
+		CPUs: DefaultCPUs, MemoryMB: DefaultMemoryMB, MaxProcesses: DefaultMaxProcesses, RootfsSizeMB: DefaultRootfsSizeMB, MaxFiles: DefaultMaxFiles,
 		MountMode: DefaultMountMode, Shims: []Shim{}, Caches: []Cache{},
 		Network: Network{Allow: []string{}, Deny: []string{}, InstallAllow: []string{}},
 		PassEnv: []string{}, PassFiles: []string{}, Exclude: []string{}, Ports: []Port{},
 		PostInstall: []string{},
 		Origins: map[string]Source{
 			"name": src, "workdir": builtin, "cpus": builtin, "memoryMB": builtin, "maxProcesses": builtin,
-			"rootfsSizeMB": builtin, "mountMode": builtin,
+			"rootfsSizeMB": builtin, "maxFiles": builtin, "mountMode": builtin,
 		},
 	}
 }
@@ -130,7 +133,7 @@ func (b *builder) imageTool() *Tool { return defaultTool("", Source{File: BuiltI
 func (b *builder) overlay(t *Tool, key string, o *overrideDef, l *layer) {
 	p := []string{"overrides", key}
 	b.common(t, l, p, o.Image, o.Env, o.Workdir, o.PostInstall, o.Cache, o.Network)
-	b.resources(t, l, p, o.CPUs, o.MemoryMB, o.MaxProcesses, o.RootfsSizeMB)
+	b.resources(t, l, p, o.CPUs, o.MemoryMB, o.MaxProcesses, o.RootfsSizeMB, o.MaxFiles)
 	if o.PassSSHAgent != nil {
 		t.PassSSHAgent, t.Origins["passSshAgent"] = *o.PassSSHAgent, l.src(at(p, "passSshAgent")...)
 	}
@@ -193,8 +196,8 @@ func (b *builder) common(t *Tool, l *layer, p []string, image *string, env map[s
 	}
 }
 
-// resources applies cpus, memoryMB, maxProcesses and rootfsSizeMB.
-func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, procs, rootfs *int) {
+// resources applies cpus, memoryMB, maxProcesses, rootfsSizeMB and maxFiles.
+func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, procs, rootfs, files *int) {
 	set := func(dst *int, v *int, key string, lo, hi int) {
 		if v == nil {
 			return
@@ -208,6 +211,7 @@ func (b *builder) resources(t *Tool, l *layer, p []string, cpus, mem, procs, roo
 	set(&t.MemoryMB, mem, "memoryMB", minMemoryMB, maxMemoryMB)
 	set(&t.MaxProcesses, procs, "maxProcesses", minMaxProcesses, maxMaxProcesses)
 	set(&t.RootfsSizeMB, rootfs, "rootfsSizeMB", minRootfsSizeMB, maxRootfsSizeMB)
+	set(&t.MaxFiles, files, "maxFiles", minMaxFiles, maxMaxFiles)
 }
 
 // cache adds or replaces (same guest path) a package-cache mount. The

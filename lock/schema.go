@@ -22,6 +22,7 @@ type toolDef struct {
 	MemoryMB     *int              `toml:"memoryMB"`
 	MaxProcesses *int              `toml:"maxProcesses"`
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
+	MaxFiles     *int              `toml:"maxFiles"`
 	PostInstall  any               `toml:"postInstall"` // a string, or an array of strings
 	Setup        *string           `toml:"setup"`
 	LSP          []string          `toml:"lsp"`
@@ -84,6 +85,7 @@ type overrideDef struct {
 	MemoryMB     *int              `toml:"memoryMB"`
 	MaxProcesses *int              `toml:"maxProcesses"`
 	RootfsSizeMB *int              `toml:"rootfsSizeMB"`
+	MaxFiles     *int              `toml:"maxFiles"`
 	Workdir      *string           `toml:"workdir"`
 	PassEnv      []string          `toml:"passEnv"`
 	PassSSHAgent *bool             `toml:"passSshAgent"`

@@ -34,6 +34,7 @@ func (t *Tool) Rows() []Row {
 	r.add("memoryMB", strconv.Itoa(t.MemoryMB))
 	r.add("maxProcesses", strconv.Itoa(t.MaxProcesses))
 	r.add("rootfsSizeMB", strconv.Itoa(t.RootfsSizeMB))
+	r.add("maxFiles", strconv.Itoa(t.MaxFiles))
 	r.add("setup", oneLine(t.Setup))
 	if len(t.PostInstall) == 0 {
 		r.add("postInstall", "(none)")

@@ -89,8 +89,9 @@ type Plan struct {
 	// build step).
 	Install bool
 
-	env  EnvOptions
-	warn io.Writer
+	env      EnvOptions
+	warn     io.Writer
+	maxFiles int // the tool's maxFiles: entries its image may have
 }
 
 // NewPlan decides the run: which image, which workspace and working
@@ -153,6 +154,7 @@ func (p *Plan) fromTool(t *lock.Tool, req Request) error {
 	s.Network = t.Network
 	s.CPUs, s.MemoryMB, s.RootfsSizeMB = t.CPUs, t.MemoryMB, t.RootfsSizeMB
 	s.MaxProcesses = t.MaxProcesses
+	p.maxFiles = t.MaxFiles
 	for _, pt := range t.Ports {
 		s.Ports = append(s.Ports, vm.Port{Host: pt.Host, Guest: pt.Guest})
 	}

@@ -108,7 +108,10 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Options, spec *vm.Spec) (*derive.RootfsResult, error) {
 	ro := o.Rootfs
 	ro.Digest, ro.Steps = p.Digest, p.Steps
-	ro.Format, ro.MaxMB = derive.FormatExt4, lock.DefaultRootfsSizeMB
+	ro.Format, ro.MaxMB, ro.MaxFiles = derive.FormatExt4, lock.DefaultRootfsSizeMB, p.maxFiles
+	if p.warn != nil {
+		ro.Notes = p.warn
+	}
 	if need.RootfsDir {
 		ro.Format = derive.FormatDir
 	}

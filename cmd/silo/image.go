@@ -69,6 +69,9 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 	if c.Dir {
 		opts.Format |= derive.FormatDir
 	}
+	if !g.Quiet {
+		opts.Notes = os.Stderr
+	}
 	var res *derive.RootfsResult
 	if opts.Format == 0 {
 		var p *oci.Pulled

@@ -28,6 +28,11 @@
 // came from the registry or the image (error messages, platform fields) is
 // escaped with internal/safetext before it is part of an error.
 //
+// Before the image is recorded, the headers of every layer are read
+// (rootfs.CheckLayer) and each layer's uncompressed stream is checked
+// against its diff ID: an image that could never be assembled safely fails
+// its pull, not its first run.
+//
 // Lookup answers from the store alone; List, Remove and ReadImage manage
 // pulled images; OpenLayer reads a stored layer as a tar stream whatever
 // its compression (gzip, zstd, none).

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/silo-dev/silo/derive/rootfs"
 	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/store"
 )
@@ -94,6 +95,9 @@ func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulle
 	})
 	g.Go(func() error { return fetchLayers(gctx, st, img, b.man, o, pulled) })
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := checkLayers(ctx, st, out); err != nil {
 		return nil, err
 	}
 	out.ConfigEntry = cfgEntry.Name
@@ -202,6 +206,35 @@ func readConfig(img v1.Image, man *v1.Manifest, out *Image, p v1.Platform) ([]by
 		})
 	}
 	return raw, nil
+}
+
+// checkLayers reads the headers of every layer of im and refuses an image
+// with an entry that no stack of layers makes safe (rootfs.CheckLayer), or
+// a layer that does not decompress to its diff ID: such an image fails at
+// its pull, not at its first run.
+func checkLayers(ctx context.Context, st *store.Store, im *Image) error {
+	for i, l := range im.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkLayer(st, l); err != nil {
+			return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(im.Layers), l.Digest, err)
+		}
+	}
+	return nil
+}
+
+func checkLayer(st *store.Store, l Layer) error {
+	e, err := st.Use(l.Entry)
+	if err != nil {
+		return err
+	}
+	rc, err := OpenLayerVerified(e.Path, l.DiffID)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return rootfs.CheckLayer(rc)
 }
 
 // storeBlob adds a small verified blob, or finds it by digest.

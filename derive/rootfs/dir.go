@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -19,8 +20,9 @@ import (
 // not write outside dst. maxContent, when positive, is the most bytes the
 // merged files, or one layer's files, may hold (ErrTooLarge, before
 // anything is written). On error dst is removed.
-func WriteDir(layers []Layer, dst string, maxContent int64) (err error) {
-	t, err := scan(layers, maxContent)
+func WriteDir(layers []Layer, dst string, maxContent int64, opts ...Option) (err error) {
+	o := optionsOf(opts)
+	t, err := scan(layers, maxContent, o)
 	if err != nil {
 		return err
 	}
@@ -45,7 +47,26 @@ func WriteDir(layers []Layer, dst string, maxContent int64) (err error) {
 	if err := s.finish(&t.root.meta); err != nil {
 		return fmt.Errorf("finish rootfs directory: %w", err)
 	}
+	if len(s.devices) > 0 {
+		o.note(fmt.Sprintf("left out the image's %d device nodes (%s): the sandbox has its own /dev", len(s.devices), deviceList(s.devices)))
+	}
 	return nil
+}
+
+// deviceList names the first few device nodes, escaped for the terminal.
+func deviceList(paths []string) string {
+	var b strings.Builder
+	for i, p := range paths {
+		if i == 3 {
+			b.WriteString(", …")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("/" + safetext.Escape(p))
+	}
+	return b.String()
 }
 
 // RemoveTree removes a tree written by WriteDir, making its directories writable
@@ -66,6 +87,8 @@ type dirSink struct {
 	root *os.Root
 	dirs []string
 	meta []*meta
+	// devices are the device nodes left out.
+	devices []string
 
 	// cur is an os.Root for the directory curDir, reused while files go
 	// into the same directory: each operation is then one system call on
@@ -113,6 +136,13 @@ func (s *dirSink) dir(p string, m *meta) error {
 
 func (s *dirSink) symlink(p, target string, _ *meta) error {
 	return s.root.Symlink(target, p)
+}
+
+// devnode skips a device node: an ordinary user cannot make one, and the
+// namespace sandbox mounts its own /dev.
+func (s *dirSink) devnode(p string, _ *device, _ *meta) error {
+	s.devices = append(s.devices, p)
+	return nil
 }
 
 func (s *dirSink) fifo(p string, m *meta) error {

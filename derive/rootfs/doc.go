@@ -11,8 +11,18 @@
 // anything to disk in between. The first pass reads only the tar headers
 // and builds the final tree in memory; this is where every safety rule is
 // enforced (no absolute paths or "..", no entry beneath a symlink, hardlinks
-// only to regular files already in the tree, no device nodes, tar streams
-// that end early or are corrupt are errors). The second pass writes the
+// only to regular files already in the tree, no unknown entry types, tar
+// streams that end early or are corrupt are errors) and where the entries
+// are counted: an image with more than MaxEntries (default 250,000; a
+// tool's maxFiles) is refused as soon as its headers pass the limit, so the
+// tree's memory is bounded by the limit, not by the layers. CheckLayer is
+// the part of these rules that needs no tree (a pull runs it on each layer
+// as it arrives, so that such an image fails there).
+//
+// Device nodes are kept in the ext4 form (the VM's kernel owns the devices
+// they name) and left out of the directory form, which an ordinary user
+// could not create and the namespace sandbox does not need (it mounts its
+// own /dev): one note (Notes) names them. The second pass writes the
 // directories (sorted), then streams the layers once more and copies out
 // only the file contents that survived. The output order depends only on
 // the layers, so the same layers always give a byte-identical ext4 image.

@@ -23,6 +23,7 @@ type sink interface {
 	dir(p string, m *meta) error
 	symlink(p, target string, m *meta) error
 	fifo(p string, m *meta) error
+	devnode(p string, d *device, m *meta) error
 	file(p string, m *meta, size int64, r io.Reader) error
 	link(p, target string) error
 }
@@ -53,6 +54,8 @@ func emit(t *tree, layers []Layer, s sink) error {
 				specials = append(specials, func() error { return s.symlink(np, n.linkname, &n.meta) })
 			case kindFifo:
 				specials = append(specials, func() error { return s.fifo(np, &n.meta) })
+			case kindDevice:
+				specials = append(specials, func() error { return s.devnode(np, n.dev, &n.meta) })
 			case kindFile:
 				n.data.paths = append(n.data.paths, np)
 				want[[2]int{n.data.layer, n.data.ord}] = n.data

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"fmt"
 	"github.com/silo-dev/silo/internal/safetext"
@@ -24,9 +25,9 @@ import (
 // macOS hosts, which also boot these images). It writes no random UUID,
 // hash seed or clock time: the same layers give the same bytes. The image
 // is compact (almost no free blocks), which suits its use as the read-only
-// lower layer of the sandbox's overlay.
-func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64) (err error) {
-	t, err := scan(layers, maxContent)
+// lower layer of the sandbox's overlay. Device nodes are kept.
+func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64, opts ...Option) (err error) {
+	t, err := scan(layers, maxContent, optionsOf(opts))
 	if err != nil {
 		return err
 	}
@@ -257,8 +258,13 @@ func (w *ext4Writer) fifo(p string, m *meta) error {
 	return err
 }
 
-// device writes a character (or block) device node. emit never asks for
-// one (layers may not create devices), but the format is kept whole.
+// devnode keeps an image's device node: the VM's own kernel owns the
+// devices it names, as with any root inside the guest.
+func (w *ext4Writer) devnode(p string, d *device, m *meta) error {
+	return w.device(p, m, d.typ == tar.TypeChar, uint32(d.major), uint32(d.minor))
+}
+
+// device writes a character (or block) device node.
 func (w *ext4Writer) device(p string, m *meta, char bool, major, minor uint32) error {
 	typ, ft := uint16(sIFBLK), byte(ftBlk)
 	if char {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/silo-dev/silo/internal/safetext"
 )
 
 const (
@@ -70,7 +72,7 @@ func ext4Xattrs(m map[string]string) ([]xattr, error) {
 			if x.name != "" {
 				x.index, x.name = 7, strings.TrimPrefix(k, "system.")
 			} else if b, err := ext4ACL(x.value); err != nil {
-				return nil, fmt.Errorf("xattr %s: %w", k, err)
+				return nil, fmt.Errorf("xattr %s: %w", safetext.Escape(k), err)
 			} else {
 				x.value = b
 			}

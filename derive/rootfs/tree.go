@@ -11,9 +11,47 @@ import (
 
 // ErrUnsafe marks a layer entry that silo refuses to apply: an absolute
 // path or "..", a write through a symlink, a hardlink to something outside
-// the tree, a device node. errors.Is(err, ErrUnsafe) tells it apart from
-// a damaged layer.
+// the tree, an entry type silo does not know. errors.Is(err, ErrUnsafe)
+// tells it apart from a damaged layer.
 var ErrUnsafe = errors.New("unsafe layer entry")
+
+// ErrTooManyEntries marks an image with more entries than its limit
+// (MaxEntries), refused while the headers are read.
+var ErrTooManyEntries = errors.New("the image has too many files")
+
+// DefaultMaxEntries is the entry limit when none is given: well above real
+// images (the largest common ones hold about 100,000 files).
+const DefaultMaxEntries = 250000
+
+// Option changes how layers are merged and written.
+type Option func(*options)
+
+type options struct {
+	maxEntries int
+	note       func(string)
+}
+
+// MaxEntries sets how many tar entries (files, directories, links,
+// whiteouts; all layers together) the image may have; n <= 0 keeps
+// DefaultMaxEntries. The count is checked as the headers are read, so a
+// layer of a million empty files is refused after reading the first
+// headers past the limit, having cost no more memory than they do.
+func MaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
+
+// Notes sets where a one-line note goes about what a writer left out (the
+// device nodes of the directory form); none by default.
+func Notes(f func(string)) Option { return func(o *options) { o.note = f } }
+
+func optionsOf(opts []Option) options {
+	o := options{note: func(string) {}}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.maxEntries <= 0 {
+		o.maxEntries = DefaultMaxEntries
+	}
+	return o
+}
 
 const (
 	whiteoutPrefix = ".wh."
@@ -28,6 +66,7 @@ const (
 	kindFile
 	kindSymlink
 	kindFifo
+	kindDevice
 )
 
 // meta is the inode metadata kept from a tar header.
@@ -51,15 +90,23 @@ type node struct {
 	kind     kind
 	meta     meta
 	linkname string           // symlink target
+	dev      *device          // device nodes
 	data     *content         // regular files
 	children map[string]*node // directories
 	layer    int              // layer whose entry set this node
 	seen     int              // highest layer with an entry at or beneath this node
 }
 
+// device is a device node's type (tar.TypeChar or TypeBlock) and number.
+type device struct {
+	typ          byte
+	major, minor int64
+}
+
 // tree is the merged filesystem the layers describe, built from headers only.
 type tree struct {
-	root *node
+	root    *node
+	entries int // tar entries read so far, all layers
 }
 
 func newTree() *tree {
@@ -204,9 +251,42 @@ func (t *tree) newNode(layer, ord int, hdr *tar.Header, old *node) (*node, error
 	case tar.TypeLink:
 		return t.hardlink(hdr)
 	case tar.TypeChar, tar.TypeBlock:
-		return nil, unsafeErr(hdr.Name, "device node (%d,%d); images may not create devices, the sandbox provides /dev", hdr.Devmajor, hdr.Devminor)
+		return &node{kind: kindDevice, meta: metaOf(hdr), dev: &device{typ: hdr.Typeflag, major: hdr.Devmajor, minor: hdr.Devminor}}, nil
 	default:
 		return nil, unsafeErr(hdr.Name, "unsupported tar entry type %q", hdr.Typeflag)
+	}
+}
+
+// CheckLayer reads the headers of one uncompressed layer and refuses it
+// (ErrUnsafe) if an entry could never be applied safely whatever the layers
+// below: an absolute path or "..", a NUL byte, a name longer than a file
+// name may be, a hardlink to such a path, an unknown entry type. It keeps
+// nothing in memory; a pull runs it so that such an image fails there and
+// not on its first run. (What depends on the layers below, such as an entry
+// beneath a symlink, is refused when the rootfs is assembled.)
+func CheckLayer(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("read tar: %w (the layer is truncated or corrupt)", err)
+		}
+		if _, err := splitName(hdr.Name); err != nil {
+			return err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeLink:
+			if c, err := splitName(hdr.Linkname); err != nil || len(c) == 0 {
+				return unsafeErr(hdr.Name, "hardlink to %q points outside the image", hdr.Linkname)
+			}
+		case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeFifo, tar.TypeChar, tar.TypeBlock, tar.TypeXGlobalHeader:
+		default:
+			return unsafeErr(hdr.Name, "unsupported tar entry type %q", hdr.Typeflag)
+		}
 	}
 }
 
@@ -251,10 +331,10 @@ func prune(dir *node, layer int) {
 
 // scan is the first pass: it reads the headers of every layer, in order,
 // into a tree.
-func scan(layers []Layer, maxContent int64) (*tree, error) {
+func scan(layers []Layer, maxContent int64, o options) (*tree, error) {
 	t := newTree()
 	for i, l := range layers {
-		if err := scanLayer(t, i, l, maxContent); err != nil {
+		if err := scanLayer(t, i, l, maxContent, o.maxEntries); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
 		}
 	}
@@ -298,7 +378,7 @@ func (t *tree) contentSize() int64 {
 // up to more than maxContent (when positive) is refused as soon as its
 // headers say so: its data is never decompressed, so a layer of a few KB
 // that declares terabytes costs no more time than disk.
-func scanLayer(t *tree, i int, l Layer, maxContent int64) error {
+func scanLayer(t *tree, i int, l Layer, maxContent int64, maxEntries int) error {
 	rc, err := l.Open()
 	if err != nil {
 		return err
@@ -321,6 +401,9 @@ func scanLayer(t *tree, i int, l Layer, maxContent int64) error {
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
+		}
+		if t.entries++; t.entries > maxEntries {
+			return fmt.Errorf("%w: more than %d entries (raise maxFiles in the tool's [overrides.TOOL] if the image is meant to be this large)", ErrTooManyEntries, maxEntries)
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			if declared += hdr.Size; maxContent > 0 && declared > maxContent {
