@@ -131,8 +131,8 @@ func TestContractAgentSurvivesFaultSignals(t *testing.T) {
 // checks the run ends normally, with the command's status.
 func agentSurvivesFaultSignals(t *testing.T, s *sandbox, ws string) {
 	probe := probeIn(t, ws)
-	r := s.run(t, ws, nil, nil, "sh", "-c", `for sig in SEGV BUS FPE ILL TRAP SYS ABRT; do kill -$sig 1 || echo "kill -$sig failed"; done
-		for n in 11 7 8 4 5 31; do `+probe+` tgkill 1 $n; `+probe+` sigqueue 1 $n; `+probe+` setsig 1 $n; done >probe.out 2>&1
+	r := s.run(t, ws, nil, nil, "sh", "-c", `for sig in SEGV BUS FPE ILL TRAP SYS ABRT STKFLT; do kill -$sig 1 || echo "kill -$sig failed"; done
+		for n in 11 7 8 4 5 31 16; do `+probe+` tgkill 1 $n; `+probe+` sigqueue 1 $n; `+probe+` setsig 1 $n; done >probe.out 2>&1
 		sleep 0.3; echo alive; exit 7`)
 	if r.Code != 7 || r.Stdout != "alive\n" {
 		t.Errorf("after fault signals to PID 1: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)

@@ -61,14 +61,14 @@ const (
 )
 
 // faultSignals are the signals the Go runtime takes for a fault in the
-// agent unless their si_code says a process sent them (see
-// ignoreSignals). The filter refuses every way to send one with another
+// agent (or, SIGSTKFLT, throws on) unless their si_code says a process
+// sent them (see ignoreSignals). The filter refuses every way to send one with another
 // code: rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal with
 // one of them, and fcntl F_SETSIG to one of them (SIGIO redirected to a
 // process carries POLL_* codes, which read as fault codes).
 var faultSignals = []uint32{
 	uint32(unix.SIGSEGV), uint32(unix.SIGBUS), uint32(unix.SIGFPE),
-	uint32(unix.SIGILL), uint32(unix.SIGTRAP), uint32(unix.SIGSYS),
+	uint32(unix.SIGILL), uint32(unix.SIGTRAP), uint32(unix.SIGSYS), uint32(unix.SIGSTKFLT),
 }
 
 // fSetSig is fcntl's F_SETSIG.
