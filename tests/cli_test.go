@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -301,5 +302,92 @@ func TestCLIStatus(t *testing.T) {
 	}
 	if r := e.silo(t, ws, nil, "status", "--json"); !strings.Contains(r.Stdout, `"running": []`) {
 		t.Errorf("silo status after the run: %q", r.Stdout)
+	}
+}
+
+// TestCLIInit: silo init on sample projects, without a terminal (flags and
+// detection) and on one (a pty, answers typed); the file it writes is
+// trusted and loads, is never overwritten without --force, and .silo/
+// goes into a git repository's .gitignore.
+func TestCLIInit(t *testing.T) {
+	home, work := t.TempDir(), t.TempDir()
+	for _, tt := range []struct {
+		files []string
+		want  []string
+	}{
+		{[]string{"package.json"}, []string{`tools = ["node"]`, `exclude = ["node_modules"]`}},
+		{[]string{"pyproject.toml"}, []string{`tools = ["python"]`, `exclude = [".venv", "__pycache__"]`}},
+		{[]string{"go.mod", "Cargo.toml"}, []string{`tools = ["rust", "go"]`, `exclude = ["target"]`}},
+		{[]string{"Gemfile", "deno.json", "requirements.txt"}, []string{`"python"`, `"deno"`, `"ruby"`}},
+	} {
+		dir := mkdir(t, work, tt.files[0]+"-project")
+		for _, f := range tt.files {
+			if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := silo(t, home, dir, nil, nil, "init", "--no-interactive")
+		data, _ := os.ReadFile(filepath.Join(dir, "silo.toml"))
+		for _, w := range tt.want {
+			if !strings.Contains(string(data), w) {
+				t.Errorf("%v: silo.toml lacks %s:\n%s\n%s", tt.files, w, data, r.Stderr)
+			}
+		}
+		if !strings.Contains(r.Stderr, "not installed yet") {
+			t.Errorf("%v: init does not say what to install: %q", tt.files, r.Stderr)
+		}
+	}
+	// Flags that grant: the file is trusted as written, and loads.
+	dir := mkdir(t, work, "granted")
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := silo(t, home, dir, nil, nil, "init", "--no-interactive", "--tool", "claude-code", "--port", "3000,8080:80", "--pass-env", "NPM_TOKEN", "--pass-file", ".netrc")
+	if r.Code != 0 {
+		t.Fatalf("init with grants: %s", r.Stderr)
+	}
+	if r := silo(t, home, dir, nil, nil, "config", "show", "--json", "claude"); r.Code != 0 || !strings.Contains(r.Stdout, `"NPM_TOKEN"`) || !strings.Contains(r.Stdout, `"guest": 80`) {
+		t.Errorf("the written file does not load as trusted: exit %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if gi, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); string(gi) != ".silo/\n" {
+		t.Errorf(".gitignore = %q", gi)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "silo.toml"))
+	if r := silo(t, home, dir, nil, nil, "init", "--no-interactive", "--tool", "go"); r.Code == 0 || !strings.Contains(r.Stderr, "--force") {
+		t.Errorf("init over an existing silo.toml: exit %d, %q", r.Code, r.Stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "silo.toml")); string(after) != string(before) {
+		t.Error("init overwrote silo.toml without --force")
+	}
+
+	// On a terminal: every question answered, some with Enter.
+	dir = mkdir(t, work, "asked")
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	master, slave := openPTY(t)
+	cmd := exec.Command(siloBin, "init")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "SILO_HOME="+home, "TERM=dumb")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	// Tools (Enter), allow, passEnv, passFiles, excludes (Enter), ports.
+	io.WriteString(master, "\npypi.example.org\nHF_TOKEN\n\n\n8000\n")
+	term := newTermReader(master)
+	var shown strings.Builder
+	for b := range term.data {
+		shown.Write(b)
+	}
+	if code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("init on a terminal: exit %d, terminal:\n%s", code, shown.String())
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "silo.toml"))
+	for _, w := range []string{`tools = ["python"]`, `passEnv = ["HF_TOKEN"]`, `exclude = [".venv", "__pycache__"]`, `proxy.allow = ["pypi.example.org"]`, "host = 8000"} {
+		if !strings.Contains(string(data), w) {
+			t.Errorf("asked: silo.toml lacks %s:\n%s\nterminal:\n%s", w, data, shown.String())
+		}
 	}
 }

@@ -107,6 +107,7 @@ type CLI struct {
 	Unpin     UnpinCmd     `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
 	Current   CurrentCmd   `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
 	Shellenv  ShellenvCmd  `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
+	Init      InitCmd      `cmd:"" help:"Write a silo.toml for the project here."`
 	Status    StatusCmd    `cmd:"" help:"The sandboxes running now, and this project's tools."`
 	Log       LogCmd       `cmd:"" help:"The connections the network policy refused."`
 
