@@ -35,9 +35,9 @@
 // anything.
 //
 // Run records the workspace (so that a silo.toml the sandbox leaves
-// beneath it needs the user's trust), installs the workspace guard, which
-// no caller can leave out, runs the backend and releases the guard after
-// the sandbox is gone. Its exit status is the command's own, or 128+N
+// beneath it needs the user's trust), which no caller can leave out, and
+// runs the backend; the agent's workspace filter (package vm/agent)
+// guards the protected names while the command runs. Its exit status is the command's own, or 128+N
 // when signal N ended it; its error is the sandbox's, never the command's.
 //
 // # The environment

@@ -17,7 +17,7 @@ import (
 
 // Options are the host side of preparing and running a sandbox.
 type Options struct {
-	// Home is silo's home directory (the workspace guard's state).
+	// Home is silo's home directory (the trust records of workspaces).
 	Home string
 	// Agent is the guest agent binary a VM's initfs holds.
 	Agent string

@@ -122,6 +122,11 @@ func TestPolicy(t *testing.T) {
 		".git/COMMIT_EDITMSG":     0,
 		".git/packed-refs":        0,
 		"web/node_modules/.git":   0,
+		".GIT/CONFIG":             syscall.EPERM,
+		".git/CONFIG.lock":        syscall.EPERM,
+		"a/.Git/config":           syscall.EPERM,
+		"a/.ENVRC":                syscall.EPERM,
+		"Web/Node_Modules/x":      0,
 		"web/node_modules/a/HEAD": 0,
 	} {
 		if got := p.change(rel); got != want {

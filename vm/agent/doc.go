@@ -20,7 +20,9 @@
 //     whether they exist or not; a directory's name covers all below it.
 //     A directory may not be renamed to where a protected path of several
 //     names would start (a prepared fish/config.fish renamed to .config).
-//     The refusal is EPERM.
+//     Names compare without case (.GIT/config is .git/config on a file
+//     system that folds case), as do the excluded paths. The refusal is
+//     EPERM.
 //   - In the workspace's top-level .git, when it is a directory at the
 //     start of the run, git's data stays writable: objects, refs, logs,
 //     packed-refs, the index and its temporary copies, HEAD and the other
@@ -45,9 +47,12 @@
 // RESOLVE_NO_SYMLINKS) and acting on the last name with calls that do not
 // follow it, so that a symlink the command plants, or swaps in, cannot
 // lead the filter (which has the agent's privilege) anywhere else. The
-// kernel checks each caller's permissions (default_permissions) and
-// caches names and attributes for a second; files the command creates
-// belong to the calling user. Where the kernel allows FUSE passthrough
+// kernel checks each caller's permissions (default_permissions), caches
+// names and attributes for a second (a change made on the host during the
+// run shows inside within that), keeps file pages across opens until a
+// file's size or time changes, and caches symlink targets; files the
+// command creates belong to the calling user. Changes made on the host
+// raise no inotify event inside: a file watcher in the sandbox must poll. Where the kernel allows FUSE passthrough
 // (CAP_SYS_ADMIN in the initial user namespace, Linux 6.9 or later), reads
 // and writes of opened files bypass the agent.
 //

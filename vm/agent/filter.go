@@ -86,6 +86,10 @@ func mountFilter(workspace, scratch, dst string, o filterOptions) (*filter, erro
 			// local file system; the filter adds its policy.
 			Options:  []string{"default_permissions"},
 			MaxWrite: 1 << 20,
+			// A symlink changes only through the filter (which tells
+			// the kernel) or on the host: the kernel may keep its
+			// target as it keeps names.
+			EnableSymlinkCaching: true,
 		},
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func newPolicy(protected, excludes []string, gitDir, readOnly bool) (*policy, er
 		if _, err := path.Match(rel, ""); err != nil {
 			return nil, err
 		}
-		p.names = append(p.names, splitPath(rel))
+		p.names = append(p.names, splitPath(strings.ToLower(rel)))
 	}
 	for _, e := range excludes {
 		rel, err := cleanRel(e)
@@ -50,11 +50,11 @@ func newPolicy(protected, excludes []string, gitDir, readOnly bool) (*policy, er
 // the rest of rel below it; -1 when rel is not excluded.
 func (p *policy) exclude(rel string) (int, string) {
 	for i, e := range p.excludes {
-		if rel == e {
+		if strings.EqualFold(rel, e) {
 			return i, ""
 		}
-		if rest, ok := strings.CutPrefix(rel, e+"/"); ok {
-			return i, rest
+		if len(rel) > len(e) && rel[len(e)] == '/' && strings.EqualFold(rel[:len(e)], e) {
+			return i, rel[len(e)+1:]
 		}
 	}
 	return -1, ""
@@ -64,7 +64,9 @@ func (p *policy) exclude(rel string) (int, string) {
 // one: it cannot be removed or renamed, so that an exclusion cannot be
 // moved aside to reach what it hides.
 func (p *policy) pinned(rel string) bool {
+	rel = strings.ToLower(rel)
 	for _, e := range p.excludes {
+		e = strings.ToLower(e)
 		if rel == "" || rel == e || strings.HasPrefix(e, rel+"/") {
 			return true
 		}
@@ -78,7 +80,7 @@ func (p *policy) excludedIn(rel string) []string {
 	var names []string
 	for _, e := range p.excludes {
 		dir, name := path.Split(e)
-		if strings.TrimSuffix(dir, "/") == rel {
+		if strings.EqualFold(strings.TrimSuffix(dir, "/"), rel) {
 			names = append(names, name)
 		}
 	}
@@ -98,9 +100,12 @@ func (p *policy) change(rel string) syscall.Errno {
 	if rel == "" {
 		return 0
 	}
-	parts := splitPath(rel)
+	// Names compare without case: the workspace may be on a file system
+	// that folds case (a Mac's, through vz), where .GIT/config is
+	// .git/config.
+	orig, parts := splitPath(rel), splitPath(strings.ToLower(rel))
 	if p.gitDir && parts[0] == ".git" {
-		if len(parts) > 1 && gitData(parts[1]) {
+		if len(parts) > 1 && gitData(orig[1]) {
 			return 0
 		}
 		return syscall.EPERM
@@ -126,7 +131,7 @@ func (p *policy) moveDir(rel string) syscall.Errno {
 	if i, _ := p.exclude(rel); i >= 0 {
 		return 0
 	}
-	parts := splitPath(rel)
+	parts := splitPath(strings.ToLower(rel))
 	for _, n := range p.names {
 		for m := 1; m < len(n); m++ {
 			if len(parts) >= m && matchAt(parts, len(parts)-m, n, m) {
@@ -163,6 +168,13 @@ var gitDataNames = map[string]bool{
 	"lost-found": true, "gc.pid": true, "gc.log": true,
 }
 
+// gitConfigNames are the entries of .git that make git run code or
+// point it elsewhere, in lower case: never git's data, whatever their case.
+var gitConfigNames = map[string]bool{
+	"config": true, "config.worktree": true, "hooks": true, "commondir": true,
+	"worktrees": true, "modules": true, "info": true, "gitdir": true,
+}
+
 // gitData reports whether name, an entry of the top-level .git, is git's
 // data: one of gitDataNames, the index and its temporary copies
 // (index.lock, index.stash.N, sharedindex.*), or an all-capitals state
@@ -170,6 +182,9 @@ var gitDataNames = map[string]bool{
 // also with git's ".lock" suffix.
 func gitData(name string) bool {
 	name = strings.TrimSuffix(name, ".lock")
+	if gitConfigNames[strings.ToLower(name)] {
+		return false
+	}
 	if gitDataNames[name] || name == "index" {
 		return true
 	}

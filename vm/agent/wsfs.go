@@ -44,6 +44,12 @@ type wsNode struct {
 	w *wsFS
 }
 
+// openFlags are the FUSE flags of every file the filter opens: the
+// kernel keeps the file's cached pages across opens (it drops them when
+// the file's size or time changes, CAP_AUTO_INVAL_DATA) and does not send
+// a flush on each close (the filter has nothing to flush).
+const openFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
+
 // stripModes are the mode bits no file the sandbox makes may carry.
 const stripModes = unix.S_ISUID | unix.S_ISGID
 
@@ -328,7 +334,7 @@ func (n *wsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint3
 	if err != nil {
 		return nil, 0, gofs.ToErrno(err)
 	}
-	return gofs.NewLoopbackFile(fd), 0, 0
+	return gofs.NewLoopbackFile(fd), openFlags, 0
 }
 
 // Create creates and opens name in n.
@@ -353,7 +359,7 @@ func (n *wsNode) Create(ctx context.Context, name string, flags uint32, mode uin
 		unix.Close(fd)
 		return nil, nil, 0, gofs.ToErrno(err)
 	}
-	return n.newChild(ctx, b, &st, out), gofs.NewLoopbackFile(fd), 0, 0
+	return n.newChild(ctx, b, &st, out), gofs.NewLoopbackFile(fd), openFlags, 0
 }
 
 // writableChild is the path of name in n, if the policy lets the sandbox
