@@ -259,8 +259,8 @@ func waitGone(t *testing.T, word string) {
 	}
 }
 
-// TestLspStdinEOF: the editor closing the connection ends the server and
-// its sandbox.
+// TestLspStdinEOF: silo status shows the running language server; the
+// editor closing the connection ends the server and its sandbox.
 func TestLspStdinEOF(t *testing.T) {
 	marker := "eof-" + randomWord(t)
 	s, ws := lspSandbox(t, map[string]string{"echo": fmt.Sprintf(`lsp = ["tee", %q]`, marker)})
@@ -269,6 +269,9 @@ func TestLspStdinEOF(t *testing.T) {
 	p.recv(t)
 	if len(guestProcs(marker)) == 0 {
 		t.Fatal("the fake server is not running")
+	}
+	if r := s.silo(t, ws, nil, nil, "status"); r.Code != 0 || !strings.Contains(r.Stdout, "echo (language server)") || !strings.Contains(r.Stdout, ws) {
+		t.Errorf("silo status does not show the language server: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	p.in.Close()
 	if code := p.wait(t); code != 0 {

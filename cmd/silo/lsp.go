@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/lsp"
 	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/vm"
@@ -60,63 +59,28 @@ func (c *LspCmd) Run(g *Globals) error {
 		<-hup
 		s.end()
 	}()
-	return s.finish(s.run(ctx, g, tool, extra, c.Timing))
+	err := runSandbox(g, sandboxFlags{Timing: c.Timing}, []string{tool}, runMode{
+		Exec: true, Ctx: ctx, Role: "language server",
+		Adjust: func(p *sandbox.Plan) error { return s.adjust(p, extra) },
+	})
+	return s.finish(err)
 }
 
-// run prepares the tool's sandbox with the language server as its command
-// and the session's streams, and runs it.
-func (s *lspSession) run(ctx context.Context, g *Globals, tool string, extra []string, timing bool) error {
-	start := time.Now()
-	req, err := g.request(sandboxFlags{}, []string{tool}, runMode{Exec: true})
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(g.home, lock.Options{Home: g.home, Dir: req.Dir, UserHome: req.UserHome, Notes: os.Stderr})
-	if err != nil {
-		return err
-	}
-	t, err := cfg.Tool(tool)
-	if err != nil {
-		return err
-	}
+// adjust makes the plan run the tool's language server with the
+// session's streams, at the project's root, and starts the two copies.
+func (s *lspSession) adjust(p *sandbox.Plan, extra []string) error {
+	t := p.Tool
 	if len(t.LSP) == 0 {
 		return fmt.Errorf("tool %s has no language server: set lsp = [\"COMMAND\", …] under [overrides.%s] in silo.toml (silo config show %s shows the tool)", t.Name, t.Name, t.Name)
 	}
-	s.tool, s.server, s.install, s.image = t.Name, t.LSP[0], t.LSPInstall, t.Image
-	req.Args = append(append([]string(nil), t.LSP...), extra...)
+	s.tool, s.server, s.install, s.image = t.Name, t.LSP[0], t.LSPInstall, p.Image
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	req.Stdin, req.Stdout = inR, outW
-	plan, err := sandbox.NewPlan(cfg, req)
-	if err != nil {
-		return err
-	}
-	plan.Spec.Cwd = "" // servers start at the project's root
-	timings := &vm.Timing{}
-	backend, reason, err := g.backends().Select(g.Backend)
-	if err != nil {
-		return err
-	}
-	st, err := g.OpenStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	sb, err := plan.Prepare(ctx, st, backend, sandbox.Options{Home: g.home, Agent: g.agent})
-	if err != nil {
-		return err
-	}
-	defer sb.Close()
-	sb.Spec.Timing = timings
-	s.attach(mapperFor(&plan.Spec), inW, outR, outW)
-	code, err := sb.Run(ctx)
-	if timing {
-		printTiming(os.Stderr, backend, reason, timings, start)
-	}
-	if err == nil && code != 0 {
-		err = &ExitError{Code: code}
-	}
-	return err
+	p.Spec.Argv = append(append([]string(nil), t.LSP...), extra...)
+	p.Spec.Stdin, p.Spec.Stdout, p.Spec.TTY = inR, outW, false
+	p.Spec.Cwd = "" // servers start at the project's root
+	s.attach(mapperFor(&p.Spec), inW, outR, outW)
+	return nil
 }
 
 // mapperFor maps the spec's workspace, by its name and its symlink-free

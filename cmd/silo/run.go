@@ -159,6 +159,12 @@ type runMode struct {
 	Shim             string
 	Shorthand        bool         // silo TOOL ARGS: an unknown tool is an unknown command
 	Config           *lock.Config // already loaded (a shim), or nil
+	// Ctx ends the run when done (nil: never); Adjust, when set, changes
+	// the plan before the sandbox is prepared; Role says what the run is
+	// for in silo status. silo lsp sets all three.
+	Ctx    context.Context
+	Adjust func(*sandbox.Plan) error
+	Role   string
 }
 
 // runSandbox is silo run, exec and shell, and every shim: fill the
@@ -185,6 +191,15 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	if err != nil {
 		return err
 	}
+	if m.Adjust != nil {
+		if err := m.Adjust(plan); err != nil {
+			return err
+		}
+	}
+	ctx := m.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	t := timing.Mark("config", start)
 	reg := g.backends()
 	backend, reason, err := reg.Select(g.Backend)
@@ -205,7 +220,8 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	rec := newRunRecord(g, plan, backend.Name())
-	sb, err := plan.Prepare(context.Background(), st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
+	rec.rec.Role = m.Role
+	sb, err := plan.Prepare(ctx, st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
 		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}}, Events: rec.event})
 	if err != nil {
 		return err
@@ -213,7 +229,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	defer sb.Close()
 	sb.Spec.Timing = timing
 	timing.Mark("store lookup", t)
-	code, err := rec.run(sb, cfg.Cache())
+	code, err := rec.run(ctx, sb, cfg.Cache())
 	if f.Timing {
 		printTiming(os.Stderr, backend, reason, timing, start)
 	}

@@ -34,11 +34,14 @@ type runRecord struct {
 
 // sandboxRecord is one running sandbox, as silo status shows it.
 type sandboxRecord struct {
-	PID     int       `json:"pid"`
-	Tool    string    `json:"tool"`
-	Image   string    `json:"image"`
-	Project string    `json:"project"`
-	Backend string    `json:"backend"`
+	PID     int    `json:"pid"`
+	Tool    string `json:"tool"`
+	Image   string `json:"image"`
+	Project string `json:"project"`
+	Backend string `json:"backend"`
+	// Role is what the run is for beyond running its tool: "language
+	// server" for silo lsp, else "".
+	Role    string    `json:"role,omitempty"`
 	Started time.Time `json:"started"`
 	// StartTicks is the process's start time in clock ticks since boot
 	// (/proc/PID/stat), so that a reused PID is not taken for the run.
@@ -77,7 +80,7 @@ func (r *runRecord) event(e netproxy.Event) {
 // run runs the sandbox, recorded for silo status while it runs; then it
 // prints the refused connections with the silo.toml lines that allow
 // them.
-func (r *runRecord) run(sb *sandbox.Sandbox, policy lock.CachePolicy) (int, error) {
+func (r *runRecord) run(ctx context.Context, sb *sandbox.Sandbox, policy lock.CachePolicy) (int, error) {
 	path := r.write()
 	defer func() {
 		if path != "" {
@@ -85,7 +88,7 @@ func (r *runRecord) run(sb *sandbox.Sandbox, policy lock.CachePolicy) (int, erro
 		}
 	}()
 	maybePolicyGC(r.g, policy)
-	code, err := sb.Run(context.Background())
+	code, err := sb.Run(ctx)
 	r.printRefusals()
 	return code, err
 }
@@ -251,7 +254,11 @@ func (c *StatusCmd) Run(g *Globals) error {
 	} else {
 		fmt.Fprintln(tw, "PID\tTOOL\tPROJECT\tBACKEND\tAGE")
 		for _, r := range out.Running {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.PID, r.Tool, r.Project, r.Backend, (time.Duration(r.AgeSeconds) * time.Second).String())
+			tool := r.Tool
+			if r.Role != "" {
+				tool += " (" + r.Role + ")"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.PID, tool, r.Project, r.Backend, (time.Duration(r.AgeSeconds) * time.Second).String())
 		}
 	}
 	if out.Project != "" {
