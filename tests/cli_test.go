@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -389,5 +390,68 @@ func TestCLIInit(t *testing.T) {
 		if !strings.Contains(string(data), w) {
 			t.Errorf("asked: silo.toml lacks %s:\n%s\nterminal:\n%s", w, data, shown.String())
 		}
+	}
+}
+
+// TestCLIResetAndCompletion: silo reset asks (no terminal: it refuses and
+// names --yes), removes the home with its read-only store, leaves what a
+// link inside points to, and refuses a home that is a symlink. The bash
+// completion completes commands and the tools of the configuration.
+func TestCLIResetAndCompletion(t *testing.T) {
+	e := newCLIEnv(t)
+	ref := e.reg + "/library/busybox:1.36"
+	if r := e.silo(t, e.work, nil, "install", "mytool", "--image", ref); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	bashScript := e.silo(t, e.work, nil, "completion", "bash").Stdout
+	binDir := mkdir(t, e.work, "usr-bin")
+	if err := os.Symlink(siloBin, filepath.Join(binDir, "silo")); err != nil {
+		t.Fatal(err)
+	}
+	for words, want := range map[string]string{"silo ins": "install", "silo run myt": "mytool", "silo run --ti": "--timing"} {
+		w := strings.Fields(words)
+		if strings.HasSuffix(words, " ") {
+			w = append(w, "")
+		}
+		script := bashScript + "\nCOMP_WORDS=(" + strings.Join(w, " ") + "); COMP_CWORD=" + strconv.Itoa(len(w)-1) + "; _silo; printf '%s\\n' \"${COMPREPLY[@]}\""
+		c := exec.Command("bash", "-c", script)
+		c.Env = append(os.Environ(), "SILO_HOME="+e.home, "PATH="+binDir+":/usr/bin:/bin")
+		out, err := c.Output()
+		if err != nil || !strings.Contains(string(out), want+"\n") {
+			t.Errorf("completing %q: %v %q, want %s", words, err, out, want)
+		}
+	}
+
+	outside := filepath.Join(e.work, "keep.txt")
+	if err := os.WriteFile(outside, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.home, "link-out")); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.silo(t, e.work, nil, "reset"); r.Code != 2 || !strings.Contains(r.Stderr, "--yes") {
+		t.Errorf("reset without a terminal: exit %d %q", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "config.toml")); err != nil {
+		t.Fatalf("reset without an answer removed the home: %v", err)
+	}
+	link := filepath.Join(e.work, "home-link")
+	if err := os.Symlink(e.home, link); err != nil {
+		t.Fatal(err)
+	}
+	if r := silo(t, link, e.work, e.env, nil, "reset", "--yes"); r.Code != 1 || !strings.Contains(r.Stderr, "link") {
+		t.Errorf("reset of a symlinked home: exit %d %q", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "config.toml")); err != nil {
+		t.Fatalf("reset through a symlinked home removed it: %v", err)
+	}
+	if r := e.silo(t, e.work, nil, "reset", "--yes"); r.Code != 0 {
+		t.Fatalf("reset --yes: exit %d %q", r.Code, r.Stderr)
+	}
+	if _, err := os.Lstat(e.home); !os.IsNotExist(err) {
+		t.Errorf("the home is still there: %v", err)
+	}
+	if data, err := os.ReadFile(outside); err != nil || string(data) != "mine" {
+		t.Errorf("reset followed a link out of the home: %v %q", err, data)
 	}
 }

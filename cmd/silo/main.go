@@ -99,19 +99,22 @@ type CLI struct {
 	Doctor  DoctorCmd  `cmd:"" help:"Say which sandbox backends work here, and why."`
 	Version VersionCmd `cmd:"" help:"Print silo's version."`
 
-	Install   InstallCmd   `cmd:"" help:"Install a tool from the catalog, or a custom one from an image."`
-	Uninstall UninstallCmd `cmd:"" help:"Remove a tool's shims and definition; the next GC frees what only it used."`
-	List      ListCmd      `cmd:"" help:"List the installed tools, or the catalog (--available)."`
-	Shim      ShimCmd      `cmd:"" help:"Add, remove and list a tool's shims."`
-	Pin       PinCmd       `cmd:"" help:"Let a tool's shims run it in the sandbox outside any project."`
-	Unpin     UnpinCmd     `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
-	Current   CurrentCmd   `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
-	Shellenv  ShellenvCmd  `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
-	Init      InitCmd      `cmd:"" help:"Write a silo.toml for the project here."`
-	Status    StatusCmd    `cmd:"" help:"The sandboxes running now, and this project's tools."`
-	Log       LogCmd       `cmd:"" help:"The connections the network policy refused."`
+	Install    InstallCmd    `cmd:"" help:"Install a tool from the catalog, or a custom one from an image."`
+	Uninstall  UninstallCmd  `cmd:"" help:"Remove a tool's shims and definition; the next GC frees what only it used."`
+	List       ListCmd       `cmd:"" help:"List the installed tools, or the catalog (--available)."`
+	Shim       ShimCmd       `cmd:"" help:"Add, remove and list a tool's shims."`
+	Pin        PinCmd        `cmd:"" help:"Let a tool's shims run it in the sandbox outside any project."`
+	Unpin      UnpinCmd      `cmd:"" help:"Let a tool's shims step aside outside projects that name it."`
+	Current    CurrentCmd    `cmd:"" help:"Say what a tool's shim does here: sandbox, or the host's own tool."`
+	Shellenv   ShellenvCmd   `cmd:"" help:"Print the line that puts silo's shims first on PATH."`
+	Init       InitCmd       `cmd:"" help:"Write a silo.toml for the project here."`
+	Status     StatusCmd     `cmd:"" help:"The sandboxes running now, and this project's tools."`
+	Log        LogCmd        `cmd:"" help:"The connections the network policy refused."`
+	Reset      ResetCmd      `cmd:"" help:"Remove all of silo's data (asks first)."`
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
 
 	Agent    AgentCmd    `cmd:"" name:"__agent" hidden:"" help:"Run as a sandbox's guest agent (internal)."`
+	Complete completeCmd `cmd:"" name:"__complete" hidden:"" help:"Print completion candidates (internal)."`
 	GCPolicy gcPolicyCmd `cmd:"" name:"__gc-policy" hidden:"" help:"Apply the [cache] policy's eviction (internal: a run starts it)."`
 }
 
