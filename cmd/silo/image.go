@@ -62,7 +62,7 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 		return err
 	}
 	prog := newPullProgress(os.Stderr, g.Quiet)
-	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror}}
+	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror, RegisterTags: true}}
 	if c.Rootfs {
 		opts.Format |= derive.FormatExt4
 	}
@@ -113,14 +113,17 @@ type pullOutput struct {
 	FetchedLayers int    `json:"fetchedLayers"`
 	CachedLayers  int    `json:"cachedLayers"`
 	FetchedBytes  int64  `json:"fetchedBytes"`
-	Ext4          string `json:"ext4,omitempty"`
-	Dir           string `json:"dir,omitempty"`
+	// Tags are the registry references a local image was registered
+	// under (the tags it was saved with).
+	Tags []string `json:"tags,omitempty"`
+	Ext4 string   `json:"ext4,omitempty"`
+	Dir  string   `json:"dir,omitempty"`
 }
 
 func printPull(asJSON, quiet bool, res *derive.RootfsResult) error {
 	o := pullOutput{Ref: res.Image.Ref, Digest: res.Image.Digest, Platform: res.Image.Platform, Entry: res.ImageEntry.Path}
 	if p := res.Pulled; p != nil {
-		o.FetchedLayers, o.CachedLayers, o.FetchedBytes = p.FetchedLayers, p.CachedLayers, p.FetchedBytes
+		o.FetchedLayers, o.CachedLayers, o.FetchedBytes, o.Tags = p.FetchedLayers, p.CachedLayers, p.FetchedBytes, p.Tags
 	}
 	if res.Ext4 != nil {
 		o.Ext4 = res.Ext4.Path
@@ -136,6 +139,9 @@ func printPull(asJSON, quiet bool, res *derive.RootfsResult) error {
 	}
 	fmt.Printf("%s@%s (%s): %d layers fetched (%s), %d already in the store\n",
 		o.Ref, o.Digest, o.Platform, o.FetchedLayers, formatSIBytes(o.FetchedBytes), o.CachedLayers)
+	for _, t := range o.Tags {
+		fmt.Printf("registered as %s: a tool whose image is %s runs from it\n", t, t)
+	}
 	for _, p := range []string{o.Ext4, o.Dir} {
 		if p != "" {
 			fmt.Println(p)

@@ -33,6 +33,15 @@
 // against its diff ID: an image that could never be assembled safely fails
 // its pull, not its first run.
 //
+// A local source pulled with Options.RegisterTags (what `silo image pull`
+// does) is also recorded under the registry references it was saved as: a
+// docker-archive's RepoTags, an OCI layout's io.containerd.image.name and
+// org.opencontainers.image.ref.name when they are whole references. So
+// `silo image pull docker-archive:python.tar` of an image saved as
+// python:3.12-slim serves every tool whose image is python:3.12-slim,
+// without a registry, as `docker load` does. A run never registers tags: a
+// project naming a local image cannot redefine a registry reference.
+//
 // Lookup answers from the store alone; List, Remove and ReadImage manage
 // pulled images; OpenLayer reads a stored layer as a tar stream whatever
 // its compression (gzip, zstd, none).

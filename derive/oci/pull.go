@@ -28,6 +28,9 @@ type Pulled struct {
 	// CachedLayers those already in the store.
 	FetchedLayers, CachedLayers int
 	FetchedBytes                int64
+	// Tags are the registry references a local image was registered
+	// under (Options.RegisterTags).
+	Tags []string
 }
 
 // Pull resolves ref (a registry reference, oci-layout:DIR[:TAG],
@@ -65,12 +68,14 @@ func unreachableHint(err error) string {
 	if !errors.As(err, &dnsErr) && !errors.As(err, &opErr) {
 		return ""
 	}
-	return "\n(the registry could not be reached: check the network or HTTPS_PROXY, or load the image from a file with `silo image pull docker-archive:FILE`, `oci-archive:FILE` or `oci-layout:DIR` and name that as the tool's image)"
+	return "\n(the registry could not be reached: check the network or HTTPS_PROXY. To work offline, load the image from a file" +
+		" with `silo image pull docker-archive:FILE` (or oci-archive:FILE, oci-layout:DIR), which registers it under the tag it was saved with," +
+		" or name a local image for the tool in silo.toml: [overrides.TOOL] image = \"oci-layout:DIR\")"
 }
 
 func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulled, error) {
 	plat := o.platform()
-	img, cleanup, err := resolve(ctx, st, r, &o)
+	img, tags, cleanup, err := resolve(ctx, st, r, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +123,11 @@ func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulle
 	}
 	if err := record(st, r, plat, out.Digest, e.Name); err != nil {
 		return nil, err
+	}
+	if o.RegisterTags {
+		if pulled.Tags, err = registerTags(st, tags, plat, out.Digest, e.Name); err != nil {
+			return nil, err
+		}
 	}
 	pulled.Entry = e
 	return pulled, nil

@@ -118,6 +118,15 @@ type Options struct {
 	Attempts int
 	// Progress, if not nil, is told about each layer.
 	Progress Progress
+	// RegisterTags, for a local source (docker-archive, oci-archive,
+	// oci-layout), also records the image under the registry references
+	// it was saved as (a docker-archive's RepoTags, an OCI layout's
+	// org.opencontainers.image.ref.name or io.containerd.image.name when
+	// they are whole references), as `docker load` does: a tool whose image
+	// is "python:3.12-slim" then runs from it without a registry. Only
+	// `silo image pull` sets it: a project that names a local image must
+	// not replace what another project's registry reference means.
+	RegisterTags bool
 	// IdleTimeout is how long a registry transfer may receive (almost)
 	// nothing before it is abandoned; a manifest, the config or a layer
 	// abandoned so is tried once more, then the pull fails naming the
@@ -151,10 +160,11 @@ func (o *Options) platform() v1.Platform {
 	return DefaultPlatform()
 }
 
-// resolve finds the image r names for the options' platform. cleanup
+// resolve finds the image r names for the options' platform, and for a
+// local source the registry references it was saved as (tags). cleanup
 // releases what a local archive needed (unpacked in st's own temporary
 // space, which a later Open sweeps if this process dies).
-func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (img v1.Image, cleanup func(), err error) {
+func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (img v1.Image, tags []string, cleanup func(), err error) {
 	cleanup = func() {}
 	p := o.platform()
 	switch r.Transport {
@@ -165,20 +175,20 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		}
 		ref := r.ref
 		if ref, err = mirrored(ref, o.Mirror); err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		img, err = remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
 			remote.WithTransport(newGuard(o.Transport, o.IdleTimeout)))
 	case OCILayout:
-		img, err = fromLayout(r.Name, r.Tag, p)
+		img, tags, err = fromLayout(r.Name, r.Tag, p)
 	case OCIArchive:
 		var dir string
 		if dir, err = st.MkTemp("oci-archive-"); err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		if err = unpackOCIArchive(r.Name, dir); err == nil {
 			cleanup = func() { os.RemoveAll(dir) }
-			img, err = fromLayout(dir, r.Tag, p)
+			img, tags, err = fromLayout(dir, r.Tag, p)
 		} else {
 			os.RemoveAll(dir)
 		}
@@ -187,17 +197,19 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		if r.Tag != "" {
 			t, terr := name.NewTag(r.Tag)
 			if terr != nil {
-				return nil, cleanup, terr
+				return nil, nil, cleanup, terr
 			}
 			tag = &t
 		}
-		img, err = tarball.ImageFromPath(r.Name, tag)
+		if img, err = tarball.ImageFromPath(r.Name, tag); err == nil {
+			tags = archiveTags(r.Name, r.Tag)
+		}
 	}
 	if err != nil {
 		cleanup()
-		return nil, func() {}, err
+		return nil, nil, func() {}, err
 	}
-	return img, cleanup, nil
+	return img, tags, cleanup, nil
 }
 
 // checkPlatform refuses an image built for another platform.
@@ -210,19 +222,20 @@ func checkPlatform(cf *v1.ConfigFile, p v1.Platform) error {
 }
 
 // fromLayout picks the image tagged tag (or the only one) from an OCI
-// layout, resolving an index to p's manifest.
-func fromLayout(dir, tag string, p v1.Platform) (v1.Image, error) {
+// layout, resolving an index to p's manifest; it also returns the registry
+// references the layout names it by (layoutTags).
+func fromLayout(dir, tag string, p v1.Platform) (v1.Image, []string, error) {
 	lp, err := layout.FromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
 	idx, err := lp.ImageIndex()
 	if err != nil {
-		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
 	}
 	var pick *v1.Descriptor
 	for i, d := range im.Manifests {
@@ -233,16 +246,19 @@ func fromLayout(dir, tag string, p v1.Platform) (v1.Image, error) {
 		}
 	}
 	if pick == nil {
-		return nil, fmt.Errorf("OCI layout %s has no image tagged %q (add :TAG to the reference)", dir, tag)
+		return nil, nil, fmt.Errorf("OCI layout %s has no image tagged %q (add :TAG to the reference)", dir, tag)
 	}
+	tags := layoutTags(pick)
 	if pick.MediaType.IsIndex() {
 		child, err := idx.ImageIndex(pick.Digest)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return pickPlatform(child, p)
+		img, err := pickPlatform(child, p)
+		return img, tags, err
 	}
-	return idx.Image(pick.Digest)
+	img, err := idx.Image(pick.Digest)
+	return img, tags, err
 }
 
 // pickPlatform returns the manifest of index that matches p.
