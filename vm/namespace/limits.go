@@ -23,10 +23,11 @@ import (
 
 // A namespace sandbox shares the host's kernel, and with it the host
 // user's process allowance, memory and CPUs, so the backend bounds it.
-// Where a cgroup v2 tree is delegated to the user (its cgroup's
-// cgroup.subtree_control enables pids, and the user may create children
-// there: a systemd user scope or service with Delegate=yes, or root), each
-// sandbox gets a child cgroup of its own, and bwrap starts inside it
+// Where a cgroup v2 tree is delegated to the user (the cgroup silo runs
+// in, or its parent, enables pids for its children and the user may
+// create children there: a systemd user manager's slice, a scope or
+// service with Delegate=yes, or root), each sandbox gets a child cgroup
+// of its own, and bwrap starts inside it
 // (clone3's CLONE_INTO_CGROUP, so nothing runs outside even for a moment):
 // pids.max from maxProcesses, memory.max from memoryMB and cpu.max from
 // cpus, for each controller that is enabled. On a host whose pids
@@ -34,7 +35,8 @@ import (
 // (root, on a hybrid host), pids.max goes into a child cgroup there,
 // which bwrap joins before it starts (a shell writes itself into it and
 // executes bwrap); memory and CPUs are bounded through cgroup v2 only.
-// The cgroups are emptied and removed after the run. Elsewhere only the process count is bounded: the command runs
+// The cgroups are emptied and removed after the run, and those a killed
+// silo left behind are removed by the next run. Elsewhere only the process count is bounded: the command runs
 // under an RLIMIT_NPROC of maxProcesses (the agent's max-procs flag; see
 // agent.Layout.MaxProcs), and CPUs and memory are not. The kernel exempts
 // the host's root from RLIMIT_NPROC, so root gets no process bound
@@ -76,20 +78,32 @@ func (l limits) describe() string {
 	return strings.Join(d, ", ")
 }
 
-// findLimits looks for a delegated cgroup v2 directory: the process's
-// own cgroup, with pids enabled for its children (or enabled there now,
-// where this process may), and writable.
+// findLimits looks for a delegated cgroup v2 directory to make sandbox
+// cgroups in: the process's own cgroup, where it may enable pids for its
+// children (the root, or a cgroup without processes), or else its parent
+// (a systemd user manager's app.slice, which the user owns, above the
+// scope a terminal runs in), with pids enabled for its children and
+// writable. Else the cgroup v1 pids hierarchy, else none.
 func findLimits() limits {
-	dir, err := ownCgroup()
-	var ctrl []string
-	if err == nil {
-		ctrl, err = subtreeControllers(dir)
+	mnt, own, err := ownCgroup()
+	if err != nil {
+		return limits{v1: v1Pids(), why: err.Error()}
 	}
-	if err == nil && unix.Access(dir, unix.W_OK) != nil {
-		err = fmt.Errorf("cgroup %s is not yours to divide (start silo in a delegated scope: systemd-run --user --scope -p Delegate=yes …)", dir)
+	dirs := []string{own}
+	if own != mnt {
+		dirs = append(dirs, filepath.Dir(own))
 	}
-	if err == nil {
-		return limits{cgroup: dir, ctrl: ctrl}
+	for i, dir := range dirs {
+		ctrl, cerr := subtreeControllers(dir)
+		if cerr == nil && unix.Access(dir, unix.W_OK) != nil {
+			cerr = fmt.Errorf("cgroup %s is not yours to divide (start silo in a delegated scope: systemd-run --user --scope -p Delegate=yes …)", dir)
+		}
+		if cerr == nil {
+			return limits{cgroup: dir, ctrl: ctrl}
+		}
+		if i == 0 {
+			err = cerr
+		}
 	}
 	return limits{v1: v1Pids(), why: err.Error()}
 }
@@ -130,22 +144,23 @@ func v1Pids() string {
 	return ""
 }
 
-// ownCgroup is the directory of this process's cgroup v2.
-func ownCgroup() (string, error) {
-	mnt, err := cgroup2Mount()
+// ownCgroup is where the cgroup v2 hierarchy is mounted and the
+// directory of this process's cgroup in it.
+func ownCgroup() (mnt, dir string, err error) {
+	mnt, err = cgroup2Mount()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return "", fmt.Errorf("read /proc/self/cgroup: %w", err)
+		return "", "", fmt.Errorf("read /proc/self/cgroup: %w", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rel, ok := strings.CutPrefix(line, "0::"); ok {
-			return filepath.Join(mnt, rel), nil
+			return mnt, filepath.Join(mnt, rel), nil
 		}
 	}
-	return "", errors.New("this process is in no cgroup v2")
+	return "", "", errors.New("this process is in no cgroup v2")
 }
 
 // cgroup2Mount finds where the cgroup v2 hierarchy is mounted.
@@ -217,6 +232,7 @@ func (l limits) newCgroup(spec *vm.Spec) (*sandboxCgroup, error) {
 	if parent == "" {
 		parent = l.v1
 	}
+	sweepCgroups(parent)
 	dir := filepath.Join(parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("make the sandbox's cgroup: %w", err)
@@ -300,3 +316,16 @@ func maxProcs(spec *vm.Spec) int {
 
 // DefaultMaxProcesses bounds a sandbox whose spec sets no MaxProcesses.
 const DefaultMaxProcesses = 2048
+
+// sweepCgroups removes the sandbox cgroups in parent that a silo process
+// which died (killed before its cleanup) left behind.
+func sweepCgroups(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "silo-*-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[1])
+		if err != nil || pid == os.Getpid() || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+			continue
+		}
+		(&sandboxCgroup{dirs: []string{d}}).remove()
+	}
+}
