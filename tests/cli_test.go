@@ -455,3 +455,39 @@ func TestCLIResetAndCompletion(t *testing.T) {
 		t.Errorf("reset followed a link out of the home: %v %q", err, data)
 	}
 }
+
+// TestCLIUninstallThenGC: uninstalling one of two tools unpins what only
+// it used: the next GC frees its image and rootfs, and the other tool's
+// stay and run.
+func TestCLIUninstallThenGC(t *testing.T) {
+	e := newCLIEnv(t)
+	other := imageFromLayers(t, tarLayer(t, busyboxEntries(t)), tarLayer(t, []tarEntry{{Name: "only-in-other", Body: []byte(strings.Repeat("x", 1<<20))}}))
+	pushTag(t, e.reg, "other:1", other)
+	if r := e.silo(t, e.work, nil, "install", "keep", "--image", e.reg+"/library/busybox:1.36", "--shim", "keepsh:sh"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := e.silo(t, e.work, nil, "install", "gone", "--image", e.reg+"/other:1", "--shim", "gonesh:sh"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := e.silo(t, e.work, nil, "store", "gc", "--json"); r.Code != 0 || !strings.Contains(r.Stdout, `"freed": 0`) {
+		t.Errorf("gc with both installed freed something: %s %s", r.Stdout, r.Stderr)
+	}
+	r := e.silo(t, e.work, nil, "uninstall", "gone")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "frees") {
+		t.Fatalf("uninstall: exit %d %q", r.Code, r.Stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(e.home, "bin", "gonesh")); !os.IsNotExist(err) {
+		t.Errorf("the uninstalled tool's shim is still there: %v", err)
+	}
+	r = e.silo(t, e.work, nil, "store", "gc", "--json")
+	var rep struct{ Freed int64 }
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || rep.Freed < 1<<20 {
+		t.Errorf("gc after uninstall: %v, freed %d; want the other image's 1 MiB layer and more", err, rep.Freed)
+	}
+	if r := e.silo(t, e.work, nil, "list", "--json"); !strings.Contains(r.Stdout, `"name": "keep"`) || !strings.Contains(r.Stdout, `"pulled": true`) || strings.Contains(r.Stdout, "gone") {
+		t.Errorf("silo list after uninstall: %s", r.Stdout)
+	}
+	if r := e.silo(t, mkdir(t, e.work, "p"), nil, "exec", "keep", "echo", "still here"); r.Stdout != "still here\n" {
+		t.Errorf("the kept tool: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -162,13 +162,22 @@ func printStates(states []sandbox.ToolState) error {
 	return nil
 }
 
-// CleanCmd removes what silo keeps for this project outside the store.
-type CleanCmd struct{}
+// CleanCmd removes what silo keeps for this project only: the sandbox's
+// own excluded directories, the project's package caches, and the root
+// of its silo.lock's entries (cleanextra.go).
+type CleanCmd struct {
+	RootfsOnly bool `name:"rootfs-only" xor:"only" help:"Only unpin the project's rootfs and build entries (silo pull brings them back) and collect them."`
+	CachesOnly bool `name:"caches-only" xor:"only" help:"Only remove the project's package caches and the sandbox's own excluded directories."`
+	Force      bool `help:"Clean even while a sandbox of this project runs."`
+}
 
-// Run removes the project's kept excluded directories.
-func (CleanCmd) Run(g *Globals) error {
+// Run removes what only this project uses.
+func (c CleanCmd) Run(g *Globals) error {
 	cfg, err := loadConfigHere(g)
 	if err != nil {
+		return err
+	}
+	if err := c.clean(g, cfg); err != nil || c.RootfsOnly {
 		return err
 	}
 	dir := home.Dir(g.home).Excludes(cfg.Workspace())

@@ -90,7 +90,7 @@ type CLI struct {
 	Build   BuildCmd   `cmd:"" help:"Run a command in a tool's sandbox and keep what it changed, for every later run (silo.lock)."`
 	Rebuild RebuildCmd `cmd:"" help:"Run a tool's build steps again."`
 	Pull    PullCmd    `cmd:"" help:"Make the store match the project's silo.lock: images by digest, builds from their inputs."`
-	Clean   CleanCmd   `cmd:"" help:"Remove the sandbox's own excluded directories (node_modules, .venv) kept for this project."`
+	Clean   CleanCmd   `cmd:"" help:"Free what only this project uses: package caches, kept excluded directories (node_modules, .venv), rootfs entries."`
 	Image   ImageCmd   `cmd:"" help:"Pull, list, inspect and remove OCI images."`
 	Config  ConfigCmd  `cmd:"" help:"Show the effective configuration and where it came from."`
 	Store   StoreCmd   `cmd:"" help:"Low-level store operations."`
