@@ -33,7 +33,9 @@
 // ("ref:<canonical ref>@<platform>", and "image:<digest>@<platform>" for
 // digest references), written by every pull; the rootfs is found by its
 // derivation hash (Store.ByDeriver). A reference never pulled is pulled
-// on first use. Every entry returned is held by the store handle's
+// on first use. An oci-layout:DIR reference is the exception that costs a
+// file read: its index.json is read on every call (oci.Rebuilt), and a
+// layout rebuilt in place since its last pull is pulled again. Every entry returned is held by the store handle's
 // temporary root until the handle is closed.
 //
 // # Store entries

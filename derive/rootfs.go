@@ -122,6 +122,9 @@ func ResolveImage(ctx context.Context, st *store.Store, ref string, o RootfsOpti
 		res.Image, res.ImageEntry, err = oci.LookupDigest(st, o.Digest, plat)
 	case !o.Pull:
 		res.Image, res.ImageEntry, err = oci.Lookup(st, ref, plat)
+		if err == nil && oci.Rebuilt(ref, plat, res.Image.Digest) {
+			o.Pull = true // an OCI layout rebuilt in place: take the new image
+		}
 	}
 	if o.Pull || errors.Is(err, store.ErrNotFound) {
 		pref := ref

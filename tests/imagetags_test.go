@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,6 +72,31 @@ func TestUnreachableRegistrySaysHowToWorkOffline(t *testing.T) {
 	for _, want := range []string{"could not be reached", "silo image pull docker-archive:FILE", `[overrides.TOOL] image = "oci-layout:DIR"`} {
 		if r.Code == 0 || !strings.Contains(r.Stderr, want) {
 			t.Errorf("pull from a closed port: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
+		}
+	}
+}
+
+// TestOCILayoutRebuiltInPlace: an oci-layout:DIR image rebuilt in place is
+// the one the next run uses, without a pull: its index.json is read on
+// every run.
+func TestOCILayoutRebuiltInPlace(t *testing.T) {
+	s := namespaceSandbox(t)
+	dir := t.TempDir()
+	build := func(version string) {
+		os.RemoveAll(dir)
+		img := imageFromLayers(t, tarLayer(t, busyboxEntries(t)), tarLayer(t, []tarEntry{{Name: "version", Body: []byte(version)}}))
+		lp, err := layout.Write(dir, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []string{"v1", "v2"} {
+		build(v)
+		if r := s.silo(t, t.TempDir(), nil, nil, "run", "--image", "oci-layout:"+dir, "cat", "/version"); r.Code != 0 || r.Stdout != v {
+			t.Errorf("run after building %s: exit %d, stdout %q, stderr %q", v, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }

@@ -116,6 +116,25 @@ func Lookup(st *store.Store, ref string, p v1.Platform) (*Image, *store.Entry, e
 	return im, e, nil
 }
 
+// Rebuilt reports whether ref is an OCI layout (oci-layout:DIR[:TAG]) that
+// now holds another image for p than digest, the one last pulled from it:
+// the layout was rebuilt in place. It reads only the layout's index.json
+// (and a nested index), so a run can ask every time. A layout that cannot
+// be read now is not reported rebuilt: the image pulled from it still
+// runs.
+func Rebuilt(ref string, p v1.Platform, digest string) bool {
+	r, err := ParseReference(ref)
+	if err != nil || r.Transport != OCILayout {
+		return false
+	}
+	img, _, err := fromLayout(r.Name, r.Tag, p)
+	if err != nil {
+		return false
+	}
+	d, err := img.Digest()
+	return err == nil && d.String() != digest
+}
+
 // ReadImage reads an image entry for use: it counts as a use of the entry
 // (for the cache's least-recently-used order) and holds it in st's
 // temporary root.
