@@ -46,7 +46,9 @@ type Sandbox struct {
 
 // Prepare resolves everything the backend boots from the one store st: the
 // rootfs in the backend's form (pulled and assembled on first use), and
-// the kernel and initfs for a backend that boots one. The entries stay
+// the kernel and initfs for a backend that boots one, and for a backend
+// that restores VMs (vm.Snapshotter) the memory snapshot of the spec's
+// shape (made on first use). The entries stay
 // held by st's temporary root until st is closed, so that a GC cannot take
 // them during the run. It also makes the tool's cache directories and
 // starts the network proxy.
@@ -60,9 +62,9 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	}
 	c := res.Config()
 	cfg := &imageConfig{Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd}
+	var rt *kernel.Runtime
 	if need.Kernel {
-		rt, err := kernel.Ensure(st, o.Agent)
-		if err != nil {
+		if rt, err = kernel.Ensure(st, o.Agent); err != nil {
 			return nil, err
 		}
 		spec.Kernel, spec.Initfs = rt.Vmlinux(), rt.Initfs.Path
@@ -82,6 +84,9 @@ func (p *Plan) Prepare(ctx context.Context, st *store.Store, b vm.Backend, o Opt
 	}
 	if err := p.openCaches(&spec); err != nil {
 		return nil, err
+	}
+	if rt != nil {
+		useSnapshot(ctx, st, rt, b, &spec)
 	}
 	s := &Sandbox{Spec: &spec, backend: b, home: o.Home, Image: res.Image, Rootfs: res.Dir}
 	if res.Dir == nil {

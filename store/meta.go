@@ -21,6 +21,7 @@ const (
 	KindSetup    Kind = "setup"
 	KindKernel   Kind = "kernel"
 	KindInitfs   Kind = "initfs"
+	KindSnapshot Kind = "snapshot" // a VM memory snapshot: a guest booted to the point before any run
 	KindFile     Kind = "file"
 	KindManifest Kind = "manifest"
 	KindConfig   Kind = "config"

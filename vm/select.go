@@ -44,6 +44,9 @@ type Options struct {
 	HangTimeout time.Duration
 	// Debug shows a VM's console on stderr.
 	Debug bool
+	// NoSnapshot has every VM boot: no memory snapshot is made or
+	// restored (vm.Snapshotter).
+	NoSnapshot bool
 	// FuseDevice is the FUSE device a backend on the host's kernel gives
 	// the agent for its workspace filter; "" means /dev/fuse. A user who
 	// may not open /dev/fuse (root-only on some systems) can name a node

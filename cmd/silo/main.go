@@ -35,6 +35,7 @@ type Globals struct {
 	BootTimeout time.Duration `name:"boot-timeout" env:"SILO_BOOT_TIMEOUT" hidden:"" help:"How long a sandbox may take to start."`
 	HangTimeout time.Duration `name:"hang-timeout" env:"SILO_VM_HANG_TIMEOUT" hidden:"" help:"How long a VM may go without a heartbeat."`
 	VMDebug     bool          `name:"vm-debug" env:"SILO_VM_DEBUG" hidden:"" help:"Show a VM's console on stderr."`
+	VMNoSnap    bool          `name:"vm-no-snapshot" env:"SILO_VM_NO_SNAPSHOT" hidden:"" help:"Boot every VM: make and restore no memory snapshot."`
 	FuseDevice  string        `name:"fuse-device" env:"SILO_FUSE_DEVICE" hidden:"" help:"The FUSE device namespace sandboxes get (default /dev/fuse): a node you may open where /dev/fuse is root-only."`
 	Locked      bool          `name:"locked" env:"SILO_LOCKED" help:"Refuse any change to the project's silo.lock (for CI): a changed silo.toml or build input is an error."`
 
@@ -73,7 +74,7 @@ func (g *Globals) OpenStore() (*store.Store, error) { return store.Open(g.home) 
 // of this command line: one home, one agent, one set of timeouts.
 func (g *Globals) backends() *vm.Registry {
 	return vm.NewRegistry(vm.Options{
-		Home: g.home, Agent: g.agent, HangTimeout: g.HangTimeout, Debug: g.VMDebug, FuseDevice: g.FuseDevice,
+		Home: g.home, Agent: g.agent, HangTimeout: g.HangTimeout, Debug: g.VMDebug, NoSnapshot: g.VMNoSnap, FuseDevice: g.FuseDevice,
 		Runtime: sandbox.KernelRuntime(g.home, g.agent),
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -17,7 +18,7 @@ import (
 type RuntimeCmd struct {
 	ImportKernel ImportKernelCmd  `cmd:"" name:"import-kernel" help:"Import a kernel (bzImage or vmlinux) and its modules as the kernel VMs boot."`
 	Status       RuntimeStatusCmd `cmd:"" help:"Show the kernel and initfs VMs boot, and whether KVM works."`
-	GC           RuntimeGCCmd     `cmd:"" name:"gc" help:"Remove kernels and initfs images no longer in use (runs a store GC)."`
+	GC           RuntimeGCCmd     `cmd:"" name:"gc" help:"Remove kernels, initfs images and VM snapshots no longer in use (runs a store GC)."`
 }
 
 // ImportKernelCmd is `silo runtime import-kernel`.
@@ -135,7 +136,10 @@ func collectRuntimeStatus(g *Globals, st *store.Store) (*runtimeStatus, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	for _, kind := range []store.Kind{store.KindKernel, store.KindInitfs} {
+	if err := currentSnapshots(st, current); err != nil {
+		return nil, err
+	}
+	for _, kind := range []store.Kind{store.KindKernel, store.KindInitfs, store.KindSnapshot} {
 		es, err := st.List(store.Filter{Kind: kind})
 		if err != nil {
 			return nil, err
@@ -145,6 +149,22 @@ func collectRuntimeStatus(g *Globals, st *store.Store) (*runtimeStatus, error) {
 		}
 	}
 	return s, nil
+}
+
+// currentSnapshots marks the VM snapshots a root keeps for restoring.
+func currentSnapshots(st *store.Store, current map[string]bool) error {
+	roots, err := st.Roots()
+	if err != nil {
+		return err
+	}
+	for _, r := range roots {
+		if r.Kind == store.RootDirect && strings.HasPrefix(r.Name, kernel.SnapshotRootPrefix) {
+			for _, e := range r.Entries {
+				current[e] = true
+			}
+		}
+	}
+	return nil
 }
 
 // initfsFor returns the name of the initfs of kernel k for the agent
@@ -192,14 +212,21 @@ type RuntimeGCCmd struct {
 	JSON   bool `help:"Print JSON."`
 }
 
-// Run collects runtime entries no root keeps. The store has one GC: any
-// other unrooted entry goes too, and is listed.
+// Run collects runtime entries no root keeps, after dropping the roots of
+// VM snapshots no run restores any more (of an old kernel or initfs, or
+// found broken). The store has one GC: any other unrooted entry goes too,
+// and is listed.
 func (c *RuntimeGCCmd) Run(g *Globals) error {
 	st, err := g.OpenStore()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if !c.DryRun {
+		if _, err := kernel.PruneSnapshots(st); err != nil {
+			return err
+		}
+	}
 	rep, err := st.GC(store.GCOptions{DryRun: c.DryRun})
 	if err != nil {
 		return err

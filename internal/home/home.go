@@ -15,7 +15,8 @@
 //	                     KVM probe), agent-hash.json (the agent binary's
 //	                     hash by stat data), scratch disk templates;
 //	                     namespace-fallback-noted (the user was told
-//	                     that sandboxes here are not VMs)
+//	                     that sandboxes here are not VMs);
+//	                     snapshot-generation (VM snapshots found broken)
 //	  workspaces/        one marker a directory silo gave a sandbox (lock's
 //	                     trust of nested silo.toml files)
 //	  trusted/           one record a silo.toml the user trusted
@@ -102,6 +103,11 @@ func (d Dir) FallbackNoted() string { return d.join("runtime", "namespace-fallba
 
 // KVMCache is the cached answer of the KVM probe.
 func (d Dir) KVMCache() string { return d.join("runtime", "kvm.json") }
+
+// SnapshotGeneration counts the VM snapshots found broken: the count is
+// an input of every snapshot's derivation, so that a broken one is rebuilt
+// and never used again.
+func (d Dir) SnapshotGeneration() string { return d.join("runtime", "snapshot-generation") }
 
 // AgentHashCache is the agent binary's hash, cached by its stat data.
 func (d Dir) AgentHashCache() string { return d.join("runtime", "agent-hash.json") }

@@ -68,7 +68,7 @@ func (m *machine) args() ([]string, error) {
 			"-fsdev", "local,id=ws,security_model=none,path="+esc(m.spec.Workspace),
 			"-device", "virtio-9p-device,fsdev=ws,mount_tag="+wsTag)
 	}
-	mounts, err := mountArgs(m.spec.Shared())
+	mounts, err := mountArgs(m.spec.Shared(), !m.shapeOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -89,15 +89,20 @@ func (m *machine) incomingFD() int { return 3 + len(m.spec.MountDirs()) }
 // mountArgs shares each host directory of mounts as a 9p device tagged
 // guestinit.MountTag(i), which the guest init mounts at
 // guestinit.MountsDir/i for the agent. No mounts, no arguments.
-func mountArgs(mounts []vm.Mount) ([]string, error) {
+//
+// check makes sure each host directory is one; a shape's stand-ins
+// (SnapshotShape) are not checked.
+func mountArgs(mounts []vm.Mount, check bool) ([]string, error) {
 	if len(mounts) > MaxMounts {
 		return nil, fmt.Errorf("the tool asks for %d caches and a VM shares at most %d: configure fewer [[cache]] entries", len(mounts), MaxMounts)
 	}
 	var a []string
 	fd := 3 // QEMU's descriptor of the next open directory (ExtraFiles)
 	for i, mt := range mounts {
-		if err := checkMountHost(mt); err != nil {
-			return nil, err
+		if check {
+			if err := checkMountHost(mt); err != nil {
+				return nil, err
+			}
 		}
 		path := mt.Host
 		if mt.Dir != nil {

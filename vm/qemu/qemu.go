@@ -55,6 +55,8 @@ type Options struct {
 	// Debug shows the VM's console on stderr and has the guest init print
 	// the time of each step.
 	Debug bool
+	// NoSnapshot boots every VM: SnapshotShape says no shape restores.
+	NoSnapshot bool
 }
 
 // Backend runs sandboxes as QEMU micro-VMs.
@@ -106,7 +108,7 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		return -1, err
 	}
 	// A cache the VM cannot share fails the run before anything boots.
-	if _, err := mountArgs(spec.Shared()); err != nil {
+	if _, err := mountArgs(spec.Shared(), true); err != nil {
 		return -1, err
 	}
 	t0 := time.Now()

@@ -10,7 +10,7 @@ import (
 
 func init() {
 	vm.Register("qemu", func(o vm.Options) vm.Backend {
-		return New(Options{Home: o.Home, HangTimeout: o.HangTimeout, Runtime: o.Runtime, Debug: o.Debug})
+		return New(Options{Home: o.Home, HangTimeout: o.HangTimeout, Runtime: o.Runtime, Debug: o.Debug, NoSnapshot: o.NoSnapshot})
 	})
 }
 

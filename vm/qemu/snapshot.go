@@ -36,7 +36,12 @@ func (e *RestoreError) Error() string { return "the VM snapshot did not restore:
 // whole command line of the machine with its device set (memory, vCPUs,
 // disks, workspace, caches), host paths replaced by stand-ins. Two specs
 // with the same shape restore from the same snapshot.
+//
+// It is "" (no snapshot) with Options.NoSnapshot.
 func (b *Backend) SnapshotShape(ctx context.Context, spec *vm.Spec) (string, error) {
+	if b.o.NoSnapshot {
+		return "", nil
+	}
 	bin, err := b.Binary()
 	if err != nil {
 		return "", err
@@ -53,7 +58,7 @@ func (b *Backend) SnapshotShape(ctx context.Context, spec *vm.Spec) (string, err
 	if scratch != "" {
 		scratch = "/silo/scratch"
 	}
-	m := &machine{spec: s, dir: "/silo", qemu: bin, kernel: "/kernel", initfs: "/initfs", scratch: scratch, accel: accel, pause: true, debug: b.o.Debug}
+	m := &machine{spec: s, dir: "/silo", qemu: bin, kernel: "/kernel", initfs: "/initfs", scratch: scratch, accel: accel, pause: true, debug: b.o.Debug, shapeOnly: true}
 	args, err := m.args()
 	if err != nil {
 		return "", err

@@ -1,0 +1,171 @@
+package tests
+
+// VM runs restored from a memory snapshot (issue 14), through the built
+// binary. One snapshot serves every subtest, to keep the boots few.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// snapshotProbe is what each run prints: the workspace's mark, a hash of
+// 32 bytes of /dev/urandom, and the guest's clock in Unix seconds.
+const snapshotProbe = `cat mark; echo; head -c 32 /dev/urandom | sha256sum | cut -c1-64; date +%s`
+
+type snapshotRun struct {
+	mark, random string
+	clock        int64
+	restored     bool
+	stderr       string
+}
+
+// runSnapshotProbe runs the probe with --timing and says whether the VM
+// was restored (the "restore" phase) rather than booted.
+func runSnapshotProbe(t *testing.T, s *sandbox, ws string) snapshotRun {
+	t.Helper()
+	r := s.silo(t, ws, nil, nil, "exec", "--timing", "bb", "sh", "-c", snapshotProbe)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("stdout %q: want mark, random, clock", r.Stdout)
+	}
+	clock, err := strconv.ParseInt(lines[2], 10, 64)
+	if err != nil {
+		t.Fatalf("guest clock %q: %v", lines[2], err)
+	}
+	return snapshotRun{mark: lines[0], random: lines[1], clock: clock, restored: strings.Contains(r.Stderr, "silo:   restore "), stderr: r.Stderr}
+}
+
+// runtimeEntries returns the runtime status's entries of kind.
+func runtimeEntries(t *testing.T, s *sandbox, kind string) (current, stale []string) {
+	t.Helper()
+	r := s.silo(t, t.TempDir(), nil, nil, "runtime", "status", "--json")
+	var st struct {
+		Entries []struct {
+			Name, Kind string
+			Current    bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		t.Fatalf("runtime status: %v\n%s%s", err, r.Stdout, r.Stderr)
+	}
+	for _, e := range st.Entries {
+		switch {
+		case e.Kind != kind:
+		case e.Current:
+			current = append(current, e.Name)
+		default:
+			stale = append(stale, e.Name)
+		}
+	}
+	return current, stale
+}
+
+func setMark(t *testing.T, ws string) string {
+	t.Helper()
+	b := make([]byte, 8)
+	rand.Read(b)
+	mark := hex.EncodeToString(b)
+	writeFile(t, filepath.Join(ws, "mark"), mark)
+	return mark
+}
+
+func TestQemuSnapshot(t *testing.T) {
+	s := qemuSandbox(t)
+	ws := s.project(t)
+	mark := setMark(t, ws)
+	first := runSnapshotProbe(t, s, ws)
+	if !first.restored || first.mark != mark {
+		t.Fatalf("first run: restored %v, mark %q want %q\n%s", first.restored, first.mark, mark, first.stderr)
+	}
+	snaps, _ := runtimeEntries(t, s, "snapshot")
+	if len(snaps) != 1 {
+		t.Fatalf("runtime status: current snapshots %v, want one", snaps)
+	}
+	snapshot := filepath.Join(s.home, "store", snaps[0])
+	fi, err := os.Stat(snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("snapshot %s: %d MB", snaps[0], fi.Size()>>20)
+
+	t.Run("own files, random bytes and clock", func(t *testing.T) {
+		// The snapshot's clock must be visibly old for the check to mean
+		// anything: a guest that kept it would be seconds behind.
+		if age := time.Since(fi.ModTime()); age < 4*time.Second {
+			time.Sleep(4*time.Second - age)
+		}
+		mark := setMark(t, ws)
+		before := time.Now().Unix()
+		second := runSnapshotProbe(t, s, ws)
+		after := time.Now().Unix()
+		if !second.restored {
+			t.Fatalf("second run booted instead of restoring:\n%s", second.stderr)
+		}
+		if second.mark != mark {
+			t.Errorf("restored run after the workspace changed: mark %q, want %q", second.mark, mark)
+		}
+		if second.random == first.random {
+			t.Errorf("two restored runs read the same bytes from /dev/urandom: %s", first.random)
+		}
+		if second.clock < before-1 || second.clock > after+1 {
+			t.Errorf("restored guest's clock %d, host's was %d…%d", second.clock, before, after)
+		}
+	})
+
+	t.Run("a damaged snapshot falls back and is rebuilt", func(t *testing.T) {
+		if err := os.Chmod(snapshot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(snapshot, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteAt(make([]byte, 4096), 0)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mark := setMark(t, ws)
+		fell := runSnapshotProbe(t, s, ws)
+		if fell.restored || fell.mark != mark || strings.Count(fell.stderr, "did not restore") != 1 {
+			t.Fatalf("run over a damaged snapshot: restored %v, mark %q want %q; want one line saying why:\n%s", fell.restored, fell.mark, mark, fell.stderr)
+		}
+		again := runSnapshotProbe(t, s, ws)
+		if !again.restored || strings.Contains(again.stderr, "did not restore") {
+			t.Fatalf("the run after: restored %v, want a rebuilt snapshot restored:\n%s", again.restored, again.stderr)
+		}
+		cur, stale := runtimeEntries(t, s, "snapshot")
+		if len(cur) != 1 || cur[0] == snaps[0] {
+			t.Fatalf("current snapshots %v (stale %v): want one, not the damaged %s", cur, stale, snaps[0])
+		}
+		snaps = cur
+	})
+
+	t.Run("GC removes snapshots of a kernel no longer current", func(t *testing.T) {
+		// The same kernel with one module more is another kernel entry.
+		vmlinuz, mods := debianKernel(t)
+		if r := s.silo(t, t.TempDir(), nil, nil, "runtime", "import-kernel", vmlinuz, "--modules", mods, "--module", "loop"); r.Code != 0 {
+			t.Fatalf("import-kernel: exit %d\n%s", r.Code, r.Stderr)
+		}
+		if r := s.silo(t, t.TempDir(), nil, nil, "runtime", "gc"); r.Code != 0 {
+			t.Fatalf("runtime gc: exit %d\n%s", r.Code, r.Stderr)
+		}
+		cur, stale := runtimeEntries(t, s, "snapshot")
+		if len(cur)+len(stale) != 0 {
+			t.Errorf("after a new kernel and runtime gc: snapshots %v %v, want none", cur, stale)
+		}
+		if _, err := os.Stat(filepath.Join(s.home, "store", snaps[0])); !os.IsNotExist(err) {
+			t.Errorf("the old kernel's snapshot is still in the store: %v", err)
+		}
+	})
+}
