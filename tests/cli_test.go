@@ -30,7 +30,7 @@ type cliEnv struct {
 	env             []string
 }
 
-func newCLIEnv(t *testing.T) *cliEnv {
+func newCLIEnv(t testing.TB) *cliEnv {
 	t.Helper()
 	b, err := vm.NewRegistry(vm.Options{Home: t.TempDir()}).Lookup("namespace")
 	if err != nil {
@@ -50,7 +50,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 }
 
 // pushTag pushes img to reg/repoTag ("library/busybox:1.36").
-func pushTag(t *testing.T, reg, repoTag string, img v1.Image) {
+func pushTag(t testing.TB, reg, repoTag string, img v1.Image) {
 	t.Helper()
 	tag, err := name.NewTag(reg+"/"+repoTag, name.Insecure)
 	if err != nil {
@@ -61,7 +61,7 @@ func pushTag(t *testing.T, reg, repoTag string, img v1.Image) {
 	}
 }
 
-func (e *cliEnv) silo(t *testing.T, dir string, stdin []byte, args ...string) result {
+func (e *cliEnv) silo(t testing.TB, dir string, stdin []byte, args ...string) result {
 	t.Helper()
 	return silo(t, e.home, dir, e.env, stdin, args...)
 }
@@ -87,7 +87,7 @@ func (e *cliEnv) shim(t *testing.T, dir, path string, stdin []byte, name string,
 	return r
 }
 
-func mkdir(t *testing.T, parts ...string) string {
+func mkdir(t testing.TB, parts ...string) string {
 	t.Helper()
 	p := filepath.Join(parts...)
 	if err := os.MkdirAll(p, 0o755); err != nil {
