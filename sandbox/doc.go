@@ -25,7 +25,11 @@
 // Prepare resolves, from the one store handle it is given, what the
 // backend boots (vm.Backend.Needs): the rootfs as a directory or an ext4
 // image, pulled and assembled on first use, and a kernel and initfs for a
-// backend that boots one. The entries stay held by the handle's temporary
+// backend that boots one; for a backend that restores VMs (vm.Snapshotter)
+// also the memory snapshot of the spec's shape (kernel.Snapshot, made on
+// first use; one that cannot be made is said in one line and the VM
+// boots; one that does not restore is recorded broken through
+// Spec.SnapshotFailed and rebuilt on the next run). The entries stay held by the handle's temporary
 // root until the caller closes it. It then composes the guest environment
 // (the image's, the tool's, passEnv's host variables, HOME, PATH, TERM,
 // LANG; nothing else of the host's), opens the tool's cache directories

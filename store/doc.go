@@ -1,5 +1,6 @@
 // Package store holds silo's immutable, blake3-addressed entries: image
-// layers, root filesystems, setup results, kernels and initfs images.
+// layers, root filesystems, setup results, kernels, initfs images and VM
+// memory snapshots.
 //
 // The store knows nothing of OCI, virtual machines or TOML. It keeps bytes
 // and trees, their metadata, the roots that keep them alive, and it

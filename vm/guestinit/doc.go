@@ -11,4 +11,16 @@
 // syncs and powers the VM off. Whatever goes wrong is written to the
 // console and, as an "E" line, to the heartbeat port, so that the host can
 // say why a VM did not come up instead of waiting for its watchdog.
+//
+// With silo.pause=1 on the kernel command line the init stops at its
+// snapshot point: its modules loaded except DeferredModules (virtio_blk,
+// whose probe would read the disks' size and partition table), the
+// heartbeat port open, nothing of a run read or mounted. It sends
+// BeatPaused and waits for the host's go line (Go), which a VM restored
+// from a snapshot taken there receives too: the clock is set to the
+// host's time, the host's entropy is mixed into the kernel's pool,
+// credited (RNDADDENTROPY), and the CRNG reseeded (RNDRESEEDCRNG), so
+// that no two restored guests share random numbers; then it sends
+// BeatResumed, loads the deferred modules and goes on with the go line's
+// parameters as a booted init does with its command line's.
 package guestinit

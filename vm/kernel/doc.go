@@ -11,4 +11,16 @@
 // hash and the guest agent's hash: a newc cpio archive whose /init is the
 // agent (silo itself, statically linked), with /dev/console, the modules
 // and a marker file, /silo-initfs, listing the modules in load order.
+//
+// The snapshot entry (kind snapshot) is derivation-addressed by the kernel
+// and initfs content hashes, the hash of a vm.Snapshotter's shape and the
+// snapshot generation: a VM's memory at the guest init's snapshot point,
+// made by the backend on first use (Snapshot), referring to its kernel and
+// initfs, and rooted per shape (SnapshotRootPrefix + the shape's hash). A
+// snapshot that did not restore (SnapshotBroken) moves the generation in
+// $SILO_HOME/runtime/snapshot-generation, so that every snapshot is made
+// again and the broken one never used; after MaxBrokenSnapshots, VMs only
+// boot. PruneSnapshots, run by `silo runtime gc` before its GC, drops the
+// roots of snapshots of a kernel or initfs that is no longer current, or
+// of an older generation.
 package kernel

@@ -13,4 +13,26 @@
 // and "silo.hb" carries the guest init's readiness, heartbeats and errors.
 // A host-side watchdog kills a VM whose agent is not ready within the boot
 // deadline, or whose heartbeats stop, and says so.
+//
+// # Snapshots
+//
+// The backend is a vm.Snapshotter. MakeSnapshot boots the kernel and
+// initfs with silo.pause=1 in the spec's shape, its disks and directories
+// replaced by empty stand-ins, waits for the guest init's BeatPaused (its
+// modules loaded but virtio_blk; no disk read, no 9p share attached, so
+// QEMU has no migration blocker and the guest holds nothing of a disk),
+// and migrates the running guest over QMP to "exec:cat > FILE" (QEMU 7.2
+// has no file: URI; zero pages are skipped, the bandwidth limit lifted).
+// A run with Spec.Snapshot starts the same command line (the kernel
+// command line of a paused guest carries no run parameters) with the
+// run's own rootfs, scratch, workspace and caches and -incoming fd:N from
+// the entry; the guest resumes running, and the host sends on the
+// heartbeat port a go line (guestinit.Go: the run's parameters, 64 bytes
+// of entropy, the time). The guest answers BeatResumed and goes on as a
+// booted one does. SnapshotShape is the command line with stand-in paths,
+// the QEMU binary's identity and, under KVM, the host CPU model: what a
+// snapshot restores in. A restore that fails before BeatResumed (QEMU
+// cannot load the stream, the guest does not answer within
+// restoreTimeout) is a RestoreError: one line on the spec's Stderr,
+// Spec.SnapshotFailed, and the VM boots.
 package qemu
