@@ -25,6 +25,9 @@ type Project struct {
 	// GlobalPath and Global are the user's global builds.
 	GlobalPath string
 	Global     *lock.LockFile
+	// setup are each tool's setup and postInstall commands: global steps
+	// below the user's own.
+	setup map[string][]StepDef
 }
 
 // LoadProject reads the project's lock (when the configuration found a
@@ -48,18 +51,28 @@ func LoadProject(cfg *lock.Config, h home.Dir) (*Project, error) {
 		g = &lock.LockFile{Version: lock.LockVersion, Tools: map[string]*lock.LockTool{}}
 	}
 	p.Global = g
+	p.setup = map[string][]StepDef{}
+	for _, name := range cfg.ToolNames() {
+		t, err := cfg.Tool(name)
+		if err != nil {
+			continue
+		}
+		var defs []StepDef
+		for _, c := range append([]string{t.Setup}, t.PostInstall...) {
+			if strings.TrimSpace(c) != "" {
+				defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: []string{"/bin/sh", "-c", c}})
+			}
+		}
+		p.setup[name] = defs
+	}
 	return p, nil
 }
 
-// Defs are tool's build steps: the user's global ones, then the
-// project's.
+// Defs are tool's build steps: its definition's setup and postInstall
+// commands, the user's global builds, then the project's.
 func (p *Project) Defs(tool string) []StepDef {
-	var defs []StepDef
-	if t := p.Global.Tools[tool]; t != nil {
-		for _, s := range t.Steps {
-			defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv})
-		}
-	}
+	defs := append([]StepDef(nil), p.setup[tool]...)
+	defs = append(defs, p.GlobalDefs(tool)...)
 	if p.Lock != nil {
 		if t := p.Lock.Tools[tool]; t != nil {
 			for _, s := range t.Steps {
@@ -70,6 +83,33 @@ func (p *Project) Defs(tool string) []StepDef {
 		}
 	}
 	return defs
+}
+
+// GlobalDefs are the user's global build steps of tool (silo build
+// --global), without the tool's setup.
+func (p *Project) GlobalDefs(tool string) []StepDef {
+	var defs []StepDef
+	t := p.Global.Tools[tool]
+	if t == nil {
+		return nil
+	}
+	steps := t.Steps
+	// The recorded chain starts with the tool's setup steps.
+	for _, d := range p.setup[tool] {
+		if len(steps) == 0 || !slices.Equal(steps[0].Argv, d.Argv) {
+			break
+		}
+		steps = steps[1:]
+	}
+	for _, s := range steps {
+		defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv})
+	}
+	return defs
+}
+
+// SetupDefs are tool's setup and postInstall commands as global steps.
+func (p *Project) SetupDefs(tool string) []StepDef {
+	return append([]StepDef(nil), p.setup[tool]...)
 }
 
 func inputPaths(ins []lock.LockInput) []string {
@@ -149,7 +189,9 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 	tool := plan.Tool.Name
 	defs := p.Defs(tool)
 	old := p.old(tool)
-	if p.Lock == nil && len(defs) == 0 {
+	if p.Lock == nil && len(p.GlobalDefs(tool)) == 0 {
+		// No lock and no build of the user's: the image as it is (a
+		// tool's setup runs once the project locks it, or silo build).
 		return nil
 	}
 	mode := ModeBuild

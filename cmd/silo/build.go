@@ -280,13 +280,8 @@ func resolveAndLock(ctx context.Context, b *sandbox.Builder, p *sandbox.Project,
 // addGlobalStep adds a global step to the user's builds, and updates the
 // project's lock when there is one.
 func addGlobalStep(ctx context.Context, b *sandbox.Builder, p *sandbox.Project, tool string, cmd []string) error {
-	var defs []sandbox.StepDef
 	old := p.Global.Tools[tool]
-	if old != nil {
-		for _, s := range old.Steps {
-			defs = append(defs, sandbox.StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv})
-		}
-	}
+	defs := append(p.SetupDefs(tool), p.GlobalDefs(tool)...)
 	defs = append(defs, sandbox.StepDef{Scope: lock.ScopeGlobal, Argv: cmd})
 	c, err := b.Resolve(ctx, tool, defs, old, sandbox.ModeBuild)
 	if err != nil {
@@ -317,7 +312,7 @@ func writeGlobal(b *sandbox.Builder, p *sandbox.Project, entries []string) error
 // removeBuild drops the tool's project (or global) build.
 func removeBuild(ctx context.Context, b *sandbox.Builder, p *sandbox.Project, tool string, global bool) error {
 	if global {
-		if t := p.Global.Tools[tool]; t == nil || len(t.Steps) == 0 {
+		if len(p.GlobalDefs(tool)) == 0 {
 			return fmt.Errorf("%s has no global build to remove (silo build --global %s CMD… makes one)", tool, tool)
 		}
 		delete(p.Global.Tools, tool)
