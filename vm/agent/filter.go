@@ -28,6 +28,11 @@ type filterOptions struct {
 	// host's kept directories; else each gets a new one under scratch.
 	excludeDirs []string
 	readOnly    bool
+	// noPassthrough keeps reads and writes going through the filter even
+	// where the kernel would pass them to the backing file: what every
+	// sandbox gets where the agent lacks CAP_SYS_ADMIN in the initial user
+	// namespace (the namespace backend) or the kernel is older than 6.9.
+	noPassthrough bool
 }
 
 // filter is a mounted workspace filter.
@@ -76,7 +81,7 @@ func mountFilter(workspace, scratch, dst string, o filterOptions) (*filter, erro
 	w.root = &wsNode{w: w}
 	rootAttr := w.stable(&w.bases[0], &st)
 	t := cacheTimeout
-	srv, err := gofs.Mount(dst, w.root, &gofs.Options{
+	opts := &gofs.Options{
 		EntryTimeout: &t, AttrTimeout: &t, NegativeTimeout: &t,
 		RootStableAttr: &rootAttr,
 		MountOptions: fuse.MountOptions{
@@ -91,7 +96,11 @@ func mountFilter(workspace, scratch, dst string, o filterOptions) (*filter, erro
 			// target as it keeps names.
 			EnableSymlinkCaching: true,
 		},
-	})
+	}
+	if o.noPassthrough {
+		opts.MountOptions.DisabledCapabilities = fuse.CAP_PASSTHROUGH
+	}
+	srv, err := gofs.Mount(dst, w.root, opts)
 	if err != nil {
 		return nil, fuseError(err)
 	}

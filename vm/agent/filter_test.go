@@ -20,6 +20,12 @@ import (
 // unless the test may mount FUSE (root with /dev/fuse).
 func mountTestFilter(t testing.TB, ws string, exclude []string, readOnly bool) string {
 	t.Helper()
+	return mountFilterFor(t, ws, filterOptions{exclude: exclude, readOnly: readOnly})
+}
+
+// mountFilterFor is mountTestFilter with all the options.
+func mountFilterFor(t testing.TB, ws string, o filterOptions) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting FUSE needs root")
 	}
@@ -27,7 +33,8 @@ func mountTestFilter(t testing.TB, ws string, exclude []string, readOnly bool) s
 		t.Skipf("no /dev/fuse: %v", err)
 	}
 	mnt, scratch := t.TempDir(), t.TempDir()
-	f, err := mountFilter(ws, scratch, mnt, filterOptions{protected: sandbox.DefaultProtected(), exclude: exclude, readOnly: readOnly})
+	o.protected = sandbox.DefaultProtected()
+	f, err := mountFilter(ws, scratch, mnt, o)
 	if err != nil {
 		t.Fatal(err)
 	}
