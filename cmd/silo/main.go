@@ -88,6 +88,7 @@ type CLI struct {
 	Exec    ExecCmd    `cmd:"" help:"Run any command in a tool's sandbox."`
 	Shell   ShellCmd   `cmd:"" help:"Open an interactive shell in a tool's sandbox."`
 	Lsp     LspCmd     `cmd:"" help:"Run a tool's language server in its sandbox, for an editor (LSP on stdin/stdout)."`
+	Ide     IdeCmd     `cmd:"" help:"Point an editor (vscode, zed, neovim, helix) at the project's language servers in their sandboxes."`
 	Build   BuildCmd   `cmd:"" help:"Run a command in a tool's sandbox and keep what it changed, for every later run (silo.lock)."`
 	Rebuild RebuildCmd `cmd:"" help:"Run a tool's build steps again."`
 	Pull    PullCmd    `cmd:"" help:"Make the store match the project's silo.lock: images by digest, builds from their inputs."`
