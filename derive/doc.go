@@ -49,6 +49,25 @@
 //     so GC keeps pulled images; `silo image rm` removes that root.
 //   - rootfs: the ext4 image or directory, derivation-addressed,
 //     rebuildable, referencing its layers.
+//   - layer (a build step's): the normalized, uncompressed OCI layer tar
+//     the agent captured, derivation-addressed by the step's derivation,
+//     annotated with its sha256 diff ID ("oci.diffID").
+//
+// # Build steps
+//
+// A step derivation (StepDerivation, Type "step", Format "layer") holds
+// the platform, its parent in Parents ("image:<manifest digest>" for the
+// first step, else the derivation hash of the step below), Argv, Env (the
+// tool's variables and SOURCE_DATE_EPOCH, sorted), Network (the policy it
+// ran with, as text) and Inputs ("path=hash", sorted). RealiseStep finds
+// its layer or has the caller's run write it (WriteLayer hashes it on the
+// way) and adds it through Realise; a failed run adds nothing.
+// StepRootfs assembles the rootfs of an image with steps' layers on top
+// (StepRootfsDerivation: the image's layer digests followed by the steps'
+// diff IDs), and RootfsOptions.Steps does the same for Rootfs.
+// RootfsOptions.Digest pins the image to a manifest digest (silo.lock):
+// looked up by digest, pulled by digest, never by a moved tag.
+// SourceDateEpoch is every step's SOURCE_DATE_EPOCH (1980-01-01).
 //
 // Assembly itself (whiteouts, hardlinks, ownership without host root,
 // reproducible ext4 bytes) lives in derive/rootfs; pulling in derive/oci.

@@ -199,4 +199,28 @@
 // local image paths absolute and cleaned; Exclude relative to the project
 // root, cleaned, never escaping it. Its Origins say, for each value, the
 // file:line:column that set it, or "built-in".
+//
+// # silo.lock
+//
+// A project's lock file (LockFileName, beside its silo.toml) is a
+// LockFile: a format version (LockVersion) and, per tool, the image
+// reference, the manifest digest it resolved to (and the index digest
+// when it named one), the platform, the derivation hash of the rootfs,
+// the kernel's and initfs's content hashes when a VM backend ran it, and
+// its build steps bottom first, each with its scope ("global" steps
+// before "project" ones), argv, derivation hash, inputs (a
+// project-relative path and its content hash each), output layer (sha256
+// diff ID) and the content hash of the rootfs after it.
+// silo.lock.example at the repository's top shows every field.
+//
+// Marshal writes it canonically (tools and keys in a fixed order, no
+// timestamps, a trailing newline) and WriteLockFile atomically.
+// ReadLockFile takes a missing or empty file (the workspace guard's
+// placeholder) as no lock; otherwise it decodes strictly and checks the
+// version (a newer one is refused), every digest and hash, the scopes
+// and their order, and returns every problem as an *Error with its
+// file:line:column and the repair command; a lock with any problem is
+// not returned at all, so it is never half applied. The user's global
+// builds use the same format ($SILO_HOME/builds.lock). What the entries
+// mean and how they are made is the sandbox package's Builder.
 package lock

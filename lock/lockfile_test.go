@@ -89,3 +89,20 @@ func TestLockFileMissingAndPlaceholder(t *testing.T) {
 		t.Errorf("written lock: %v %v", lf, err)
 	}
 }
+
+// TestLockFileExample: silo.lock.example at the repository's top is a
+// valid lock with every field.
+func TestLockFileExample(t *testing.T) {
+	b, err := os.ReadFile("../silo.lock.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := ParseLockFile("silo.lock.example", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := lf.Tools["python"]
+	if py == nil || py.Index == "" || py.Kernel == "" || py.Initfs == "" || len(py.Steps) != 2 || len(py.Steps[1].Inputs) != 1 {
+		t.Errorf("the example does not show every field: %+v", py)
+	}
+}

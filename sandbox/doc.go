@@ -49,4 +49,26 @@
 // The package reads no environment variable: the host's variables reach
 // it only through Request.HostEnv (for passEnv, TERM, LANG) and
 // Request.SSHAuthSock, which the command line fills.
+//
+// # Builds and the lock
+//
+// Builder resolves a tool against its lock entry: the image pinned by
+// digest (Plan.Digest), each build step's derivation from its parent,
+// argv, environment, network and input hashes, its layer found in the
+// store or built (a run of the step's plan, whose workspace holds only
+// its inputs, captured by the agent: vm.Spec.Capture), and the rootfs of
+// the image plus the steps' layers (Plan.Steps). Its Mode says what it
+// may do: ModeBuild builds what is missing or changed, ModeLocked refuses
+// any change, ModePull builds what is missing but reports changes,
+// ModeStatus builds and pulls nothing, ModeRebuild runs every step again.
+// A failed step is a *StepError carrying the command's status; nothing
+// of it is kept. ForRun applies the lock to a run's plan (rebuilding
+// changed steps and rewriting the lock unless locked), Sync is silo
+// pull's and silo status's per-tool state (ToolState), Update rewrites
+// the lock from fresh resolutions, Check rebuilds and compares (silo
+// build --check). Project holds the lock and the user's global builds,
+// and a tool's steps (Defs): its setup and postInstall commands, the
+// user's global builds, then the project's. Plan.ExcludeDirs backs the
+// excluded paths with the project's kept directories, seeding them from
+// the build.
 package sandbox

@@ -80,4 +80,23 @@
 // send it, SIGSEGV, SIGBUS and SIGFPE included (a signal sent by kill or
 // tgkill carries SI_USER or SI_TKILL, which the Go runtime tells from a
 // fault); a real fault in the agent still crashes it loudly.
+//
+// # Capturing a build
+//
+// When the spec has Capture (a build step), the agent opens the overlay's
+// upper layer before it enters the sandbox's root, and once the command
+// has exited 0 (and everything it left is killed) it writes one
+// uncompressed OCI layer tar on a stream of kind proto.KindCapture, then
+// reports the exit. The layer holds every change of the upper layer (read
+// through /proc/self/fd, so owners and modes are the guest's), leaving
+// out /proc, /dev, /sys, /tmp, the workspace, the caches' and pass files'
+// mount points; then each excluded workspace path whole, as the command
+// sees it, under the workspace's guest path, with an opaque marker so
+// that it replaces a lower step's. Entries are written in sorted order per
+// directory, owners as numbers without names, mtimes truncated to the
+// second and clamped to Capture.Epoch, hard links as links to the first
+// name; a 0/0 character device (an overlay whiteout) becomes a ".wh."
+// entry and an opaque directory (trusted. or user.overlay.opaque) gets
+// ".wh..wh..opq"; other devices and sockets are left out. The same tree
+// always writes the same bytes.
 package agent
