@@ -491,3 +491,72 @@ func TestCLIUninstallThenGC(t *testing.T) {
 		t.Errorf("the kept tool: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// fakeToolImage is the busybox image with scripts standing in for a
+// tool's commands: each prints its name and arguments and that it runs
+// in a sandbox (/workspace is there).
+func fakeToolImage(t testing.TB, cmds ...string) v1.Image {
+	t.Helper()
+	var entries []tarEntry
+	entries = append(entries, tarEntry{Name: "usr/", Type: '5'}, tarEntry{Name: "usr/local/", Type: '5'}, tarEntry{Name: "usr/local/bin/", Type: '5'})
+	for _, c := range cmds {
+		entries = append(entries, tarEntry{Name: "usr/local/bin/" + c, Mode: 0o755,
+			Body: []byte("#!/bin/sh\ntest -d /workspace && echo \"" + c + " in the sandbox: $*\"\n")})
+	}
+	return imageFromLayers(t, tarLayer(t, busyboxEntries(t)), tarLayer(t, entries))
+}
+
+// TestCLIQuickStart types the README's quick start as a new user would,
+// line by line in bash, with the catalog's python and node images (fakes
+// on a loopback mirror of Docker Hub).
+func TestCLIQuickStart(t *testing.T) {
+	e := newCLIEnv(t)
+	pushTag(t, e.reg, "library/python:3.12-slim", fakeToolImage(t, "python", "python3", "pip", "pip3"))
+	pushTag(t, e.reg, "library/node:22-slim", fakeToolImage(t, "node", "npm", "npx"))
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(readme), "## Quick start\n\n")
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(l, "    ") {
+			break
+		}
+		cmd, _, _ := strings.Cut(strings.TrimSpace(l), "  #")
+		if cmd = strings.TrimSpace(cmd); cmd == "silo doctor" {
+			cmd += " || true" // its exit status says whether every backend works on this machine
+		}
+		lines = append(lines, cmd)
+	}
+	if len(lines) < 8 || !strings.HasPrefix(lines[0], "silo install") {
+		t.Fatalf("the README's quick start is not where it was: %q", lines)
+	}
+	proj := mkdir(t, e.work, "my-project")
+	for f, body := range map[string]string{"script.py": "print('hi')\n", "requirements.txt": "", "package.json": "{}\n"} {
+		if err := os.WriteFile(filepath.Join(proj, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binDir := mkdir(t, e.work, "usr-bin")
+	if err := os.Symlink(siloBin, filepath.Join(binDir, "silo")); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\n" + strings.Join(lines, "\n") + "\n"
+	sh := exec.Command("bash", "-c", script)
+	sh.Dir = e.work
+	sh.Env = append(append(os.Environ(), "SILO_HOME="+e.home, "SHELL=/bin/bash", "PATH="+binDir+":/usr/bin:/bin"), e.env...)
+	var out, errb bytes.Buffer
+	sh.Stdout, sh.Stderr, sh.Stdin = &out, &errb, strings.NewReader("")
+	if err := sh.Run(); err != nil {
+		t.Fatalf("the quick start failed: %v\nscript:\n%s\nstdout:\n%s\nstderr:\n%s", err, script, out.String(), errb.String())
+	}
+	for _, want := range []string{"python in the sandbox: script.py", "npm in the sandbox: install"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the quick start's output lacks %q:\n%s\nstderr:\n%s", want, out.String(), errb.String())
+		}
+	}
+	if n := strings.Count(out.String(), "python in the sandbox: script.py"); n != 2 {
+		t.Errorf("python script.py ran %d times in the sandbox, want 2 (the shim, silo run):\n%s", n, out.String())
+	}
+}

@@ -168,6 +168,7 @@ func runCLI(args []string) error {
 		kong.Name("silo"),
 		kong.Description(description),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(helpWithExample),
 		kong.Vars{"version": "silo " + version},
 		kong.Bind(&cli.Globals),
 	)

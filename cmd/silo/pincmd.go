@@ -179,12 +179,12 @@ func currentOf(homeDir, wd string, cfg *lock.Config, t *lock.Tool, pins map[stri
 
 // ShellenvCmd is silo shellenv.
 type ShellenvCmd struct {
-	Shell string `help:"bash, zsh or fish (default: from $SHELL)." enum:"bash,zsh,fish,sh," default:""`
+	Shell string `help:"bash, zsh or fish (default: from $SHELL)." enum:"bash,zsh,fish,sh," default:"" placeholder:"SHELL"`
 }
 
 // Help is silo shellenv's example.
 func (c *ShellenvCmd) Help() string {
-	return `Put this in ~/.bashrc or ~/.zshrc:
+	return `Example: put this in ~/.bashrc or ~/.zshrc:
   eval "$(silo shellenv)"
 or in ~/.config/fish/config.fish:
   silo shellenv --shell fish | source`
