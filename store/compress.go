@@ -33,7 +33,7 @@ type CompressItem struct {
 
 // CompressReport says what Compress did.
 type CompressReport struct {
-	DryRun  bool           `json:"dry_run,omitempty"`
+	DryRun  bool           `json:"dryRun,omitempty"`
 	Entries []CompressItem `json:"entries"`
 	Skipped []string       `json:"skipped"`        // in use by a live process
 	Kept    []string       `json:"incompressible"` // zstd would not make them smaller on disk

@@ -23,22 +23,22 @@ type GCOptions struct {
 type GCItem struct {
 	Name     string `json:"name"`
 	Kind     Kind   `json:"kind,omitempty"`
-	DiskSize int64  `json:"disk_size"`
+	DiskSize int64  `json:"diskSize"`
 	Evicted  bool   `json:"evicted,omitempty"` // reachable, but evicted by --max-size/--max-age
 	Orphan   bool   `json:"orphan,omitempty"`  // a file without metadata, or metadata without a file
 }
 
 // GCReport says what a collection did (or, with DryRun, would do).
 type GCReport struct {
-	DryRun      bool     `json:"dry_run,omitempty"`
+	DryRun      bool     `json:"dryRun,omitempty"`
 	Removed     []GCItem `json:"removed"`
-	Freed       int64    `json:"freed"`        // disk bytes
-	Live        int      `json:"live"`         // entries kept
-	LiveSize    int64    `json:"live_size"`    // their disk bytes
-	PrunedRoots []string `json:"pruned_roots"` // dangling indirect roots removed
+	Freed       int64    `json:"freed"`       // disk bytes
+	Live        int      `json:"live"`        // entries kept
+	LiveSize    int64    `json:"liveSize"`    // their disk bytes
+	PrunedRoots []string `json:"prunedRoots"` // dangling indirect roots removed
 
-	Locked time.Duration `json:"locked_ns"` // how long the store lock was held (mark and sweep)
-	Total  time.Duration `json:"total_ns"`  // including deleting the swept files afterwards
+	Locked time.Duration `json:"lockedNs"` // how long the store lock was held (mark and sweep)
+	Total  time.Duration `json:"totalNs"`  // including deleting the swept files afterwards
 }
 
 // GC collects every entry no root reaches: it marks from the direct,

@@ -38,17 +38,17 @@ type Entry struct {
 	Path        string            `json:"path"` // absolute path in the store
 	Kind        Kind              `json:"kind"`
 	Dir         bool              `json:"dir,omitempty"`    // a directory tree rather than a file
-	ContentHash Hash              `json:"content_hash"`     // blake3 of the file, or of the directory's canonical serialization
+	ContentHash Hash              `json:"contentHash"`      // blake3 of the file, or of the directory's canonical serialization
 	Deriver     Hash              `json:"deriver,omitzero"` // non-zero for derivation-addressed entries
 	Size        int64             `json:"size"`             // apparent bytes
-	DiskSize    int64             `json:"disk_size"`        // bytes on disk now (the compressed form when compressed)
-	RawDiskSize int64             `json:"raw_disk_size"`    // bytes on disk when not compressed
+	DiskSize    int64             `json:"diskSize"`         // bytes on disk now (the compressed form when compressed)
+	RawDiskSize int64             `json:"rawDiskSize"`      // bytes on disk when not compressed
 	References  []string          `json:"references,omitempty"`
 	Rebuildable bool              `json:"rebuildable,omitempty"`
 	Compressed  bool              `json:"compressed,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Created     time.Time         `json:"created"`
-	LastUsed    time.Time         `json:"last_used"` // kept as the metadata file's mtime
+	LastUsed    time.Time         `json:"lastUsed"` // kept as the metadata file's mtime
 }
 
 // metaVersion is the metadata format version.
@@ -59,6 +59,49 @@ type metaFile struct {
 	Version int `json:"version"`
 	Entry
 	Mode uint32 `json:"mode"` // permission bits of a file entry (write bits cleared)
+}
+
+// diskEntry is Entry as the metadata files spell it (snake_case keys,
+// the format's since version 1); Entry is the public, camelCase form that
+// --json prints. The two convert into each other field for field.
+type diskEntry struct {
+	Name        string            `json:"name"`
+	Path        string            `json:"path"`
+	Kind        Kind              `json:"kind"`
+	Dir         bool              `json:"dir,omitempty"`
+	ContentHash Hash              `json:"content_hash"`
+	Deriver     Hash              `json:"deriver,omitzero"`
+	Size        int64             `json:"size"`
+	DiskSize    int64             `json:"disk_size"`
+	RawDiskSize int64             `json:"raw_disk_size"`
+	References  []string          `json:"references,omitempty"`
+	Rebuildable bool              `json:"rebuildable,omitempty"`
+	Compressed  bool              `json:"compressed,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Created     time.Time         `json:"created"`
+	LastUsed    time.Time         `json:"last_used"`
+}
+
+// diskMeta is metaFile's on-disk form.
+type diskMeta struct {
+	Version int `json:"version"`
+	diskEntry
+	Mode uint32 `json:"mode"`
+}
+
+// MarshalJSON writes m in the metadata file's format.
+func (m *metaFile) MarshalJSON() ([]byte, error) {
+	return json.Marshal(diskMeta{Version: m.Version, diskEntry: diskEntry(m.Entry), Mode: m.Mode})
+}
+
+// UnmarshalJSON reads the metadata file's format.
+func (m *metaFile) UnmarshalJSON(b []byte) error {
+	var d diskMeta
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	*m = metaFile{Version: d.Version, Entry: Entry(d.diskEntry), Mode: d.Mode}
+	return nil
 }
 
 // metaPath returns the metadata file of name.

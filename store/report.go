@@ -10,20 +10,20 @@ import (
 type KindUsage struct {
 	Kind        Kind  `json:"kind"`
 	Count       int   `json:"count"`
-	Compressed  int   `json:"compressed"`    // how many are compressed
-	Size        int64 `json:"size"`          // apparent bytes
-	DiskSize    int64 `json:"disk_size"`     // bytes on disk now
-	RawDiskSize int64 `json:"raw_disk_size"` // bytes on disk if nothing were compressed
+	Compressed  int   `json:"compressed"`  // how many are compressed
+	Size        int64 `json:"size"`        // apparent bytes
+	DiskSize    int64 `json:"diskSize"`    // bytes on disk now
+	RawDiskSize int64 `json:"rawDiskSize"` // bytes on disk if nothing were compressed
 }
 
 // DiskReport is the store's disk usage.
 type DiskReport struct {
 	Kinds       []KindUsage `json:"kinds"` // sorted by kind
 	Total       KindUsage   `json:"total"`
-	Saved       int64       `json:"saved"`        // bytes compression saves
-	OrphanFiles int         `json:"orphan_files"` // files without metadata (GC removes them)
-	OrphanBytes int64       `json:"orphan_bytes"`
-	TmpBytes    int64       `json:"tmp_bytes"` // staging area
+	Saved       int64       `json:"saved"`       // bytes compression saves
+	OrphanFiles int         `json:"orphanFiles"` // files without metadata (GC removes them)
+	OrphanBytes int64       `json:"orphanBytes"`
+	TmpBytes    int64       `json:"tmpBytes"` // staging area
 }
 
 // Report sums the store's disk usage per kind, sparse files counted as

@@ -25,8 +25,15 @@ type DoctorCmd struct {
 type check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
+	State  string `json:"state"` // "ok", "fail", or "unknown" when the check could not decide
 	Detail string `json:"detail"`
 }
+
+// undecided is a check's answer when it could not decide: the doctor
+// reports it as unknown, with why, not as a failure.
+type undecided struct{ why string }
+
+func (u undecided) Error() string { return u.why }
 
 // doctorReport is the doctor's whole answer.
 type doctorReport struct {
@@ -43,10 +50,14 @@ func (c *DoctorCmd) Run(g *Globals) error {
 	reg := g.backends()
 	rep := &doctorReport{}
 	add := func(name string, err error, ok string) {
-		if err != nil {
-			rep.Checks = append(rep.Checks, check{name, false, err.Error()})
-		} else {
-			rep.Checks = append(rep.Checks, check{name, true, ok})
+		var u undecided
+		switch {
+		case errors.As(err, &u):
+			rep.Checks = append(rep.Checks, check{name, false, "unknown", err.Error()})
+		case err != nil:
+			rep.Checks = append(rep.Checks, check{name, false, "fail", err.Error()})
+		default:
+			rep.Checks = append(rep.Checks, check{name, true, "ok", ok})
 		}
 	}
 	add("bubblewrap", checkBwrap(), "bwrap made user, pid, net, ipc and uts namespaces")
@@ -60,8 +71,10 @@ func (c *DoctorCmd) Run(g *Globals) error {
 		c.kvmCheck(reg, kinfo, add)
 	case qemu.KVMDevice() != nil:
 		add("kvm", fmt.Errorf("%v: VMs run under TCG emulation (slower)", qemu.KVMDevice()), "")
+	case kerr != nil:
+		add("kvm", undecided{"/dev/kvm opens, but whether it can run a kernel is unknown until one is imported (silo runtime import-kernel)"}, "")
 	default:
-		add("kvm", errors.New("/dev/kvm opens, but whether it can run a kernel is unknown until one is imported"), "")
+		add("kvm", undecided{"/dev/kvm opens, but whether it can run a kernel is unknown without QEMU"}, "")
 	}
 	add("qemu backend", backendAvailable(reg, "qemu"), "runs micro-VMs (under TCG unless KVM works)")
 	if st, err := g.OpenStore(); err == nil {
@@ -90,11 +103,8 @@ func (c *DoctorCmd) print(rep *doctorReport) error {
 		}
 	} else {
 		for _, ch := range rep.Checks {
-			mark := "ok  "
-			if !ch.OK {
-				mark = "FAIL"
-			}
-			fmt.Printf("%s  %-18s %s\n", mark, ch.Name, ch.Detail)
+			mark := map[string]string{"ok": "ok", "fail": "FAIL", "unknown": "unknown"}[ch.State]
+			fmt.Printf("%-7s  %-18s %s\n", mark, ch.Name, ch.Detail)
 		}
 		if rep.Selected != "" {
 			fmt.Printf("\nsilo run uses: %s (%s)\n", rep.Selected, rep.Reason)
@@ -210,13 +220,13 @@ func (c *DoctorCmd) kvmCheck(reg *vm.Registry, rt [2]string, add func(string, er
 	if c.NoProbe {
 		st = b.CachedKVM()
 		if st == nil {
-			add("kvm", errors.New("not probed yet (run silo doctor without --no-probe)"), "")
+			add("kvm", undecided{"not probed yet (run silo doctor without --no-probe)"}, "")
 			return
 		}
 	} else {
 		var err error
 		if st, err = b.KVM(context.Background(), rt[0], rt[1]); err != nil {
-			add("kvm", err, "")
+			add("kvm", undecided{"the probe could not run: " + err.Error()}, "")
 			return
 		}
 	}

@@ -94,7 +94,7 @@ type kernelStatus struct {
 type runtimeEntryRow struct {
 	Name     string     `json:"name"`
 	Kind     store.Kind `json:"kind"`
-	DiskSize int64      `json:"disk_size"`
+	DiskSize int64      `json:"diskSize"`
 	Current  bool       `json:"current"`
 }
 

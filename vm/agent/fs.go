@@ -34,6 +34,9 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := etcHosts(root, s); err != nil {
+		return nil, err
+	}
 	fs := &sandboxFS{}
 	if s.Capture != nil {
 		// Opened before the root is entered: the capture reads it through
@@ -67,6 +70,39 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 	}
 	fs.wsMount = workdir(s)
 	return fs, nil
+}
+
+// etcHosts gives the sandbox an /etc/hosts, as Docker does, unless the
+// image has one (a file or a link, which is the image's to keep): the
+// loopback names, the sandbox's host name and, when the policy grants
+// host access, host.silo.internal. The file is written into the overlay,
+// so it lands in the scratch upper layer, never in the store's rootfs.
+func etcHosts(root string, s *proto.Spec) error {
+	p := filepath.Join(root, "etc", "hosts")
+	if _, err := os.Lstat(p); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("make /etc for /etc/hosts: %w", err)
+	}
+	if err := os.WriteFile(p, []byte(hostsFile(s)), 0o644); err != nil {
+		return fmt.Errorf("write /etc/hosts: %w", err)
+	}
+	return nil
+}
+
+// hostsFile is the /etc/hosts etcHosts writes. host.silo.internal is
+// the host's loopback as the proxy resolves it; the line lets a client
+// that looks the name up before handing the URL to the proxy go on.
+func hostsFile(s *proto.Spec) string {
+	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if s.Hostname != "" {
+		h += "127.0.1.1\t" + s.Hostname + "\n"
+	}
+	if s.HostAccess {
+		h += "127.0.0.1\thost.silo.internal\n"
+	}
+	return h
 }
 
 // overlayRoot mounts lower + scratch upper at scratch/root.

@@ -16,8 +16,8 @@ import (
 type agentStamp struct {
 	Path  string     `json:"path"`
 	Size  int64      `json:"size"`
-	MTime int64      `json:"mtime_ns"`
-	CTime int64      `json:"ctime_ns"`
+	MTime int64      `json:"mtimeNs"`
+	CTime int64      `json:"ctimeNs"`
 	Ino   uint64     `json:"ino"`
 	Dev   uint64     `json:"dev"`
 	Hash  store.Hash `json:"hash"`

@@ -111,6 +111,10 @@ type Spec struct {
 	// Capture, when set, makes the run a build: after the command exits 0
 	// the agent streams what it changed as a KindCapture stream.
 	Capture *Capture `json:"capture,omitempty"`
+	// HostAccess says the policy lets the sandbox reach the host's
+	// services (through the proxy): the /etc/hosts the agent supplies then
+	// names host.silo.internal.
+	HostAccess bool `json:"hostAccess,omitempty"`
 }
 
 // Capture says what a build keeps. The agent writes one uncompressed OCI

@@ -29,7 +29,7 @@ type KVMStatus struct {
 	QEMU string    `json:"qemu,omitempty"`
 	When time.Time `json:"when"`
 	// BootMS is how long the probe boot took, in milliseconds.
-	BootMS int64 `json:"boot_ms,omitempty"`
+	BootMS int64 `json:"bootMs,omitempty"`
 }
 
 // KVM reports whether QEMU can boot silo's kernel under KVM here. /dev/kvm

@@ -283,7 +283,7 @@ func wireSpec(spec *vm.Spec) (*proto.Spec, error) {
 	m := &proto.Spec{
 		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
 		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
-		ReadOnly: spec.WorkspaceReadOnly, Workdir: workdir,
+		ReadOnly: spec.WorkspaceReadOnly, Workdir: workdir, HostAccess: spec.Network.HostAccess,
 	}
 	for _, mt := range spec.Mounts {
 		g := path.Clean(mt.Guest)
