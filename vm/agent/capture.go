@@ -35,6 +35,9 @@ func (a *agent) capture(fs *sandboxFS, s *proto.Spec) error {
 	w := newLayerWriter(bw, s.Capture.Epoch)
 	wd := strings.TrimPrefix(workdir(s), "/")
 	skip := append([]string{"proc", "dev", "tmp", "sys", wd, strings.TrimPrefix(proto.SSHAgentSocket, "/")}, trimAll(s.Capture.Skip)...)
+	if fs.hosts {
+		skip = append(skip, "etc/hosts")
+	}
 	upper := fmt.Sprintf("/proc/self/fd/%d", fs.upper.Fd())
 	if err := w.tree(upper, "", skip, true); err != nil {
 		return fmt.Errorf("capture the build's changes: %w", err)

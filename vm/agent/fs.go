@@ -20,6 +20,7 @@ type sandboxFS struct {
 	filter  *filter  // the workspace filter, once mounted
 	wsMount string   // where the filter is mounted: under the new root, then /workspace
 	upper   *os.File // the overlay's upper layer, kept open for a build's capture
+	hosts   bool     // the agent wrote /etc/hosts (the image has none): not the build's to capture
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -34,10 +35,11 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := etcHosts(root, s); err != nil {
+	hosts, err := etcHosts(root, s)
+	if err != nil {
 		return nil, err
 	}
-	fs := &sandboxFS{}
+	fs := &sandboxFS{hosts: hosts}
 	if s.Capture != nil {
 		// Opened before the root is entered: the capture reads it through
 		// /proc/self/fd once the old root is gone.
@@ -76,19 +78,20 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 // image has one (a file or a link, which is the image's to keep): the
 // loopback names, the sandbox's host name and, when the policy grants
 // host access, host.silo.internal. The file is written into the overlay,
-// so it lands in the scratch upper layer, never in the store's rootfs.
-func etcHosts(root string, s *proto.Spec) error {
+// so it lands in the scratch upper layer, never in the store's rootfs,
+// and a build does not capture it. It reports whether it wrote one.
+func etcHosts(root string, s *proto.Spec) (bool, error) {
 	p := filepath.Join(root, "etc", "hosts")
 	if _, err := os.Lstat(p); err == nil || !errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("make /etc for /etc/hosts: %w", err)
+		return false, fmt.Errorf("make /etc for /etc/hosts: %w", err)
 	}
 	if err := os.WriteFile(p, []byte(hostsFile(s)), 0o644); err != nil {
-		return fmt.Errorf("write /etc/hosts: %w", err)
+		return false, fmt.Errorf("write /etc/hosts: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // hostsFile is the /etc/hosts etcHosts writes. host.silo.internal is
