@@ -9,7 +9,7 @@ import (
 
 // Version is the format version of every derivation silo writes. Bump it
 // when the way outputs are built changes, so old outputs are not reused.
-const Version = 3
+const Version = 4
 
 // Derivation is the canonical description of how a store entry is made.
 // Its Hash addresses the output before the output exists. It holds no

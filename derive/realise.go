@@ -21,6 +21,9 @@ type Output struct {
 	// kernel): GC keeps them while the output lives.
 	References  []string
 	Annotations map[string]string
+	// KeepModes keeps a directory output's modes as built (write bits
+	// included) below its top (store.AddOptions.KeepModes).
+	KeepModes bool
 }
 
 // Builder makes a derivation's output inside the staging directory tmp,
@@ -50,7 +53,7 @@ func Realise(st *store.Store, d *Derivation, build Builder) (*store.Entry, error
 	}
 	opts := store.AddOptions{
 		Name: out.Name, Kind: out.Kind, Deriver: h, References: out.References,
-		Rebuildable: true, Move: true, Annotations: map[string]string{"derivation": string(d.Canonical())},
+		Rebuildable: true, Move: true, KeepModes: out.KeepModes, Annotations: map[string]string{"derivation": string(d.Canonical())},
 	}
 	for k, v := range out.Annotations {
 		opts.Annotations[k] = v

@@ -202,6 +202,9 @@ func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp
 		return out, rfs.WriteExt4(layers, out.Path, d.SizeMB<<20, maxContent, opts...)
 	default:
 		out.Path, out.Name = filepath.Join(tmp, "rootfs"), name+"-rootfs"
+		// The sandbox shows the image's modes: a file 0644 in the image
+		// is 0644 inside, and so is its copy in the workspace.
+		out.KeepModes = true
 		return out, rfs.WriteDir(layers, out.Path, maxContent, opts...)
 	}
 }

@@ -22,6 +22,12 @@ type AddOptions struct {
 	Rebuildable bool              // may be evicted by --max-size/--max-age
 	Annotations map[string]string // free-form, e.g. "oci.digest"
 	Move        bool              // AddFile/AddDir: consume src by renaming it into the store when on the same filesystem (e.g. staged under MkTemp); copy otherwise
+	// KeepModes (AddDir) keeps the write bits of every inode below the
+	// top directory, which alone is made read-only: a root filesystem
+	// the namespace backend shows as it is, so that a file 0644 in the
+	// image is 0644 in the sandbox and in what is copied out of it. The
+	// content hash ignores write bits, so it is the same entry either way.
+	KeepModes bool
 }
 
 // staged is content prepared under .tmp, final and read-only, ready to be
@@ -320,6 +326,7 @@ func (s *Store) addDir(src string, o AddOptions) (*Entry, error) {
 	stagePath := filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano()))
 	h := newHasher()
 	op := newTreeOp(h)
+	op.keep = o.KeepModes
 	moved := false
 	if o.Move {
 		// Another filesystem, or a source directory we may not rename

@@ -52,13 +52,20 @@
 // Owners and timestamps are not hashed: the same tree added by two users
 // is the same entry. Hard links are serialized as separate files; sockets
 // are refused. The compressed form of a directory is this serialization
-// with magic "silo-tree-1+owner\n" and, after each mode, the uid, gid and
-// mtime (u32, u32, i64 nanoseconds), so that decompressing restores
-// owners (when running as root) and mtimes; the hash is computed over the
-// form without them.
+// with magic "silo-tree-1+owner\n", each mode as it is on disk (write bits
+// included) and, after each mode, the uid, gid and mtime (u32, u32, i64
+// nanoseconds), so that decompressing restores modes, owners (when
+// running as root) and mtimes; the hash is computed over the form without
+// them.
 //
 // Entries are read-only on disk: files 0444 or 0555, directories with
 // their write bits cleared; modes and owners inside a moved tree are kept.
+// A tree added with AddOptions.KeepModes (a directory rootfs, which the
+// namespace backend shows as the image has it) keeps every mode below its
+// top directory, write bits included; only the top directory is made
+// read-only, so nothing can be added to or removed from the entry's top,
+// and Verify, which hashes the content, finds any change to a file. The
+// sandboxes see such an entry through a read-only bind mount only.
 //
 // # Adding
 //

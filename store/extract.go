@@ -37,7 +37,7 @@ func unpackTreeMode(r io.Reader, dst string) (Hash, int64, uint32, error) {
 		return Hash{}, 0, 0, err
 	}
 	h := newHasher()
-	u := &unpacker{d: d, enc: newNarEnc(h, false), fin: &treeOp{root: os.Geteuid() == 0}, top: true}
+	u := &unpacker{d: d, enc: newNarEnc(h, false), fin: &treeOp{root: os.Geteuid() == 0, keep: true}, top: true}
 	tag, err := d.tag()
 	if err != nil {
 		return Hash{}, 0, 0, err

@@ -64,11 +64,18 @@ func (e *narEnc) raw(b []byte) {
 	}
 }
 
-// header writes a tag, a mode and, in owned form, the owner record.
+// header writes a tag, a mode and, in owned form, the owner record. The
+// owned form (compression's archive) records the mode as it is on disk,
+// write bits included, so that an entry added with KeepModes comes back
+// with its modes; the hashed form clears them.
 func (e *narEnc) header(tag byte, mode uint32, o owner) {
 	b := e.buf[:0]
 	b = append(b, tag)
-	b = binary.LittleEndian.AppendUint32(b, canonMode(mode))
+	if e.owned {
+		b = binary.LittleEndian.AppendUint32(b, mode&permMask)
+	} else {
+		b = binary.LittleEndian.AppendUint32(b, canonMode(mode))
+	}
 	if e.owned {
 		b = binary.LittleEndian.AppendUint32(b, o.UID)
 		b = binary.LittleEndian.AppendUint32(b, o.GID)

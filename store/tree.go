@@ -23,6 +23,7 @@ type treeOp struct {
 	arch   *narEnc
 	copyTo string
 	fix    bool
+	keep   bool // keep write bits below the top directory (AddOptions.KeepModes)
 	root   bool // running as root: restore ownership on copies
 
 	size, disk int64
@@ -137,7 +138,7 @@ func (t *treeOp) node(src, dst string, fi os.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	if t.fix && st.Mode&syscall.S_IFMT != syscall.S_IFLNK && mode != canonMode(mode) && st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+	if t.fix && !t.keep && st.Mode&syscall.S_IFMT != syscall.S_IFLNK && mode != canonMode(mode) && st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return chmod(src, canonMode(mode))
 	}
 	return nil
@@ -195,7 +196,7 @@ func (t *treeOp) dir(src, dst string, mode uint32, o owner) error {
 		t.dirs = append(t.dirs, dirFinish{dst, mode, o, top})
 		return nil
 	}
-	if t.fix && !top && mode != canonMode(mode) {
+	if t.fix && !t.keep && !top && mode != canonMode(mode) {
 		return chmod(src, canonMode(mode))
 	}
 	return nil
@@ -290,7 +291,7 @@ func (t *treeOp) finish(dst string, mode uint32, o owner, link bool) error {
 		}
 	}
 	if !link {
-		if err := chmod(dst, canonMode(mode)); err != nil {
+		if err := chmod(dst, t.diskMode(mode)); err != nil {
 			return err
 		}
 	}
@@ -299,6 +300,15 @@ func (t *treeOp) finish(dst string, mode uint32, o owner, link bool) error {
 		return fmt.Errorf("set mtime of %s: %w", dst, err)
 	}
 	return nil
+}
+
+// diskMode is the mode a copied inode below the top gets: canonical
+// (write bits cleared), or as it was when keeping modes.
+func (t *treeOp) diskMode(mode uint32) uint32 {
+	if t.keep {
+		return mode & permMask
+	}
+	return canonMode(mode)
 }
 
 // chmod sets raw permission bits (setuid and friends included).
@@ -450,7 +460,7 @@ func (t *treeOp) writeSmall(j copyJob) error {
 		err = f.Chown(int(j.o.UID), int(j.o.GID))
 	}
 	if err == nil {
-		err = unix.Fchmod(int(f.Fd()), canonMode(j.mode))
+		err = unix.Fchmod(int(f.Fd()), t.diskMode(j.mode))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

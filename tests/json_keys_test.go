@@ -58,6 +58,9 @@ func TestJSONKeyCasing(t *testing.T) {
 		"shim":             {"shim", "python", "list", "--json"},
 		"current":          {"current", "--json"},
 		"config show TOOL": {"config", "show", "python", "--json"},
+		"status":           {"status", "--json"},
+		"log":              {"log", "--json"},
+		"list":             {"list", "--available", "--json"},
 	}
 	for _, cmd := range jsonCommands(t, home, dir) {
 		if _, ok := runs[cmd]; !ok {

@@ -56,6 +56,16 @@
 // (CAP_SYS_ADMIN in the initial user namespace, Linux 6.9 or later), reads
 // and writes of opened files bypass the agent.
 //
+// # /etc/hosts
+//
+// When the image has no /etc/hosts (neither a file nor a link), the agent
+// writes one into the root's overlay, as Docker does: 127.0.0.1 and ::1
+// as localhost, 127.0.1.1 as the sandbox's host name, and, when the
+// policy grants host access, host.silo.internal as 127.0.0.1 (the proxy
+// resolves that name to the host's loopback; the line lets a client that
+// looks the name up before handing the URL to the proxy go on). It lives
+// in the scratch upper layer and a build does not capture it.
+//
 // Nothing is written into the host's workspace to make this work: no
 // placeholder, no mount point. Without a usable /dev/fuse the sandbox
 // does not start, and the error says how to provide one.
