@@ -49,6 +49,7 @@
 //	                                    # one command, or a list run in order, each if the last succeeded
 //	lsp = ["pylsp"]                     # the language server `silo lsp` runs inside the sandbox
 //	lspInstall = "pip install python-lsp-server"  # the build step that installs it, on first use
+//	versions = ["3.12-slim", "3.11-slim"]  # the image tags silo install TOOL@VERSION offers, default first
 //	[[tool.python.cache]]               # a package cache kept across runs
 //	guest = "/root/.cache/pip"          # absolute, inside the sandbox
 //	host = "python/pip"                 # its name in the cache area (default TOOL/GUEST-PATH)
@@ -91,6 +92,23 @@
 //	maxSizeMB = 4096
 //	[cache.tools.perMount]              # a mount's own bound, by its name (Cache.Name)
 //	"rust/cargo" = 8192
+//
+// # The catalog and the commands that write config.toml
+//
+// The built-in definitions are `silo install`'s catalog. The commands that
+// write config.toml at the user's word (silo install, uninstall, shim add
+// and remove) edit it as text, one [tool.NAME] block at a time ([ToolBlock],
+// [SetToolBlock], [RemoveToolBlock], [SetBlockKey], [CatalogBlock]), so that
+// the rest of the file stays as the user wrote it.
+//
+// # Which project claims a tool
+//
+// [Config.Claims] reports whether the project's own silo.toml names a tool,
+// in its tools list or with an [overrides.TOOL] table (the user-wide
+// silo.toml claims nothing): a shim runs the tool in the sandbox there, and
+// steps aside elsewhere unless the tool is pinned. [Config.ImageSettings]
+// is what a run of an image without a tool gets: silo's defaults with the
+// project-wide settings (passEnv, passFiles, passSshAgent, mount).
 //
 // # Silo's spellings
 //

@@ -13,14 +13,28 @@
 // NewPlan decides the image (the tool's, or Request.Image), the workspace
 // (the directory of the project's silo.toml, else the working directory;
 // never the user's home or one of its ancestors, never /), the working
-// directory inside it, the command (the request's, else the tool's first
-// shim, a shell for Shell, else the image's entrypoint and command), and
-// the spec from the tool's definition: resources, ports, excluded and
+// directory inside it, the command, and the spec from the tool's
+// definition (an image without a tool gets silo's defaults with the
+// project-wide settings of the silo.toml files: passEnv, passFiles,
+// passSshAgent, mount): resources, ports, excluded and
 // protected paths, caches, pass files (a project file shows under the
 // guest's home; a file under the user's home at the same place under the
 // guest's), the network policy (validated; the proxy enforces it) and the
-// SSH agent when the tool has passSshAgent. It touches no store and
-// starts nothing; it reads the file system only to resolve directories.
+// SSH agent when the tool has passSshAgent or the request SSHAgent. It
+// touches no store and starts nothing; it reads the file system only to
+// resolve directories.
+//
+// # The command
+//
+// With Request.Exec (silo exec, a shim, silo lsp) Args are the whole
+// command. Otherwise (silo run) Args are the arguments of the tool's main
+// command, as Silo has it: of the shim Request.Shim names (silo run
+// --shim), else of the shim Args[0] names when it is one of the tool's
+// (silo run node npm install runs npm install), else of the tool's first
+// shim (silo run python x.py runs python x.py). A tool without shims, and
+// an image, run the image's entrypoint with Args in place of its command,
+// as docker run does (Plan.ImageArgs); without Args, the entrypoint and
+// command. Shell with no Args runs /bin/sh. One leading "--" is dropped.
 //
 // Prepare resolves, from the one store handle it is given, what the
 // backend boots (vm.Backend.Needs): the rootfs as a directory or an ext4
@@ -36,7 +50,8 @@
 // (making them) beneath $SILO_HOME/cache with no symlink followed, for the
 // backend to bind the directories opened, not their paths
 // (vm.OpenCacheDir), and starts the network proxy when the policy allows
-// anything.
+// anything; Options.Events is told each of the proxy's decisions (the
+// command line prints the refusals after the command, and logs them).
 //
 // Run records the workspace (so that a silo.toml the sandbox leaves
 // beneath it needs the user's trust), which no caller can leave out, and

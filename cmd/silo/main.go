@@ -1,5 +1,3 @@
-// Command silo runs developer tools inside throwaway sandboxes that see the
-// project directory and nothing else.
 package main
 
 import (
