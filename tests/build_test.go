@@ -113,6 +113,9 @@ func TestBuildLockPullGC(t *testing.T) {
 		if r.Stdout != "left-pad==2.0\n" || !strings.Contains(r.Stderr, "silo.lock updated") {
 			t.Errorf("run after an input changed: stdout %q\nstderr: %s", r.Stdout, r.Stderr)
 		}
+		if !strings.Contains(r.Stderr, "the build's .venv changed: the old one is at") {
+			t.Errorf("the run after a rebuild does not say where the old .venv went:\n%s", r.Stderr)
+		}
 		if readFile(lockPath) == lock1 {
 			t.Errorf("run did not update silo.lock")
 		}
