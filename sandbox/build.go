@@ -309,8 +309,14 @@ func (b *Builder) runStep(ctx context.Context, base *Plan, c *Chain, def StepDef
 	}
 	defer sb.Close()
 	sb.Spec.CaptureEpoch = derive.SourceDateEpoch
+	limit := 2 * maxMB(t) << 20
 	sb.Spec.Capture = func(r io.Reader) error {
-		_, err := io.Copy(w, r)
+		// The host's disk is not the sandbox's to fill: a capture is at
+		// most twice the rootfs size limit.
+		n, err := io.Copy(w, io.LimitReader(r, limit+1))
+		if err == nil && n > limit {
+			err = fmt.Errorf("the step's changes are over %d MiB (twice rootfsSizeMB): make the step keep less", limit>>20)
+		}
 		return err
 	}
 	code, err := sb.Run(ctx)

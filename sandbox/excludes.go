@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/silo-dev/silo/derive"
@@ -73,8 +74,17 @@ func extractPrefix(p, prefix, dst string) (bool, error) {
 			continue
 		}
 		to := filepath.Join(dst, filepath.FromSlash(rel))
+		if err := noLinkBelow(dst, filepath.Dir(to)); err != nil {
+			return found, err
+		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			return found, err
+		}
+		if h.Typeflag != tar.TypeDir {
+			// Never write through what an earlier entry put there.
+			if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return found, err
+			}
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
@@ -83,7 +93,7 @@ func extractPrefix(p, prefix, dst string) (bool, error) {
 			}
 			dirs = append(dirs, h)
 		case tar.TypeReg:
-			f, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, os.FileMode(h.Mode)&os.ModePerm)
+			f, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, os.FileMode(h.Mode)&os.ModePerm)
 			if err != nil {
 				return found, err
 			}
@@ -103,7 +113,11 @@ func extractPrefix(p, prefix, dst string) (bool, error) {
 			if !ok {
 				continue
 			}
-			if err := os.Link(filepath.Join(dst, filepath.FromSlash(lrel)), to); err != nil {
+			src := filepath.Join(dst, filepath.FromSlash(lrel))
+			if err := noLinkBelow(dst, filepath.Dir(src)); err != nil {
+				return found, err
+			}
+			if err := os.Link(src, to); err != nil {
 				return found, err
 			}
 		default:
@@ -124,6 +138,34 @@ func extractPrefix(p, prefix, dst string) (bool, error) {
 		_ = os.Chtimes(to, h.ModTime, h.ModTime)
 	}
 	return found, nil
+}
+
+// noLinkBelow refuses a directory path under root any component of which
+// is a symlink: a layer's entry must not be written through one (an
+// entry "x" linking to ~/.bashrc, then one "x/y" or "x" again).
+func noLinkBelow(root, dir string) error {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s is outside %s", dir, root)
+	}
+	cur := root
+	for _, c := range strings.Split(rel, string(filepath.Separator)) {
+		if c == "." || c == "" {
+			continue
+		}
+		cur = filepath.Join(cur, c)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("the layer writes beneath %s, which is not a directory", cur)
+		}
+	}
+	return nil
 }
 
 // ExcludeDirs backs each excluded path of the plan's tool with the

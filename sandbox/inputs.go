@@ -99,6 +99,15 @@ func (h *inputHasher) hash(ws, rel string, exclude []string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build input %s: %w (create it, or leave it out of --input)", rel, errors.Unwrap(err))
 	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		// Its target, not what it points to: a link may lead out of the
+		// project, and the step sees only the link.
+		t, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("build input %s: %w", rel, err)
+		}
+		return store.HashBytes([]byte("silo-input-link-1\n" + t)).String(), nil
+	}
 	if !fi.IsDir() {
 		return h.file(p, fi)
 	}
