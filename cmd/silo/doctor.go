@@ -62,7 +62,12 @@ func (c *DoctorCmd) Run(g *Globals) error {
 	}
 	add("bubblewrap", checkBwrap(), "bwrap made user, pid, net, ipc and uts namespaces")
 	add("namespace backend", backendAvailable(reg, "namespace"), isolation(reg, "namespace"))
-	add("process limits", nil, namespace.Limits())
+	limits := namespace.Limits()
+	var lerr error
+	if strings.HasPrefix(limits, "none") {
+		lerr = errors.New(limits)
+	}
+	add("process limits", lerr, limits)
 	qv, qerr := qemuVersion(reg)
 	add("qemu", qerr, qv)
 	kinfo, kerr := c.runtimeChecks(g, add)
