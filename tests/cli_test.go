@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -558,5 +559,62 @@ func TestCLIQuickStart(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "python in the sandbox: script.py"); n != 2 {
 		t.Errorf("python script.py ran %d times in the sandbox, want 2 (the shim, silo run):\n%s", n, out.String())
+	}
+}
+
+// TestCLIRootfsPolicyFromARun: a project's [cache.rootfs] limit is applied
+// by a run, in a process of its own (the run does not wait for it): the
+// rootfs of another image, which nothing roots or holds, is evicted; the
+// running one is held and kept; a second run the same day starts none.
+func TestCLIRootfsPolicyFromARun(t *testing.T) {
+	e := newCLIEnv(t)
+	other := imageFromLayers(t, tarLayer(t, busyboxEntries(t)), tarLayer(t, []tarEntry{{Name: "other", Body: []byte("x")}}))
+	pushTag(t, e.reg, "other:1", other)
+	stale := mkdir(t, e.work, "stale")
+	if r := e.silo(t, stale, nil, "exec", "--image", e.reg+"/other:1", "true"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	rootfsEntries := func() string {
+		return e.silo(t, stale, nil, "cache", "list", "--kind", "rootfs", "--json").Stdout
+	}
+	before := rootfsEntries()
+	proj := filepath.Join(e.work, "proj")
+	writeTrusted(t, e.home, filepath.Join(proj, "silo.toml"), "tools = []\n[cache.rootfs]\nmaxSizeMB = 1\n")
+	cmd := exec.Command(siloBin, "exec", "--image", e.reg+"/library/busybox:1.36", "true")
+	cmd.Dir, cmd.Env = proj, append(append(os.Environ(), "SILO_HOME="+e.home), e.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the run: %v %s", err, out)
+	}
+	stampPath := filepath.Join(e.home, "runtime", "gc-policy")
+	var stamp struct {
+		Started, Finished time.Time
+		PID, Removed      int
+	}
+	deadline := time.Now().Add(2 * time.Minute) // a bound on waiting, not a timed assertion
+	for {
+		data, _ := os.ReadFile(stampPath)
+		if json.Unmarshal(data, &stamp) == nil && !stamp.Finished.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the policy's eviction never finished: %s", data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if stamp.PID == cmd.Process.Pid || stamp.Removed == 0 {
+		t.Errorf("eviction: pid %d (the run's %d), removed %d; want another process, and the stale rootfs removed", stamp.PID, cmd.Process.Pid, stamp.Removed)
+	}
+	after := rootfsEntries()
+	if strings.Count(after, `"name"`) >= strings.Count(before, `"name"`)+1 {
+		t.Errorf("rootfs entries before the policy run:\n%s\nafter:\n%s", before, after)
+	}
+	// Within a day, another run starts no eviction.
+	if r := e.silo(t, proj, nil, "exec", "--image", e.reg+"/library/busybox:1.36", "true"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	data, _ := os.ReadFile(stampPath)
+	var again struct{ Started time.Time }
+	if json.Unmarshal(data, &again) != nil || !again.Started.Equal(stamp.Started) {
+		t.Errorf("a second run the same day started another eviction: %s", data)
 	}
 }
