@@ -2,8 +2,8 @@ package tests
 
 import (
 	"fmt"
-	"os/exec"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
