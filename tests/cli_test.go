@@ -618,3 +618,37 @@ func TestCLIRootfsPolicyFromARun(t *testing.T) {
 		t.Errorf("a second run the same day started another eviction: %s", data)
 	}
 }
+
+// TestCLIShimSignals: a signal sent to a shim reaches the command in the
+// sandbox, and the shim exits with the command's status, as silo run does.
+func TestCLIShimSignals(t *testing.T) {
+	e := newCLIEnv(t)
+	if r := e.silo(t, e.work, nil, "install", "bb", "--image", e.reg+"/library/busybox:1.36", "--shim", "bbsh:sh"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	ws := mkdir(t, e.work, "proj")
+	for _, viaShim := range []bool{true, false} {
+		script := `trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done`
+		cmd := exec.Command(siloBin, "run", "bb", "-c", script)
+		if viaShim {
+			cmd = exec.Command(filepath.Join(e.home, "bin", "bbsh"), "-c", script)
+		}
+		cmd.Dir, cmd.Env = ws, append(append(os.Environ(), "SILO_HOME="+e.home), e.env...)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+			t.Fatalf("shim %v: %q %v", viaShim, buf, err)
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(out)
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 || string(rest) != "got-term\n" {
+			t.Errorf("shim %v: SIGTERM: %v, output %q; want the trap's exit 7", viaShim, err, rest)
+		}
+	}
+}

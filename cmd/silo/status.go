@@ -227,6 +227,10 @@ type statusTool struct {
 	Name      string `json:"name"`
 	Installed bool   `json:"installed"`
 	Pinned    bool   `json:"pinned"`
+	// InSync says whether the store matches the project's silo.lock for
+	// the tool; absent when the project has no lock entry for it.
+	InSync  *bool    `json:"inSync,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Run prints the running sandboxes and this project's tools.
@@ -241,8 +245,13 @@ func (c *StatusCmd) Run(g *Globals) error {
 		out.Project = cfg.ProjectRoot()
 		pins := readPins(g.home)
 		data, _ := os.ReadFile(home.Dir(g.home).GlobalConfig())
+		states := syncStates(g, cfg)
 		for _, t := range cfg.ProjectTools() {
-			out.Tools = append(out.Tools, statusTool{Name: t, Installed: lock.ToolBlock(data, t) != nil, Pinned: pins[t]})
+			st := statusTool{Name: t, Installed: lock.ToolBlock(data, t) != nil, Pinned: pins[t]}
+			if s, ok := states[t]; ok {
+				st.InSync, st.Reasons = &s.InSync, s.Reasons
+			}
+			out.Tools = append(out.Tools, st)
 		}
 	}
 	if c.JSON {
@@ -262,13 +271,36 @@ func (c *StatusCmd) Run(g *Globals) error {
 		}
 	}
 	if out.Project != "" {
-		fmt.Fprintf(tw, "\nProject %s:\nTOOL\tINSTALLED\tPINNED\n", out.Project)
+		fmt.Fprintf(tw, "\nProject %s:\nTOOL\tINSTALLED\tPINNED\tSILO.LOCK\n", out.Project)
 		for _, t := range out.Tools {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, yesNo(t.Installed), yesNo(t.Pinned))
+			sync := "no entry"
+			if t.InSync != nil && *t.InSync {
+				sync = "in sync"
+			} else if t.InSync != nil {
+				sync = "out of sync: " + strings.Join(t.Reasons, "; ")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, yesNo(t.Installed), yesNo(t.Pinned), sync)
 		}
 	}
 	if err != nil {
 		fmt.Fprintf(tw, "\n(the configuration here does not load: %v)\n", err)
 	}
 	return tw.Flush()
+}
+
+// syncStates is, for a project with a silo.lock, each locked tool's state
+// (the build's sandbox.Builder.Sync, changing nothing); nil otherwise.
+func syncStates(g *Globals, cfg *lock.Config) map[string]sandbox.ToolState {
+	if _, err := os.Stat(filepath.Join(cfg.ProjectRoot(), "silo.lock")); err != nil {
+		return nil
+	}
+	out := map[string]sandbox.ToolState{}
+	_ = withBuilder(g, func(ctx context.Context, b *sandbox.Builder, p *sandbox.Project) error {
+		states, err := b.Sync(ctx, p, sandbox.ModeStatus)
+		for _, s := range states {
+			out[s.Tool] = s
+		}
+		return err
+	})
+	return out
 }
