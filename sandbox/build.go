@@ -249,10 +249,14 @@ func (b *Builder) build(ctx context.Context, plan *Plan, c *Chain, i int, def St
 			return nil, err
 		}
 		defer os.RemoveAll(tmp)
-		if _, err := derive.WriteLayer(filepath.Join(tmp, "layer.tar"), run); err != nil {
+		dgst, err := derive.WriteLayer(filepath.Join(tmp, "layer.tar"), run)
+		if err != nil {
 			return nil, err
 		}
 		e, err := derive.Lookup(b.Store, d)
+		if err == nil && e.Annotations["oci.diffID"] != dgst {
+			b.progress("silo: %s step %d rebuilt to a different layer than the stored one, which is kept (outputs are addressed by their inputs): silo build --check %s lists the paths", plan.Tool.Name, i+1, plan.Tool.Name)
+		}
 		return e, err
 	}
 	e, _, err := derive.RealiseStep(b.Store, d, run)
