@@ -15,11 +15,14 @@ import (
 	"time"
 )
 
-// snapshotProbe is what each run prints: the workspace's mark, a hash of
-// 32 bytes of /dev/urandom, and the guest's clock in Unix seconds.
-const snapshotProbe = `cat mark; echo; head -c 32 /dev/urandom | sha256sum | cut -c1-64; date +%s`
+// snapshotProbe is what each run prints: the kernel's credited entropy
+// before anything read it (Linux 6.1: 256 once the CRNG is fully seeded),
+// the workspace's mark, a hash of 32 bytes of /dev/urandom, and the
+// guest's clock in Unix seconds.
+const snapshotProbe = `cat /proc/sys/kernel/random/entropy_avail; cat mark; echo; head -c 32 /dev/urandom | sha256sum | cut -c1-64; date +%s`
 
 type snapshotRun struct {
+	entropy      int
 	mark, random string
 	clock        int64
 	restored     bool
@@ -35,14 +38,18 @@ func runSnapshotProbe(t *testing.T, s *sandbox, ws string) snapshotRun {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("stdout %q: want mark, random, clock", r.Stdout)
+	if len(lines) != 4 {
+		t.Fatalf("stdout %q: want entropy, mark, random, clock", r.Stdout)
 	}
-	clock, err := strconv.ParseInt(lines[2], 10, 64)
+	entropy, err := strconv.Atoi(lines[0])
 	if err != nil {
-		t.Fatalf("guest clock %q: %v", lines[2], err)
+		t.Fatalf("guest entropy_avail %q: %v", lines[0], err)
 	}
-	return snapshotRun{mark: lines[0], random: lines[1], clock: clock, restored: strings.Contains(r.Stderr, "silo:   restore "), stderr: r.Stderr}
+	clock, err := strconv.ParseInt(lines[3], 10, 64)
+	if err != nil {
+		t.Fatalf("guest clock %q: %v", lines[3], err)
+	}
+	return snapshotRun{entropy: entropy, mark: lines[1], random: lines[2], clock: clock, restored: strings.Contains(r.Stderr, "silo:   restore "), stderr: r.Stderr}
 }
 
 // runtimeEntries returns the runtime status's entries of kind.
@@ -116,6 +123,14 @@ func TestQemuSnapshot(t *testing.T) {
 		}
 		if second.random == first.random {
 			t.Errorf("two restored runs read the same bytes from /dev/urandom: %s", first.random)
+		}
+		// The snapshot is taken before the guest's CRNG is seeded: only
+		// the host's entropy, credited at resume, seeds it before the
+		// command starts.
+		for i, r := range []snapshotRun{first, second} {
+			if r.entropy < 256 {
+				t.Errorf("restored run %d: the guest's RNG holds %d bits of entropy when the command starts, want 256 (seeded by the host)", i+1, r.entropy)
+			}
 		}
 		if second.clock < before-1 || second.clock > after+1 {
 			t.Errorf("restored guest's clock %d, host's was %d…%d", second.clock, before, after)
