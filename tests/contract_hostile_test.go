@@ -242,7 +242,7 @@ func TestProcessLimitUnprivileged(t *testing.T) {
 		}
 		return r
 	}
-	checkForkBounded(t, run("run", "--backend", "namespace", "bb", "sh", "-c", forkScript), 40)
+	checkForkBounded(t, run("exec", "--backend", "namespace", "bb", "sh", "-c", forkScript), 40)
 	if doc := run("doctor", "--no-probe"); !strings.Contains(doc.Stdout, "RLIMIT_NPROC per sandbox") {
 		t.Errorf("silo doctor as uid %d does not say RLIMIT_NPROC applies:\n%s", uid, doc.Stdout)
 	}
@@ -280,7 +280,7 @@ func TestFallbackToNamespacesSaidOnce(t *testing.T) {
 		}
 		// Asked for by name, namespaces are no fall back: nothing to say.
 		other := newSandbox(t, "namespace")
-		if r := other.silo(t, other.project(t), nil, nil, "run", "bb", "true"); strings.Contains(r.Stderr, note) {
+		if r := other.silo(t, other.project(t), nil, nil, "exec", "bb", "true"); strings.Contains(r.Stderr, note) {
 			t.Errorf("--backend namespace: %q", r.Stderr)
 		}
 	})

@@ -92,7 +92,7 @@ func TestSiloHomePrivateFromOtherUsers(t *testing.T) {
 	config := fmt.Sprintf("[tool.bb]\nimage = %q\n", "oci-layout:"+layout)
 	run := func(home string) result {
 		t.Helper()
-		return siloIn(t, home, ws, "run", "--backend", "namespace", "bb", "sh", "-c", "ls -l /suid/id")
+		return siloIn(t, home, ws, "exec", "--backend", "namespace", "bb", "sh", "-c", "ls -l /suid/id")
 	}
 
 	t.Run("a new home is private", func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestSiloHomePrivateFromOtherUsers(t *testing.T) {
 		if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), home).CombinedOutput(); err != nil {
 			t.Fatalf("chown: %v %s", err, out)
 		}
-		for _, args := range [][]string{{"run", "--backend", "namespace", "bb", "true"}, {"config", "show"}} {
+		for _, args := range [][]string{{"exec", "--backend", "namespace", "bb", "true"}, {"config", "show"}} {
 			r := siloIn(t, home, ws, args...)
 			if r.Code == 0 || !strings.Contains(r.Stderr, name) || !strings.Contains(r.Stderr, "SILO_HOME") {
 				t.Errorf("silo %s with a home owned by %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), name, r.Code, r.Stdout, r.Stderr)

@@ -245,7 +245,7 @@ func TestRegistryIdleTransfers(t *testing.T) {
 	}{
 		{[]string{"image", "pull", h.host + "/tricklemanifest:latest"}, manifestPath},
 		{[]string{"image", "pull", h.host + "/tricklelayer:latest"}, layerPath},
-		{[]string{"--backend", "namespace", "run", "--image", h.host + "/tricklemanifest:latest", "true"}, manifestPath},
+		{[]string{"--backend", "namespace", "exec", "--image", h.host + "/tricklemanifest:latest", "true"}, manifestPath},
 	} {
 		before := h.count(http.MethodGet, c.path)
 		r, killed := siloGuarded(t, time.Minute, home, env, c.args...)
@@ -319,7 +319,7 @@ func TestRegistryTextEscaped(t *testing.T) {
 	for _, args := range [][]string{
 		{"image", "pull", h.host + "/evilerror:latest"},
 		{"image", "pull", h.host + "/evilarch:latest"},
-		{"--backend", "namespace", "run", "--image", h.host + "/evilarch:latest", "true"},
+		{"--backend", "namespace", "exec", "--image", h.host + "/evilarch:latest", "true"},
 	} {
 		r := silo(t, home, t.TempDir(), nil, nil, args...)
 		if r.Code == 0 || !strings.Contains(r.Stderr, `\x1b]0;pwned\x07`) {

@@ -51,7 +51,7 @@ func TestImageDeviceNodesAndUnsafeLayers(t *testing.T) {
 	if r := s.silo(t, t.TempDir(), nil, nil, "image", "pull", ref); r.Code != 0 {
 		t.Fatalf("pull an image with device nodes: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r := s.silo(t, t.TempDir(), nil, nil, "run", "--image", ref, "sh", "-c", "cat /etc/hostname; echo x > /dev/null && echo devnull-ok")
+	r := s.silo(t, t.TempDir(), nil, nil, "exec", "--image", ref, "sh", "-c", "cat /etc/hostname; echo x > /dev/null && echo devnull-ok")
 	if r.Code != 0 || r.Stdout != "debootstrapped\ndevnull-ok\n" {
 		t.Fatalf("run an image with device nodes: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}

@@ -95,7 +95,7 @@ func TestOCILayoutRebuiltInPlace(t *testing.T) {
 	}
 	for _, v := range []string{"v1", "v2"} {
 		build(v)
-		if r := s.silo(t, t.TempDir(), nil, nil, "run", "--image", "oci-layout:"+dir, "cat", "/version"); r.Code != 0 || r.Stdout != v {
+		if r := s.silo(t, t.TempDir(), nil, nil, "exec", "--image", "oci-layout:"+dir, "cat", "/version"); r.Code != 0 || r.Stdout != v {
 			t.Errorf("run after building %s: exit %d, stdout %q, stderr %q", v, r.Code, r.Stdout, r.Stderr)
 		}
 	}
