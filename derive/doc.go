@@ -22,6 +22,7 @@
 //		SizeMB:   0,                 // 0: compact ext4 (read-only lower layer)
 //		Pull:     false,             // true: ask the registry again
 //		OCI:      oci.Options{Progress: p},
+//		Progress: sp,                // store.Progress: each assembly, its bytes written
 //	})
 //	res.Ext4.Path   // ext4 image entry (VM backends), kind rootfs
 //	res.Dir.Path    // unpacked directory entry (namespace backend)

@@ -53,6 +53,10 @@ type RootfsOptions struct {
 	// Pull resolves the reference again (a registry round trip for tags)
 	// even when the store knows what it resolved to.
 	Pull bool
+	// Progress, when set, is told about each rootfs assembly: one step
+	// per form built (the bytes of file content written; the store's add
+	// is part of the step). Nothing is told when the store has the form.
+	Progress store.Progress
 	// OCI options for the pull, if one is needed.
 	OCI oci.Options
 	// Digest, when set, pins the image's manifest digest (silo.lock): the
@@ -165,7 +169,17 @@ func StepRootfs(st *store.Store, im *oci.Image, steps []StepLayer, format string
 // layers on top; of o it uses the limits (MaxMB, MaxFiles) and Notes.
 func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format string, sizeMB int64, o RootfsOptions) (*store.Entry, error) {
 	d := StepRootfsDerivation(im, steps, format, sizeMB)
-	e, err := Realise(st, d, func(tmp string) (*Output, error) { return build(st, im, steps, d, tmp, o) })
+	began := false
+	e, err := Realise(st, d, func(tmp string) (*Output, error) {
+		if o.Progress != nil {
+			o.Progress.Begin(fmt.Sprintf("assembling the %s rootfs of %s", format, safetext.Escape(im.Ref)), "bytes")
+			began = true
+		}
+		return build(st, im, steps, d, tmp, o)
+	})
+	if began {
+		o.Progress.End()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("assemble the %s rootfs of %s: %w", format, im.Ref, err)
 	}
@@ -176,6 +190,9 @@ func realiseWith(st *store.Store, im *oci.Image, steps []StepLayer, format strin
 func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp string, o RootfsOptions) (*Output, error) {
 	maxContent := o.MaxMB << 20
 	opts := []rfs.Option{rfs.MaxEntries(o.MaxFiles)}
+	if p := o.Progress; p != nil {
+		opts = append(opts, rfs.Progress(p.Advance))
+	}
 	if o.Notes != nil {
 		opts = append(opts, rfs.Notes(func(s string) { fmt.Fprintf(o.Notes, "silo: image %s: %s\n", safetext.Escape(im.Ref), s) }))
 	}

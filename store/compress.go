@@ -266,7 +266,14 @@ func (s *Store) unpackEntry(m *metaFile, stage string) (uint32, error) {
 		return 0, fmt.Errorf("open compressed form: %w; run `silo store verify --repair`", err)
 	}
 	defer f.Close()
-	zr, err := zstd.NewReader(f)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	p := s.prog()
+	p.Begin("decompressing "+m.Name, "bytes")
+	defer p.End()
+	zr, err := zstd.NewReader(&progressReader{r: f, p: p, total: size})
 	if err != nil {
 		return 0, err
 	}

@@ -115,6 +115,15 @@
 // entry from eviction; its link is left dangling (Roots reports it) until
 // the entry is rebuilt and rooted again.
 //
+// # Progress
+//
+// A handle opened with OpenOptions.Progress (or given one by
+// SetProgress) tells it about its steps that may take long: a
+// decompression (the compressed bytes read of the total) and a wait for
+// the store lock that another process holds, named from /proc/locks
+// ("held by pid 1234 (silo)"). The lock is first tried without waiting;
+// only a wait is told.
+//
 // # Compression
 //
 // Compress writes an entry's zstd form (a tree as its owned archive) to

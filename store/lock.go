@@ -24,7 +24,19 @@ func (s *Store) lock(exclusive bool) (func(), error) {
 	if exclusive {
 		how = unix.LOCK_EX
 	}
-	if err := flock(f, how); err != nil {
+	err = flock(f, how|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		// Another silo holds it (a GC, most likely): say who, and wait.
+		what := "waiting for the store lock"
+		if h := lockHolder(f, exclusive); h != "" {
+			what += ", held by " + h
+		}
+		p := s.prog()
+		p.Begin(what, "")
+		err = flock(f, how)
+		p.End()
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("take store lock: %w", err)
 	}

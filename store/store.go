@@ -33,6 +33,8 @@ type Store struct {
 	own  *TempRoot // the handle's temporary root
 	held map[string]bool
 	seq  int
+
+	progress Progress // SetProgress; nil: nothing told
 }
 
 // Layout directory names under the store directory and under roots/.
@@ -51,7 +53,17 @@ const (
 // home/store, roots in home/roots. home is made private first
 // (internal/home's Secure). It sweeps staging files and temporary
 // roots left behind by processes that died.
-func Open(home string) (*Store, error) {
+func Open(home string) (*Store, error) { return OpenWith(home, OpenOptions{}) }
+
+// OpenOptions are Open's options.
+type OpenOptions struct {
+	// Progress is told about the handle's long steps (SetProgress),
+	// from Open's own wait for the store lock on.
+	Progress Progress
+}
+
+// OpenWith is Open with options.
+func OpenWith(home string, o OpenOptions) (*Store, error) {
 	abs, err := filepath.Abs(home)
 	if err != nil {
 		return nil, fmt.Errorf("open store: resolve %s: %w", home, err)
@@ -69,6 +81,8 @@ func Open(home string) (*Store, error) {
 		real:  filepath.Join(dir, realDir),
 		roots: filepath.Join(abs, "roots"),
 		held:  map[string]bool{},
+
+		progress: o.Progress,
 	}
 	if err := s.makeLayout(); err != nil {
 		return nil, err

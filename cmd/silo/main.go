@@ -35,6 +35,7 @@ type Globals struct {
 	VMDebug     bool          `name:"vm-debug" env:"SILO_VM_DEBUG" hidden:"" help:"Show a VM's console on stderr."`
 	VMNoSnap    bool          `name:"vm-no-snapshot" env:"SILO_VM_NO_SNAPSHOT" hidden:"" help:"Boot every VM: make and restore no memory snapshot."`
 	FuseDevice  string        `name:"fuse-device" env:"SILO_FUSE_DEVICE" hidden:"" help:"The FUSE device namespace sandboxes get (default /dev/fuse): a node you may open where /dev/fuse is root-only."`
+	ShowAfter   time.Duration `name:"progress-after" env:"SILO_PROGRESS_AFTER" hidden:"" default:"500ms" help:"How long a step (a rootfs assembly, a decompression, a wait for the store lock) runs before silo shows it."`
 	Locked      bool          `name:"locked" env:"SILO_LOCKED" help:"Refuse any change to the project's silo.lock (for CI): a changed silo.toml or build input is an error."`
 
 	home  string // resolved Home
@@ -66,7 +67,9 @@ func (g *Globals) resolve() error {
 func (g *Globals) HomeDir() (string, error) { return g.home, nil }
 
 // OpenStore opens the store under the silo home.
-func (g *Globals) OpenStore() (*store.Store, error) { return store.Open(g.home) }
+func (g *Globals) OpenStore() (*store.Store, error) {
+	return store.OpenWith(g.home, store.OpenOptions{Progress: g.steps().progress()})
+}
 
 // backends returns the backends built into silo, built with the options
 // of this command line: one home, one agent, one set of timeouts.

@@ -222,7 +222,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 	rec := newRunRecord(g, plan, backend.Name())
 	rec.rec.Role = m.Role
 	sb, err := plan.Prepare(ctx, st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
-		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}}, Events: rec.event})
+		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}, Progress: g.steps().progress()}, Events: rec.event})
 	if err != nil {
 		return err
 	}

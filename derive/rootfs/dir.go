@@ -26,6 +26,7 @@ func WriteDir(layers []Layer, dst string, maxContent int64, opts ...Option) (err
 	if err != nil {
 		return err
 	}
+	t.progress = o.progress
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		return fmt.Errorf("create rootfs directory: %w", err)
 	}

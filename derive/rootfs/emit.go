@@ -72,12 +72,56 @@ func emit(t *tree, layers []Layer, s sink) error {
 		}
 	}
 	metas := fileMetas(t)
+	if t.progress != nil {
+		s = &countingSink{sink: s, report: t.progress, total: totalSize(want)}
+	}
 	for i, l := range layers {
 		if err := emitLayer(i, l, want, metas, s); err != nil {
 			return fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
 		}
 	}
 	return nil
+}
+
+// totalSize is the bytes of content the writer will write.
+func totalSize(want map[[2]int]*content) int64 {
+	var n int64
+	for _, c := range want {
+		n += c.size
+	}
+	return n
+}
+
+// countingSink reports the content written after each file.
+type countingSink struct {
+	sink
+	report      func(done, total int64)
+	done, total int64
+}
+
+func (c *countingSink) file(p string, m *meta, size int64, r io.Reader) error {
+	start := c.done
+	err := c.sink.file(p, m, size, &countingReader{r: r, c: c})
+	c.done = start + size
+	c.report(c.done, c.total)
+	return err
+}
+
+// countingReader reports a large file's bytes as they are read.
+type countingReader struct {
+	r io.Reader
+	c *countingSink
+}
+
+func (cr *countingReader) Read(b []byte) (int, error) {
+	n, err := cr.r.Read(b)
+	if n > 0 {
+		cr.c.done += int64(n)
+		if n >= 64<<10 {
+			cr.c.report(cr.c.done, cr.c.total)
+		}
+	}
+	return n, err
 }
 
 // fileMetas maps each content to the metadata of the node that names it

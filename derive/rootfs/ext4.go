@@ -27,10 +27,12 @@ import (
 // is compact (almost no free blocks), which suits its use as the read-only
 // lower layer of the sandbox's overlay. Device nodes are kept.
 func WriteExt4(layers []Layer, dst string, maxSize, maxContent int64, opts ...Option) (err error) {
-	t, err := scan(layers, maxContent, optionsOf(opts))
+	o := optionsOf(opts)
+	t, err := scan(layers, maxContent, o)
 	if err != nil {
 		return err
 	}
+	t.progress = o.progress
 	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("create ext4 image: %w", err)

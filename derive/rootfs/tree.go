@@ -29,6 +29,7 @@ type Option func(*options)
 type options struct {
 	maxEntries int
 	note       func(string)
+	progress   func(done, total int64)
 }
 
 // MaxEntries sets how many tar entries (files, directories, links,
@@ -41,6 +42,11 @@ func MaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
 // Notes sets where a one-line note goes about what a writer left out (the
 // device nodes of the directory form); none by default.
 func Notes(f func(string)) Option { return func(o *options) { o.note = f } }
+
+// Progress sets what is told, after each file the writer writes, how
+// many bytes of file content it has written and how many it will write
+// in all; none by default. It is called from the writer's goroutine.
+func Progress(f func(done, total int64)) Option { return func(o *options) { o.progress = f } }
 
 func optionsOf(opts []Option) options {
 	o := options{note: func(string) {}}
@@ -105,8 +111,9 @@ type device struct {
 
 // tree is the merged filesystem the layers describe, built from headers only.
 type tree struct {
-	root    *node
-	entries int // tar entries read so far, all layers
+	root     *node
+	entries  int                     // tar entries read so far, all layers
+	progress func(done, total int64) // Progress, or nil
 }
 
 func newTree() *tree {
