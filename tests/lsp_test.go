@@ -335,16 +335,43 @@ func TestLspEditorKilled(t *testing.T) {
 	waitGone(t, siloBin)
 }
 
-// TestLspServerMissing: a server the image lacks is named, with what
-// installs it.
+// TestLspServerMissing: a server the image lacks, and no lspInstall, is
+// named with what to set.
 func TestLspServerMissing(t *testing.T) {
-	s, ws := lspSandbox(t, map[string]string{"py": `lsp = ["pylsp"]` + "\n" + `lspInstall = "pip install python-lsp-server"`})
+	s, ws := lspSandbox(t, map[string]string{"py": `lsp = ["pylsp"]`})
 	p := startLsp(t, s, ws, "py")
 	code := p.wait(t)
-	if code == 0 || !strings.Contains(p.stderr.String(), "language server pylsp is not in its image") || !strings.Contains(p.stderr.String(), "pip install python-lsp-server") {
+	if code == 0 || !strings.Contains(p.stderr.String(), "language server pylsp is not in its image") || !strings.Contains(p.stderr.String(), "set lspInstall") {
 		t.Errorf("exit %d, stderr: %s", code, p.stderr.String())
 	}
 	if r := s.silo(t, ws, nil, nil, "lsp", "bb"); r.Code == 0 || !strings.Contains(r.Stderr, "tool bb has no language server: set lsp") {
 		t.Errorf("a tool without lsp: exit %d, stderr: %s", r.Code, r.Stderr)
+	}
+}
+
+// TestLspInstall: the first silo lsp of a tool runs its lspInstall as a
+// global build step (output on stderr, never on the editor's stdout); the
+// server it installed then answers; the next start reuses the step.
+func TestLspInstall(t *testing.T) {
+	s, ws := lspSandbox(t, map[string]string{"fake": `lsp = ["fakels"]` + "\n" +
+		`lspInstall = 'printf "#!/bin/sh\nexec cat\n" > /bin/fakels && chmod 755 /bin/fakels && echo installed-fakels'`})
+	msg := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`
+	for run := 0; run < 2; run++ {
+		p := startLsp(t, s, ws, "fake")
+		p.send(t, msg)
+		if got := p.recv(t); got != msg {
+			t.Fatalf("run %d: the installed server answered %q", run, got)
+		}
+		p.in.Close()
+		if code := p.wait(t); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", run, code, p.stderr.String())
+		}
+		installing := strings.Contains(p.stderr.String(), "installing fake's language server fakels")
+		if installing != (run == 0) {
+			t.Errorf("run %d: installing said %v: %s", run, installing, p.stderr.String())
+		}
+		if strings.Contains(p.raw.String(), "installed-fakels") {
+			t.Errorf("run %d: the build's output reached the editor's stdout", run)
+		}
 	}
 }

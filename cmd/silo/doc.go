@@ -41,4 +41,33 @@
 // policy sets a limit, a run starts the store's eviction at most once a
 // day, in a detached process (__gc-policy) that a second one does not run
 // beside (a lock file), so the run never waits for it.
+//
+// # Editors
+//
+// silo lsp TOOL [-- ARGS] is silo exec of the tool's lsp command (and
+// ARGS) at the workspace's root, with stdin and stdout carried through
+// package lsp's mapper: the editor's paths and file URIs under the
+// workspace become the sandbox's (/workspace, or the tool's workdir) and
+// back. Its stdout carries nothing but the server's messages; everything
+// silo says goes to stderr. Before the first start it runs the tool's
+// lspInstall as a global build step (as silo build --global TOOL sh -c
+// LSPINSTALL), unless the user's global builds already hold that step. The
+// connection ends, and the sandbox with it, when stdin ends or the
+// editor's exit notification has passed: the server's stdin is closed, and
+// a server still running 400 ms later is killed with its sandbox. silo
+// asks the kernel for SIGTERM when its parent dies (PR_SET_PDEATHSIG) and
+// takes SIGTERM or SIGHUP as the end of the connection, so a killed
+// editor leaves no sandbox even when something else holds silo's stdin.
+// A framing error on either side ends the connection at once. The run is
+// recorded for silo status with the role "language server". A server the
+// sandbox does not have (exit 127) is reported with what to set.
+//
+// silo ide EDITOR writes (vscode: .vscode/settings.json; zed:
+// .zed/settings.json) or prints (neovim: Lua for vim.lsp.config; helix:
+// languages.toml) the configuration that starts silo lsp TOOL for each of
+// the project's tools with an lsp. Settings files are edited in place with
+// internal/jsonc: only the values silo owns change (VS Code: the entries
+// named silo-TOOL of vscode-lspconfig.serverConfigurations; Zed:
+// lsp.SERVER.binary, and languages.LANG.language_servers where unset); a
+// Zed server binary the user set stays, with a note on stderr.
 package main

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,9 @@ func (c *LspCmd) Run(g *Globals) error {
 		<-hup
 		s.end()
 	}()
+	if err := installServer(g, tool); err != nil {
+		return err
+	}
 	err := runSandbox(g, sandboxFlags{Timing: c.Timing}, []string{tool}, runMode{
 		Exec: true, Ctx: ctx, Role: "language server",
 		Adjust: func(p *sandbox.Plan) error { return s.adjust(p, extra) },
@@ -204,19 +208,39 @@ func (s *lspSession) finish(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ee) && ee.Code == 127 && strings.TrimSpace(s.install) == "":
+		return fmt.Errorf("tool %s's language server %s is not in its image %s: set lspInstall = \"…\" (the command that installs it) under [overrides.%s] in silo.toml, use an image that has it, or set lsp to a server the image has",
+			s.tool, s.server, s.image, s.tool)
 	case errors.As(err, &ee) && ee.Code == 127:
-		return fmt.Errorf("tool %s's language server %s is not in its image %s: silo does not install language servers yet; use an image that has it (%s), or set lsp in [overrides.%s] to a server the image has",
-			s.tool, s.server, s.image, installHint(s.install), s.tool)
+		return fmt.Errorf("tool %s's language server %s is not in its sandbox, although its lspInstall ran (%s): fix lspInstall so that it puts %s on the PATH, then drop the old step with silo build --global --remove %s",
+			s.tool, s.server, strings.TrimSpace(s.install), s.server, s.tool)
 	case ending && errors.Is(err, context.Canceled):
 		return nil // the editor is gone; so is the sandbox
 	}
 	return err
 }
 
-// installHint says what installs the server.
-func installHint(install string) string {
-	if strings.TrimSpace(install) == "" {
-		return "the tool names no lspInstall command"
-	}
-	return "it installs with: " + strings.TrimSpace(install)
+// installServer makes the tool's lspInstall a global build step of the
+// tool the first time silo lsp starts it (silo build --global TOOL sh -c
+// LSPINSTALL, with the tool's network for installs and progress on
+// stderr); later starts find the step and reuse what it built. A tool
+// without lspInstall is left as it is.
+func installServer(g *Globals, tool string) error {
+	return withBuilder(g, func(ctx context.Context, b *sandbox.Builder, p *sandbox.Project) error {
+		t, err := b.Config.Tool(tool)
+		if err != nil || len(t.LSP) == 0 || strings.TrimSpace(t.LSPInstall) == "" {
+			return err
+		}
+		argv := []string{"sh", "-c", t.LSPInstall}
+		for _, d := range p.GlobalDefs(tool) {
+			if slices.Equal(d.Argv, argv) {
+				return nil
+			}
+		}
+		fmt.Fprintf(os.Stderr, "silo: installing %s's language server %s, once, as a global build step: %s\n", tool, t.LSP[0], t.LSPInstall)
+		if err := addGlobalStep(ctx, b, p, tool, argv); err != nil {
+			return fmt.Errorf("install %s's language server (lspInstall: %s): %w", tool, t.LSPInstall, err)
+		}
+		return nil
+	})
 }
