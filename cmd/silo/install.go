@@ -16,7 +16,9 @@ import (
 	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
+	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm"
 )
 
 // InstallCmd is silo install TOOL[@VERSION], or a custom tool with --image.
@@ -335,4 +337,32 @@ func rootTool(st *store.Store, tool string, res *derive.RootfsResult) error {
 		}
 	}
 	return nil
+}
+
+// keepInstalled roots the rootfs a run of an installed tool boots, in the
+// backend's form, so that a GC keeps it as it keeps what install built
+// (a run on another backend than the install's builds the other form).
+func keepInstalled(g *Globals, st *store.Store, plan *sandbox.Plan, spec *vm.Spec) {
+	if plan.Tool == nil || !installed(g.home, plan.Tool.Name) {
+		return
+	}
+	for kind, p := range map[string]string{"rootfs-dir": spec.RootfsDir, "rootfs-ext4": spec.RootfsImage} {
+		name := toolRoot(plan.Tool.Name, kind)
+		if p == "" || rootsTo(g.home, name, p) {
+			continue
+		}
+		_ = st.AddRoot(name, p)
+	}
+}
+
+// rootsTo reports whether the direct root name already points at the
+// store entry holding p (a run then writes nothing).
+func rootsTo(homeDir, name, p string) bool {
+	target, err := os.Readlink(filepath.Join(home.Dir(homeDir).Roots(), name))
+	if err != nil {
+		return false
+	}
+	entry := filepath.Base(target)
+	rel, err := filepath.Rel(home.Dir(homeDir).Store(), p)
+	return err == nil && (rel == entry || strings.HasPrefix(rel, entry+string(filepath.Separator)))
 }

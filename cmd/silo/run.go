@@ -227,6 +227,7 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	defer sb.Close()
+	keepInstalled(g, st, plan, sb.Spec)
 	sb.Spec.Timing = timing
 	timing.Mark("store lookup", t)
 	code, err := rec.run(ctx, sb, cfg.Cache())
