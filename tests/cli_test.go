@@ -652,3 +652,51 @@ func TestCLIShimSignals(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIInstallVersionForceAndShimEdits: TOOL@VERSION picks the image
+// tag; a second install says so and --force writes the definition anew;
+// silo shim TOOL add, list --json and remove edit config.toml and the
+// links together; an unknown catalog name gets a did-you-mean.
+func TestCLIInstallVersionForceAndShimEdits(t *testing.T) {
+	e := newCLIEnv(t)
+	pushTag(t, e.reg, "library/busybox:1.37", busyboxImage(t))
+	if r := e.silo(t, e.work, nil, "install", "busybox@1.37", "--no-pin"); r.Code != 0 || !strings.Contains(r.Stderr, "not pinned") {
+		t.Fatalf("install busybox@1.37: exit %d %q", r.Code, r.Stderr)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml"))
+	if !strings.Contains(string(cfg), `image = "busybox:1.37"`) {
+		t.Errorf("config.toml: %s", cfg)
+	}
+	if pins, _ := os.ReadFile(filepath.Join(e.home, "pins")); strings.Contains(string(pins), "busybox") {
+		t.Errorf("--no-pin pinned: %q", pins)
+	}
+	if r := e.silo(t, e.work, nil, "install", "busybox"); r.Code != 0 || !strings.Contains(r.Stderr, "already installed") {
+		t.Errorf("second install: exit %d %q", r.Code, r.Stderr)
+	}
+	if r := e.silo(t, e.work, nil, "install", "busybox", "--force"); r.Code != 0 {
+		t.Fatalf("install --force: %q", r.Stderr)
+	}
+	cfg, _ = os.ReadFile(filepath.Join(e.home, "config.toml"))
+	if !strings.Contains(string(cfg), `image = "busybox:1.36"`) || strings.Count(string(cfg), "[tool.busybox]") != 1 {
+		t.Errorf("config.toml after --force: %s", cfg)
+	}
+	if r := e.silo(t, e.work, nil, "shim", "busybox", "add", "bbx:sh"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	r := e.silo(t, e.work, nil, "shim", "busybox", "list", "--json")
+	if !strings.Contains(r.Stdout, `"name": "bbx"`) || !strings.Contains(r.Stdout, `"command": "sh"`) || !strings.Contains(r.Stdout, `"linked": true`) {
+		t.Errorf("shim list --json: %s", r.Stdout)
+	}
+	if r := e.silo(t, e.work, nil, "shim", "busybox", "remove", "bbx"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(e.home, "bin", "bbx")); !os.IsNotExist(err) {
+		t.Errorf("the removed shim's link: %v", err)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml")); strings.Contains(string(cfg), "bbx") {
+		t.Errorf("config.toml still has the removed shim: %s", cfg)
+	}
+	if r := e.silo(t, e.work, nil, "install", "pyhton"); r.Code != 2 || !strings.Contains(r.Stderr, `did you mean "python"?`) {
+		t.Errorf("install of a misspelt tool: exit %d %q", r.Code, r.Stderr)
+	}
+}
