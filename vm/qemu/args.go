@@ -144,10 +144,15 @@ func checkMountHost(mt vm.Mount) error {
 // instead: its command line is the same for every run of its shape.
 func (m *machine) kernelCmdline() []string {
 	p := m.runParams()
+	c := baseCmdline(m.debug)
 	if m.pause {
 		p = guestinit.Params{Pause: true, Debug: m.debug}
+		// Freed pages (the initramfs image once unpacked, boot-time
+		// buffers) zeroed: the migration skips zero pages, so the
+		// snapshot holds only what the guest uses.
+		c = append(c, "init_on_free=1")
 	}
-	c := append(baseCmdline(m.debug), p.Cmdline()...)
+	c = append(c, p.Cmdline()...)
 	if m.spec.CPUs > 1 {
 		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
 		// bringing them up, and every step after): boot on one, and let
