@@ -27,7 +27,7 @@ type Progress interface {
 // nopProgress is the Progress of a handle that was given none.
 type nopProgress struct{}
 
-func (nopProgress) Begin(string, string)  {}
+func (nopProgress) Begin(string, string) {}
 func (nopProgress) Advance(int64, int64) {}
 func (nopProgress) End()                 {}
 
