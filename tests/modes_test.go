@@ -3,7 +3,6 @@ package tests
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -62,5 +61,4 @@ func checkImageModes(t *testing.T, s *sandbox) {
 	if s.backend == "namespace" && len(dirs) == 0 {
 		t.Errorf("no directory rootfs in %s", filepath.Join(s.home, "store"))
 	}
-	_ = strings.Contains
 }
