@@ -63,4 +63,20 @@
 //
 // Mapper.Copy runs the loop: read a message, rewrite it, write it in one
 // Write, until the source ends. It holds one message at a time.
+//
+// # Edits outside the workspace
+//
+// A language server may ask the editor to write files: a
+// workspace/applyEdit request, or a WorkspaceEdit in an answer (rename,
+// code actions). The editor runs on the host, so a hostile server inside
+// the sandbox could use it to write ~/.bashrc. Toward the host, Rewrite
+// reports (Info.EditOutside) a file URI under a "changes",
+// "documentChanges" or "edit" key that is not under the workspace, or has
+// a ".." segment (percent-escaped or not), and Copy does not pass such a
+// message on: a response becomes an error response to the editor (code
+// -32803, RequestFailed) with the same id, an applyEdit request is
+// answered to the server with "applied": false (CopyToHost), and a
+// notification or batch is dropped. URIs outside the workspace elsewhere
+// (a definition in the image's standard library) pass unchanged: the
+// editor only shows them.
 package lsp

