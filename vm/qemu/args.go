@@ -153,7 +153,9 @@ func (m *machine) kernelCmdline() []string {
 		c = append(c, "init_on_free=1")
 	}
 	c = append(c, p.Cmdline()...)
-	if m.spec.CPUs > 1 {
+	// A snapshot's guest boots every vCPU before its snapshot point: one
+	// brought online after a restore may hang the guest (seen under TCG).
+	if m.spec.CPUs > 1 && !m.pause {
 		// Under TCG, secondary vCPUs slow the whole boot down (~0.5 s
 		// bringing them up, and every step after): boot on one, and let
 		// the guest init bring the others online once the command has
