@@ -16,10 +16,14 @@ import (
 )
 
 // shimName is the shim silo was called as: the base name of argv[0] when
-// it is not silo's own name (silo, silo-*), else "".
+// it is neither silo's own name (silo, silo-*) nor the binary's file
+// name (a renamed silo is still silo; a shim is a link to it), else "".
 func shimName(argv0 string) string {
 	n := filepath.Base(argv0)
 	if n == "silo" || strings.HasPrefix(n, "silo-") || strings.HasPrefix(n, "silo.") || n == "." || n == "/" {
+		return ""
+	}
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == n {
 		return ""
 	}
 	return n
