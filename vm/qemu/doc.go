@@ -23,6 +23,9 @@
 // QEMU has no migration blocker and the guest holds nothing of a disk),
 // and migrates the running guest over QMP to "exec:cat > FILE" (QEMU 7.2
 // has no file: URI; zero pages are skipped, the bandwidth limit lifted).
+// The snapshot's guest boots every vCPU (no maxcpus=1: a vCPU first
+// brought online after a restore can hang the guest) and zeroes the pages
+// it frees (init_on_free=1), which the migration then skips.
 // A run with Spec.Snapshot starts the same command line (the kernel
 // command line of a paused guest carries no run parameters) with the
 // run's own rootfs, scratch, workspace and caches and -incoming fd:N from
