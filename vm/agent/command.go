@@ -32,9 +32,10 @@ type command struct {
 }
 
 // startCommand starts the spec's command in the sandbox (whose root is
-// already the process root), under an RLIMIT_NPROC of maxProcs when
-// positive (nproc.go).
-func startCommand(s *proto.Spec, l *launcher, maxProcs int) (*command, error) {
+// already the process root). On the host's kernel it starts it through
+// the agent's stub (nproc.go), under the layout's RLIMIT_NPROC when it
+// sets one.
+func startCommand(s *proto.Spec, l *launcher, lay Layout) (*command, error) {
 	dir := path.Join(workdir(s), s.Cwd)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("working directory %s does not exist in the sandbox (is it excluded or a symlink?)", dir)
@@ -50,8 +51,8 @@ func startCommand(s *proto.Spec, l *launcher, maxProcs int) (*command, error) {
 		return nil, err
 	}
 	exe, argv := argv0, s.Argv
-	if maxProcs > 0 {
-		exe, argv = nprocArgv(maxProcs, argv0, s.Argv)
+	if (lay.SharedKernel || lay.MaxProcs > 0) && selfStatic() {
+		exe, argv = nprocArgv(lay.MaxProcs, argv0, s.Argv)
 	}
 	c.proc, err = l.start(exe, argv, attr)
 	for _, f := range child {

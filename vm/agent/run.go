@@ -17,6 +17,7 @@ import (
 
 // run builds the sandbox, runs the command and returns its exit status.
 func (a *agent) run(s *proto.Spec) (int, error) {
+	selfStatic() // while the host's root, and the binary's path, are still there
 	l := newLauncher()
 	defer l.close()
 	fs, err := buildRoot(a.layout, s)
@@ -41,7 +42,7 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 		}
 		defer stop()
 	}
-	c, err := startCommand(s, l, a.layout.MaxProcs)
+	c, err := startCommand(s, l, a.layout)
 	if err != nil {
 		return -1, err
 	}
