@@ -134,7 +134,9 @@ func (p *stepProgress) line(final bool) string {
 	secs := time.Since(p.start).Seconds()
 	var b strings.Builder
 	b.WriteString("silo: " + p.what)
-	if p.unit == "" {
+	if p.unit == "" || p.done == 0 && p.total == 0 && !final {
+		// A wait, or a step that has not started counting (the layers'
+		// headers are being read): how long so far.
 		fmt.Fprintf(&b, "  %.0fs", secs)
 		return b.String()
 	}

@@ -97,6 +97,7 @@ type countingSink struct {
 	sink
 	report      func(done, total int64)
 	done, total int64
+	told        int64 // done when last reported
 }
 
 func (c *countingSink) file(p string, m *meta, size int64, r io.Reader) error {
@@ -104,6 +105,7 @@ func (c *countingSink) file(p string, m *meta, size int64, r io.Reader) error {
 	err := c.sink.file(p, m, size, &countingReader{r: r, c: c})
 	c.done = start + size
 	c.report(c.done, c.total)
+	c.told = c.done
 	return err
 }
 
@@ -117,8 +119,9 @@ func (cr *countingReader) Read(b []byte) (int, error) {
 	n, err := cr.r.Read(b)
 	if n > 0 {
 		cr.c.done += int64(n)
-		if n >= 64<<10 {
+		if cr.c.done-cr.c.told >= 1<<20 {
 			cr.c.report(cr.c.done, cr.c.total)
+			cr.c.told = cr.c.done
 		}
 	}
 	return n, err
