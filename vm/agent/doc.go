@@ -81,10 +81,15 @@
 // (open_tree_attr included), the keyring, BPF, io_uring and the like,
 // every socket family but unix, inet, inet6 and netlink's route protocol
 // (no vsock, which crosses network namespaces, and no packet sockets),
-// and every way to send a fault's signal with a fault's si_code. Where
-// the layout asks for it (Layout.MaxProcs: the namespace backend without
-// a cgroup), the command and all it starts run under an RLIMIT_NPROC the
-// agent itself is not bound by (nproc.go).
+// and every way to send a fault's signal with a fault's si_code. On the
+// host's kernel the command starts through a stub, the agent's own
+// binary executed again, which then executes the command (nproc.go): so
+// the agent's forked child never executes a workspace file through the
+// agent's own filter, and, where the layout asks for it (Layout.MaxProcs:
+// the namespace backend without a cgroup), the command and all it starts
+// run under an RLIMIT_NPROC the agent itself is not bound by. A
+// dynamically linked agent cannot run as the stub and starts the command
+// directly, without that limit.
 //
 // The agent, as PID 1, catches and drops every signal the command may
 // send it, SIGSEGV, SIGBUS and SIGFPE included (a signal sent by kill or
