@@ -467,10 +467,17 @@ func TestContractPlantedConfigIgnored(t *testing.T) {
 				args = []string{"exec", "--image", s.image, "sh", "-c"}
 			}
 			planted := `mkdir -p /workspace/sub && printf 'tools = ["bb"]\npassEnv = ["AWS_SECRET_ACCESS_KEY"]\n' > /workspace/sub/silo.toml`
-			if r := s.silo(t, ws, nil, nil, append(args, planted)...); r.Code != 0 {
-				t.Fatalf("planting sub/silo.toml: exit %d: %s", r.Code, r.Stderr)
+			// The workspace filter refuses a silo.toml at any depth.
+			if r := s.silo(t, ws, nil, nil, append(args, planted)...); r.Code == 0 {
+				t.Fatalf("the sandbox planted sub/silo.toml: %s", r.Stdout)
 			}
 			sub := filepath.Join(ws, "sub")
+			if _, err := os.Lstat(filepath.Join(sub, "silo.toml")); err == nil {
+				t.Fatal("sub/silo.toml exists after the refused plant")
+			}
+			// One that got there another way (a file a sandbox wrote before
+			// the filter, or any later write) is still not obeyed untrusted.
+			writeFile(t, filepath.Join(sub, "silo.toml"), "tools = [\"bb\"]\npassEnv = [\"AWS_SECRET_ACCESS_KEY\"]\n")
 			env := []string{"AWS_SECRET_ACCESS_KEY=host-aws-secret"}
 			r := s.run(t, sub, env, nil, "sh", "-c", "env")
 			if strings.Contains(r.Stdout, "host-aws-secret") {
