@@ -339,11 +339,14 @@ func rootTool(st *store.Store, tool string, res *derive.RootfsResult) error {
 	return nil
 }
 
-// keepInstalled roots the rootfs a run of an installed tool boots, in the
+// keepInstalled roots the image rootfs a run of an installed tool boots, in the
 // backend's form, so that a GC keeps it as it keeps what install built
 // (a run on another backend than the install's builds the other form).
 func keepInstalled(g *Globals, st *store.Store, plan *sandbox.Plan, spec *vm.Spec) {
-	if plan.Tool == nil || !installed(g.home, plan.Tool.Name) {
+	// A rootfs that stacks build steps is the project's (or the user's
+	// global builds'): the silo.lock or the build's own root keeps it, and
+	// the tool's root must not keep a deleted project's steps alive.
+	if plan.Tool == nil || len(plan.Steps) > 0 || !installed(g.home, plan.Tool.Name) {
 		return
 	}
 	for kind, p := range map[string]string{"rootfs-dir": spec.RootfsDir, "rootfs-ext4": spec.RootfsImage} {

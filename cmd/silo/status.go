@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/safetext"
 	"os"
 	"path/filepath"
 	"sort"
@@ -127,7 +128,8 @@ func (r *runRecord) printRefusals() {
 			}
 		}
 	}
-	fmt.Fprint(os.Stderr, b.String())
+	// The hosts are what the sandbox asked for: escape them.
+	fmt.Fprint(os.Stderr, safetext.Lines(b.String()))
 }
 
 // indent prefixes every line of s with "silo: ".
