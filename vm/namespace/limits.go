@@ -285,11 +285,15 @@ func (cg *sandboxCgroup) remove() {
 		if os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0) != nil {
 			killAll(d)
 		}
-		for i := 0; i < 100; i++ {
+		// The killed processes are still being reaped: retry, soon at first
+		// (a run's end waits for this), then every 20 ms, for about 2 s.
+		wait := 250 * time.Microsecond
+		for i := 0; i < 110; i++ {
 			if err := unix.Rmdir(d); err == nil || errors.Is(err, unix.ENOENT) {
 				break
 			}
-			time.Sleep(20 * time.Millisecond) // the killed processes are still being reaped
+			time.Sleep(wait)
+			wait = min(2*wait, 20*time.Millisecond)
 			killAll(d)
 		}
 	}
