@@ -216,7 +216,9 @@ func (d Dir) Secure(note io.Writer) error {
 	if st.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	if err := os.Chmod(home, st.Mode().Perm()&0o700); err != nil {
+	if err := os.Chmod(home, st.Mode().Perm()&0o700); errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("silo's home %s is on a read-only file system: set SILO_HOME to a writable directory of your own", home)
+	} else if err != nil {
 		return fmt.Errorf("make silo's home %s private: %w (chmod 700 %s)", home, err, home)
 	}
 	if note != nil {
