@@ -147,11 +147,39 @@ func (s *Store) addFile(src string, o AddOptions) (*Entry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	e, err := s.addStream(stagePath, io.NewSectionReader(f, 0, 1<<62), uint32(fi.Mode().Perm()), fi.Size(), o)
+	e, err := s.addCopy(stagePath, f, fi, o)
 	if err == nil && o.Move {
 		os.Remove(src)
 	}
 	return e, err
+}
+
+// addCopy copies the regular file src (as fi described it) to p and
+// commits the copy, unless the store already holds its content.
+func (s *Store) addCopy(p string, src *os.File, fi os.FileInfo, o AddOptions) (*Entry, error) {
+	st, err := copyFileStaged(p, src, fi.Size(), uint32(fi.Mode().Perm()))
+	if err != nil {
+		return nil, err
+	}
+	if now, err := src.Stat(); err != nil || now.Size() != fi.Size() {
+		os.Remove(p)
+		return nil, fmt.Errorf("the source changed size while it was being read (%d bytes, then %d); try again when nothing writes to it", fi.Size(), sizeOf(now))
+	}
+	if o.Deriver.IsZero() {
+		if e, ok, err := s.hit(storeName(st.content, o.Name)); ok || err != nil {
+			os.Remove(p)
+			return e, err
+		}
+	}
+	return s.commit(st, o)
+}
+
+// sizeOf is fi's size, or -1 without fi.
+func sizeOf(fi os.FileInfo) int64 {
+	if fi == nil {
+		return -1
+	}
+	return fi.Size()
 }
 
 // addStagedFile hashes a file already moved under .tmp and commits it.

@@ -69,12 +69,15 @@
 //
 // # Adding
 //
-// Content is staged under the handle's store/.tmp/<owner>/ (copied and
-// hashed in one pass, holes kept; or renamed there when AddOptions.Move
-// is set), fsynced (a tree with one syncfs) and made read-only. A copy
-// whose entry turns out to exist already is dropped before its fsync; a
-// content-addressed tree is hashed first and not copied at all when
-// already present. Then, holding the store lock shared:
+// Content is staged under the handle's store/.tmp/<owner>/, fsynced (a
+// tree with one syncfs) and made read-only. A stream is copied and hashed
+// in one pass, holes kept, and dropped before its fsync when its entry
+// exists already. A regular file is copied inside the kernel
+// (copy_file_range over its data segments, so holes stay holes), and the
+// copy, not the source, is hashed while its fsync runs: the hash is that
+// of the bytes the store keeps. With AddOptions.Move the file is renamed
+// there instead. A content-addressed tree is hashed first and not copied
+// at all when already present. Then, holding the store lock shared:
 //
 //  1. if the entry's metadata exists, the staged copy is dropped and the
 //     existing entry returned: nothing is written;

@@ -412,3 +412,40 @@ func TestReAddHealsALostEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestAddFileCopyAcrossFileSystems copies files from tmpfs, where the
+// kernel's copy_file_range refuses to cross into the store's file system,
+// and from the store's own file system, with data past a hole: each entry
+// holds the source's bytes and their hash.
+func TestAddFileCopyAcrossFileSystems(t *testing.T) {
+	s := open(t)
+	dirs := []string{t.TempDir()}
+	if shm, err := os.MkdirTemp("/dev/shm", "silo-add-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		dirs = append(dirs, shm)
+	}
+	for i, dir := range dirs {
+		data := bytes.Repeat([]byte{byte('a' + i)}, 3<<20)
+		p := filepath.Join(dir, "blob")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(data, 5<<20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		want, _ := os.ReadFile(p)
+		e, err := s.AddFile(p, AddOptions{Name: "blob"})
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		got, err := os.ReadFile(e.Path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: stored %d bytes (%v), want the source's %d", dir, len(got), err, len(want))
+		}
+		if e.Name != storeName(HashBytes(want), "blob") {
+			t.Errorf("%s: name %s does not carry the content's hash", dir, e.Name)
+		}
+	}
+}
