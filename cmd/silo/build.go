@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/sandbox"
@@ -249,7 +250,7 @@ func withBuilder(g *Globals, fn func(context.Context, *sandbox.Builder, *sandbox
 // newBuilder is the builder of one command line.
 func newBuilder(g *Globals, cfg *lock.Config, st *store.Store, backend vm.Backend) *sandbox.Builder {
 	userHome, _ := os.UserHomeDir()
-	b := &sandbox.Builder{Config: cfg, Store: st, Backend: backend, Options: sandbox.Options{Home: g.home, Agent: g.agent},
+	b := &sandbox.Builder{Config: cfg, Store: st, Backend: backend, Options: sandbox.Options{Home: g.home, Agent: g.agent, Rootfs: derive.RootfsOptions{OCI: g.pullOptions(nil)}},
 		Request: sandbox.Request{UserHome: userHome, Stdout: os.Stderr, Stderr: os.Stderr, BootTimeout: g.BootTimeout}}
 	if !g.Quiet {
 		b.Progress = os.Stderr

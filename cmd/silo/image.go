@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"text/tabwriter"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -57,12 +56,9 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 	defer st.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	idle, err := registryIdleTimeout()
-	if err != nil {
-		return err
-	}
 	prog := newPullProgress(os.Stderr, g.Quiet)
-	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror, RegisterTags: true}}
+	opts := derive.RootfsOptions{Platform: plat, Pull: true, OCI: g.pullOptions(prog.progress())}
+	opts.OCI.RegisterTags = true
 	if c.Rootfs {
 		opts.Format |= derive.FormatExt4
 	}
@@ -87,21 +83,6 @@ func (c *ImagePullCmd) Run(g *Globals) error {
 		return err
 	}
 	return printPull(c.JSON, g.Quiet, res)
-}
-
-// registryIdleTimeout is $SILO_REGISTRY_IDLE_TIMEOUT (a Go duration such
-// as "30s"): how long a registry transfer may stall before it is retried
-// and then abandoned. Unset, oci.DefaultIdleTimeout.
-func registryIdleTimeout() (time.Duration, error) {
-	v := os.Getenv("SILO_REGISTRY_IDLE_TIMEOUT")
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("SILO_REGISTRY_IDLE_TIMEOUT=%q is not a duration: set it to one such as 30s, or unset it", v)
-	}
-	return d, nil
 }
 
 // pullOutput is what `silo image pull --json` prints.

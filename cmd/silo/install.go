@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/silo-dev/silo/derive"
-	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/sandbox"
@@ -303,12 +302,8 @@ func pullTool(g *Globals, t *lock.Tool) error {
 	defer st.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	idle, err := registryIdleTimeout()
-	if err != nil {
-		return err
-	}
 	prog := newPullProgress(os.Stderr, g.Quiet)
-	o := derive.RootfsOptions{Pull: true, OCI: oci.Options{Progress: prog.progress(), IdleTimeout: idle, Mirror: g.Mirror},
+	o := derive.RootfsOptions{Pull: true, OCI: g.pullOptions(prog.progress()),
 		Format: derive.FormatExt4, MaxMB: int64(t.RootfsSizeMB)}
 	if backend.Needs().RootfsDir {
 		o.Format = derive.FormatDir

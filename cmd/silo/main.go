@@ -9,6 +9,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/internal/agentbin"
 	"github.com/silo-dev/silo/internal/fds"
 	"github.com/silo-dev/silo/internal/home"
@@ -37,6 +38,7 @@ type Globals struct {
 	FuseDevice  string        `name:"fuse-device" env:"SILO_FUSE_DEVICE" hidden:"" help:"The FUSE device namespace sandboxes get (default /dev/fuse): a node you may open where /dev/fuse is root-only."`
 	ShowAfter   time.Duration `name:"progress-after" env:"SILO_PROGRESS_AFTER" hidden:"" default:"500ms" help:"How long a step (a rootfs assembly, a decompression, a wait for the store lock) runs before silo shows it."`
 	Locked      bool          `name:"locked" env:"SILO_LOCKED" help:"Refuse any change to the project's silo.lock (for CI): a changed silo.toml or build input is an error."`
+	IdleTimeout time.Duration `name:"registry-idle-timeout" env:"SILO_REGISTRY_IDLE_TIMEOUT" hidden:"" help:"How long a registry transfer may stall before it is retried, then abandoned (default 30s)."`
 
 	home  string // resolved Home
 	agent string // resolved Agent
@@ -57,10 +59,16 @@ func (g *Globals) resolve() error {
 	if g.agent, err = agentbin.Find(g.Agent); err != nil {
 		return err
 	}
-	if g.BootTimeout < 0 || g.HangTimeout < 0 {
-		return errors.New("SILO_BOOT_TIMEOUT and SILO_VM_HANG_TIMEOUT must be positive durations, such as 30s")
+	if g.BootTimeout < 0 || g.HangTimeout < 0 || g.IdleTimeout < 0 {
+		return errors.New("SILO_BOOT_TIMEOUT, SILO_VM_HANG_TIMEOUT and SILO_REGISTRY_IDLE_TIMEOUT must be positive durations, such as 30s")
 	}
 	return nil
+}
+
+// pullOptions are how every command reaches a registry: through the
+// mirror, with the idle timeout, showing progress on prog (nil: none).
+func (g *Globals) pullOptions(prog oci.Progress) oci.Options {
+	return oci.Options{Progress: prog, IdleTimeout: g.IdleTimeout, Mirror: g.Mirror}
 }
 
 // HomeDir returns the silo home directory: --home, $SILO_HOME or ~/.silo.

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/silo-dev/silo/derive"
-	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/sandbox"
 	"github.com/silo-dev/silo/vm"
@@ -212,17 +211,13 @@ func runSandbox(g *Globals, f sandboxFlags, args []string, m runMode) error {
 		return err
 	}
 	defer st.Close()
-	idle, err := registryIdleTimeout()
-	if err != nil {
-		return err
-	}
 	if err := applyLock(g, cfg, st, backend, plan, req); err != nil {
 		return err
 	}
 	rec := newRunRecord(g, plan, backend.Name())
 	rec.rec.Role = m.Role
 	sb, err := plan.Prepare(ctx, st, backend, sandbox.Options{Home: g.home, Agent: g.agent,
-		Rootfs: derive.RootfsOptions{OCI: oci.Options{IdleTimeout: idle, Mirror: g.Mirror}, Progress: g.steps().progress()}, Events: rec.event})
+		Rootfs: derive.RootfsOptions{OCI: g.pullOptions(nil), Progress: g.steps().progress()}, Events: rec.event})
 	if err != nil {
 		return err
 	}
