@@ -61,7 +61,7 @@ func maybePolicyGC(g *Globals, p lock.CachePolicy) {
 
 func writeStamp(p string, s policyStamp) error {
 	data, _ := json.Marshal(s)
-	return writeFileAtomic(p, data, 0o600)
+	return fsutil.WriteFile(p, data, fsutil.WriteOptions{Perm: 0o600, Sync: true, MkdirPerm: 0o700})
 }
 
 // gcPolicyCmd is the detached eviction a run starts (internal).

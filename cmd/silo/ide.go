@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/internal/jsonc"
 	"github.com/silo-dev/silo/lock"
 )
@@ -132,7 +133,7 @@ func (c *IdeCmd) writeSettings(path string, servers []ideServer, merge func(*jso
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(path, doc.Bytes(), mode); err != nil {
+	if err := fsutil.WriteFile(path, doc.Bytes(), fsutil.WriteOptions{Perm: mode, Sync: true}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "silo: wrote %s: %s through silo lsp\n", path, serverList(servers))

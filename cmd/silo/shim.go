@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 )
@@ -200,7 +201,7 @@ func setPin(homeDir, tool string, pin bool) (bool, error) {
 	for _, t := range sortedSet(pins) {
 		b.WriteString(t + "\n")
 	}
-	return true, writeFileAtomic(home.Dir(homeDir).Pins(), []byte(b.String()), 0o600)
+	return true, fsutil.WriteFile(home.Dir(homeDir).Pins(), []byte(b.String()), fsutil.WriteOptions{Perm: 0o600, Sync: true, MkdirPerm: 0o700})
 }
 
 // sortedSet is the keys of a set, sorted.
@@ -211,22 +212,6 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// writeFileAtomic writes a file by renaming a complete one into place.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // linkShim makes $SILO_HOME/bin/name a link to the silo binary. A file

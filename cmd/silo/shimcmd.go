@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 )
@@ -200,5 +201,5 @@ func writeConfig(homeDir string, data []byte) error {
 			return fmt.Errorf("silo did not change %s, because the result would not load: %w", path, err)
 		}
 	}
-	return writeFileAtomic(path, data, 0o600)
+	return fsutil.WriteFile(path, data, fsutil.WriteOptions{Perm: 0o600, Sync: true, MkdirPerm: 0o700})
 }

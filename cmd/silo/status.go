@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/internal/safetext"
 	"os"
 	"path/filepath"
@@ -102,7 +103,8 @@ func (r *runRecord) write() string {
 	}
 	data, _ := json.Marshal(r.rec)
 	p := filepath.Join(dir, strconv.Itoa(r.rec.PID)+".json")
-	if writeFileAtomic(p, data, 0o600) != nil {
+	// A record lives as long as its run: it needs no fsync.
+	if fsutil.WriteFile(p, data, fsutil.WriteOptions{Perm: 0o600}) != nil {
 		return ""
 	}
 	return p
