@@ -67,7 +67,10 @@
 // (StepRootfsDerivation: the image's layer digests followed by the steps'
 // diff IDs), and RootfsOptions.Steps does the same for Rootfs.
 // RootfsOptions.Digest pins the image to a manifest digest (silo.lock):
-// looked up by digest, pulled by digest, never by a moved tag.
+// looked up by digest, pulled by digest, never by a moved tag. An image
+// whose reference named an index carries the index's digest (Image.Index),
+// which the lock keeps beside the manifest digest; a pinned pull asks for
+// the manifest, not the index.
 // SourceDateEpoch is every step's SOURCE_DATE_EPOCH (1980-01-01).
 //
 // Assembly itself (whiteouts, hardlinks, ownership without host root,

@@ -147,7 +147,12 @@ func (b *Builder) Resolve(ctx context.Context, tool string, defs []StepDef, old 
 	im := res.Image
 	c.Image = im
 	c.Entries = append(c.Entries, res.ImageEntry.Name)
-	c.Lock = &lock.LockTool{Image: t.Image, Digest: im.Digest, Platform: im.Platform}
+	c.Lock = &lock.LockTool{Image: t.Image, Digest: im.Digest, Index: im.Index, Platform: im.Platform}
+	if pin != "" {
+		// Pulled by its manifest digest, the image names no index: the
+		// lock's is what the reference resolved through when it was locked.
+		c.Lock.Index = old.Index
+	}
 	if old != nil && pin == "" && old.Digest != im.Digest {
 		c.Changes = append(c.Changes, fmt.Sprintf("%s's image resolved to %s (was %s)", tool, shortDigest(im.Digest), shortDigest(old.Digest)))
 	}

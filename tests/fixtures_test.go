@@ -242,6 +242,34 @@ func pushImage(t testing.TB, host, repo string, img v1.Image) string {
 	return host + "/" + repo + "@" + d.String()
 }
 
+// multiPlatformIndex wraps img in an OCI image index with two entries:
+// img for linux/amd64, and another small image for linux/s390x.
+func multiPlatformIndex(t testing.TB, img v1.Image) v1.ImageIndex {
+	t.Helper()
+	other := imageFromLayers(t, tarLayer(t, []tarEntry{{Name: "s390x", Body: []byte("another platform\n")}}))
+	return mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}},
+	)
+}
+
+// pushIndex pushes idx to host/repo:latest and returns the index's digest.
+func pushIndex(t testing.TB, host, repo string, idx v1.ImageIndex) string {
+	t.Helper()
+	tag, err := name.NewTag(host+"/"+repo+":latest", name.Insecure)
+	if err != nil {
+		t.Fatalf("parse %s/%s: %v", host, repo, err)
+	}
+	if err := remote.WriteIndex(tag, idx); err != nil {
+		t.Fatalf("push %s: %v", tag, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatalf("digest: %v", err)
+	}
+	return d.String()
+}
+
 // TestFixtures checks the fixtures themselves: the image pushed to the
 // loopback registry comes back with the same digest and files, and the OCI
 // layout holds it under the tag "latest".

@@ -7,7 +7,9 @@
 // config and its credential helpers), or local sources:
 // oci-layout:DIR[:TAG], docker-archive:FILE and oci-archive:FILE[:TAG].
 // Multi-arch indexes resolve to the manifest of the requested platform
-// (default linux/GOARCH, what the sandboxes run).
+// (default linux/GOARCH, what the sandboxes run); the image entry records
+// the index's digest beside the manifest's (Image.Index), for silo.lock.
+// A reference by manifest digest (a locked pull) names no index.
 //
 // Pull fetches the layers the store does not have yet, Jobs at a time,
 // retrying a download that breaks (a dropped connection, a short body) up

@@ -27,6 +27,10 @@ type Image struct {
 	ConfigEntry string    `json:"configEntry"`
 	Layers      []Layer   `json:"layers"` // bottom first
 	Config      v1.Config `json:"config"` // Env, Entrypoint, Cmd, WorkingDir, User, …
+	// Index is the digest of the image index (manifest list) the
+	// reference named, when it named one; empty for a reference to a
+	// manifest (a pull by manifest digest, too).
+	Index string `json:"index,omitempty"`
 }
 
 // Layer is one layer of an Image.
@@ -127,7 +131,7 @@ func Rebuilt(ref string, p v1.Platform, digest string) bool {
 	if err != nil || r.Transport != OCILayout {
 		return false
 	}
-	img, _, err := fromLayout(r.Name, r.Tag, p)
+	img, _, _, err := fromLayout(r.Name, r.Tag, p)
 	if err != nil {
 		return false
 	}

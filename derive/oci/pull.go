@@ -75,12 +75,12 @@ func unreachableHint(err error) string {
 
 func pull(ctx context.Context, st *store.Store, r *Reference, o Options) (*Pulled, error) {
 	plat := o.platform()
-	img, tags, cleanup, err := resolve(ctx, st, r, &o)
+	img, tags, index, cleanup, err := resolve(ctx, st, r, &o)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	out := &Image{Version: imageVersion, Ref: r.String(), Platform: plat.String()}
+	out := &Image{Version: imageVersion, Ref: r.String(), Index: index, Platform: plat.String()}
 	b, err := readBlobs(img, out, plat)
 	if err != nil {
 		return nil, err

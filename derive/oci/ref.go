@@ -161,10 +161,12 @@ func (o *Options) platform() v1.Platform {
 }
 
 // resolve finds the image r names for the options' platform, and for a
-// local source the registry references it was saved as (tags). cleanup
-// releases what a local archive needed (unpacked in st's own temporary
-// space, which a later Open sweeps if this process dies).
-func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (img v1.Image, tags []string, cleanup func(), err error) {
+// local source the registry references it was saved as (tags). index is
+// the digest of the image index (or manifest list) the reference named,
+// when it named one rather than a manifest. cleanup releases what a local
+// archive needed (unpacked in st's own temporary space, which a later
+// Open sweeps if this process dies).
+func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (img v1.Image, tags []string, index string, cleanup func(), err error) {
 	cleanup = func() {}
 	p := o.platform()
 	switch r.Transport {
@@ -175,20 +177,19 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		}
 		ref := r.ref
 		if ref, err = mirrored(ref, o.Mirror); err != nil {
-			return nil, nil, cleanup, err
+			return nil, nil, "", cleanup, err
 		}
-		img, err = remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
-			remote.WithTransport(newGuard(o.Transport, o.IdleTimeout)))
+		img, index, err = fromRegistry(ctx, ref, kc, p, o)
 	case OCILayout:
-		img, tags, err = fromLayout(r.Name, r.Tag, p)
+		img, tags, index, err = fromLayout(r.Name, r.Tag, p)
 	case OCIArchive:
 		var dir string
 		if dir, err = st.MkTemp("oci-archive-"); err != nil {
-			return nil, nil, cleanup, err
+			return nil, nil, "", cleanup, err
 		}
 		if err = unpackOCIArchive(r.Name, dir); err == nil {
 			cleanup = func() { os.RemoveAll(dir) }
-			img, tags, err = fromLayout(dir, r.Tag, p)
+			img, tags, index, err = fromLayout(dir, r.Tag, p)
 		} else {
 			os.RemoveAll(dir)
 		}
@@ -197,7 +198,7 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 		if r.Tag != "" {
 			t, terr := name.NewTag(r.Tag)
 			if terr != nil {
-				return nil, nil, cleanup, terr
+				return nil, nil, "", cleanup, terr
 			}
 			tag = &t
 		}
@@ -207,9 +208,25 @@ func resolve(ctx context.Context, st *store.Store, r *Reference, o *Options) (im
 	}
 	if err != nil {
 		cleanup()
-		return nil, nil, func() {}, err
+		return nil, nil, "", func() {}, err
 	}
-	return img, tags, cleanup, nil
+	return img, tags, index, cleanup, nil
+}
+
+// fromRegistry fetches ref's manifest (one request): an image, or an index
+// whose manifest for p it then takes, returning the index's digest too.
+func fromRegistry(ctx context.Context, ref name.Reference, kc authn.Keychain, p v1.Platform, o *Options) (v1.Image, string, error) {
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(p),
+		remote.WithTransport(newGuard(o.Transport, o.IdleTimeout)))
+	if err != nil {
+		return nil, "", err
+	}
+	index := ""
+	if desc.MediaType.IsIndex() {
+		index = desc.Digest.String()
+	}
+	img, err := desc.Image()
+	return img, index, err
 }
 
 // checkPlatform refuses an image built for another platform.
@@ -222,20 +239,21 @@ func checkPlatform(cf *v1.ConfigFile, p v1.Platform) error {
 }
 
 // fromLayout picks the image tagged tag (or the only one) from an OCI
-// layout, resolving an index to p's manifest; it also returns the registry
-// references the layout names it by (layoutTags).
-func fromLayout(dir, tag string, p v1.Platform) (v1.Image, []string, error) {
+// layout, resolving an index to p's manifest (and returning the index's
+// digest); it also returns the registry references the layout names it
+// by (layoutTags).
+func fromLayout(dir, tag string, p v1.Platform) (v1.Image, []string, string, error) {
 	lp, err := layout.FromPath(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+		return nil, nil, "", fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
 	idx, err := lp.ImageIndex()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+		return nil, nil, "", fmt.Errorf("read OCI layout %s: %w", dir, err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+		return nil, nil, "", fmt.Errorf("read OCI layout %s: %w", dir, err)
 	}
 	var pick *v1.Descriptor
 	for i, d := range im.Manifests {
@@ -246,19 +264,19 @@ func fromLayout(dir, tag string, p v1.Platform) (v1.Image, []string, error) {
 		}
 	}
 	if pick == nil {
-		return nil, nil, fmt.Errorf("OCI layout %s has no image tagged %q (add :TAG to the reference)", dir, tag)
+		return nil, nil, "", fmt.Errorf("OCI layout %s has no image tagged %q (add :TAG to the reference)", dir, tag)
 	}
 	tags := layoutTags(pick)
 	if pick.MediaType.IsIndex() {
 		child, err := idx.ImageIndex(pick.Digest)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		img, err := pickPlatform(child, p)
-		return img, tags, err
+		return img, tags, pick.Digest.String(), err
 	}
 	img, err := idx.Image(pick.Digest)
-	return img, tags, err
+	return img, tags, "", err
 }
 
 // pickPlatform returns the manifest of index that matches p.
