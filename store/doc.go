@@ -112,7 +112,10 @@
 // marks from direct, indirect and live temporary roots through references,
 // then moves unreachable entries, their metadata and compressed forms
 // into its staging directory and deletes them after releasing the lock.
-// With MaxSize or MaxAge it first evicts rebuildable entries, least
+// GCOptions.DropRoots names direct roots the caller wants gone (silo's
+// stale VM snapshots): GC removes each under its lock, first, unless it
+// was re-pointed to another entry since; a dry run marks as if they were
+// gone. With MaxSize or MaxAge it first evicts rebuildable entries, least
 // recently used first, never one a temporary or indirect root pins nor
 // one a kept entry refers to. A direct root does not protect a rebuildable
 // entry from eviction; its link is left dangling (Roots reports it) until

@@ -17,6 +17,11 @@ type GCOptions struct {
 	DryRun  bool          // report what would go, remove nothing
 	MaxSize int64         // evict rebuildable entries, least recently used first, until the store's disk size is at most this (0: no limit)
 	MaxAge  time.Duration // evict rebuildable entries unused for longer than this (0: no limit)
+	// DropRoots names direct roots the collection removes first, under
+	// its lock, each only while it still names the entry given (a root
+	// re-pointed since is kept); a dry run marks as if they were gone and
+	// removes none.
+	DropRoots map[string]string
 }
 
 // GCItem is one entry (or stray file) a collection removed or would remove.
@@ -32,10 +37,11 @@ type GCItem struct {
 type GCReport struct {
 	DryRun      bool     `json:"dryRun,omitempty"`
 	Removed     []GCItem `json:"removed"`
-	Freed       int64    `json:"freed"`       // disk bytes
-	Live        int      `json:"live"`        // entries kept
-	LiveSize    int64    `json:"liveSize"`    // their disk bytes
-	PrunedRoots []string `json:"prunedRoots"` // dangling indirect roots removed
+	Freed       int64    `json:"freed"`        // disk bytes
+	Live        int      `json:"live"`         // entries kept
+	LiveSize    int64    `json:"liveSize"`     // their disk bytes
+	PrunedRoots []string `json:"prunedRoots"`  // dangling indirect roots removed
+	Dropped     []string `json:"droppedRoots"` // DropRoots removed (or, dry, that would be)
 
 	Locked time.Duration `json:"lockedNs"` // how long the store lock was held (mark and sweep)
 	Total  time.Duration `json:"totalNs"`  // including deleting the swept files afterwards
@@ -149,13 +155,13 @@ func (g *gcState) meta(n string) *metaFile {
 }
 
 func (s *Store) gcLocked(o GCOptions, trash string) (*GCReport, error) {
-	rep := &GCReport{DryRun: o.DryRun, Removed: []GCItem{}, PrunedRoots: []string{}}
+	rep := &GCReport{DryRun: o.DryRun, Removed: []GCItem{}, PrunedRoots: []string{}, Dropped: []string{}}
 	if !o.DryRun {
 		if err := s.sweepTmp(true); err != nil {
 			return nil, err
 		}
 	}
-	all, protected, err := s.gcRoots(o.DryRun, rep)
+	all, protected, err := s.gcRoots(o, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +234,9 @@ func (g *gcState) garbage(n string, dryRun bool) GCItem {
 
 // gcRoots gathers the entries every root names, and those pinned by
 // temporary and indirect roots (which eviction must spare).
-func (s *Store) gcRoots(dryRun bool, rep *GCReport) (all, protected []string, err error) {
-	direct, err := s.directRoots()
+func (s *Store) gcRoots(o GCOptions, rep *GCReport) (all, protected []string, err error) {
+	dryRun := o.DryRun
+	direct, err := s.dropRoots(o, rep)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -264,6 +271,34 @@ func (s *Store) gcRoots(dryRun bool, rep *GCReport) (all, protected []string, er
 		protected = append(protected, n)
 	}
 	return append(all, protected...), protected, nil
+}
+
+// dropRoots returns the direct roots, less those of o.DropRoots that
+// still name their entry, which it removes unless o.DryRun.
+func (s *Store) dropRoots(o GCOptions, rep *GCReport) ([]Root, error) {
+	direct, err := s.directRoots()
+	if err != nil {
+		return nil, err
+	}
+	kept := direct[:0]
+	for _, r := range direct {
+		if e, ok := o.DropRoots[r.Name]; !ok || e != r.Entries[0] {
+			kept = append(kept, r)
+			continue
+		}
+		if !o.DryRun {
+			if err := os.Remove(filepath.Join(s.roots, r.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("remove root %s: %w", r.Name, err)
+			}
+		}
+		rep.Dropped = append(rep.Dropped, r.Name)
+	}
+	if len(rep.Dropped) > 0 && !o.DryRun {
+		if err := syncDir(s.roots); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
 }
 
 // evict picks the rebuildable, unpinned entries to evict, least recently

@@ -211,3 +211,44 @@ func TestTempRootWhileSweeping(t *testing.T) {
 		t.Fatalf("creating a temporary root while others sweep: %v", failed)
 	}
 }
+
+func TestGCDropRoots(t *testing.T) {
+	s := open(t)
+	old := addN(t, s, "old", "O", AddOptions{})
+	moved := addN(t, s, "moved", "M", AddOptions{})
+	kept := addN(t, s, "kept", "K", AddOptions{})
+	for root, e := range map[string]*Entry{"a": old, "b": moved, "c": kept} {
+		if err := s.AddRoot(root, e.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s)
+	// "b" was re-pointed after the caller chose to drop it: it stays.
+	drop := map[string]string{"a": old.Name, "b": kept.Name}
+	dry, err := s.GC(GCOptions{DryRun: true, DropRoots: drop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Removed) != 1 || dry.Removed[0].Name != old.Name || len(dry.Dropped) != 1 || dry.Dropped[0] != "a" {
+		t.Fatalf("dry run dropping a: %+v", dry)
+	}
+	if roots, _ := s.Roots(); len(roots) != 4 {
+		t.Fatalf("a dry run removed a root: %+v", roots)
+	}
+	if _, err := os.Lstat(old.Path); err != nil {
+		t.Fatalf("a dry run removed an entry: %v", err)
+	}
+	rep, err := s.GC(GCOptions{DropRoots: drop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Removed) != 1 || rep.Removed[0].Name != old.Name || len(rep.Dropped) != 1 || rep.Live != 2 {
+		t.Fatalf("GC dropping a: %+v", rep)
+	}
+	if _, err := os.Lstat(filepath.Join(s.Home(), "roots", "a")); !os.IsNotExist(err) {
+		t.Errorf("root a still there: %v", err)
+	}
+	if _, err := os.Lstat(moved.Path); err != nil {
+		t.Errorf("the entry of the re-pointed root b went: %v", err)
+	}
+}

@@ -166,20 +166,34 @@ func TestQemuSnapshot(t *testing.T) {
 		snaps = cur
 	})
 
-	t.Run("GC removes snapshots of a kernel no longer current", func(t *testing.T) {
+	t.Run("store gc removes snapshots of a kernel no longer current; dry runs list them", func(t *testing.T) {
 		// The same kernel with one module more is another kernel entry.
 		vmlinuz, mods := debianKernel(t)
 		if r := s.silo(t, t.TempDir(), nil, nil, "runtime", "import-kernel", vmlinuz, "--modules", mods, "--module", "loop"); r.Code != 0 {
 			t.Fatalf("import-kernel: exit %d\n%s", r.Code, r.Stderr)
 		}
-		if r := s.silo(t, t.TempDir(), nil, nil, "runtime", "gc"); r.Code != 0 {
-			t.Fatalf("runtime gc: exit %d\n%s", r.Code, r.Stderr)
+		old := filepath.Join(s.home, "store", snaps[0])
+		// Both dry runs list the stale snapshot and remove nothing.
+		for _, cmd := range [][]string{{"store", "gc", "--dry-run"}, {"runtime", "gc", "--dry-run"}} {
+			r := s.silo(t, t.TempDir(), nil, nil, cmd...)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "would remove "+snaps[0]) {
+				t.Errorf("silo %s: exit %d, want %s listed:\n%s%s", strings.Join(cmd, " "), r.Code, snaps[0], r.Stdout, r.Stderr)
+			}
+			if _, err := os.Stat(old); err != nil {
+				t.Fatalf("silo %s removed the snapshot: %v", strings.Join(cmd, " "), err)
+			}
+			if cur, _ := runtimeEntries(t, s, "snapshot"); len(cur) != 1 {
+				t.Fatalf("after silo %s: current snapshots %v, want the root kept", strings.Join(cmd, " "), cur)
+			}
+		}
+		if r := s.silo(t, t.TempDir(), nil, nil, "store", "gc"); r.Code != 0 || !strings.Contains(r.Stdout, "removed "+snaps[0]) {
+			t.Fatalf("store gc: exit %d, want %s removed:\n%s%s", r.Code, snaps[0], r.Stdout, r.Stderr)
 		}
 		cur, stale := runtimeEntries(t, s, "snapshot")
 		if len(cur)+len(stale) != 0 {
-			t.Errorf("after a new kernel and runtime gc: snapshots %v %v, want none", cur, stale)
+			t.Errorf("after a new kernel and store gc: snapshots %v %v, want none", cur, stale)
 		}
-		if _, err := os.Stat(filepath.Join(s.home, "store", snaps[0])); !os.IsNotExist(err) {
+		if _, err := os.Stat(old); !os.IsNotExist(err) {
 			t.Errorf("the old kernel's snapshot is still in the store: %v", err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // Help is silo clean's example.
@@ -79,7 +80,7 @@ func cleanRootfs(g *Globals, cfg *lock.Config) error {
 	defer st.Close()
 	lockPath := filepath.Join(cfg.Workspace(), "silo.lock")
 	_ = st.RemoveIndirectRoot(lockPath) // none when the project never built
-	rep, err := st.GC(store.GCOptions{})
+	rep, err := kernel.GC(st, store.GCOptions{})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // policyGCEvery is how often a run may start the [cache] policy's
@@ -82,7 +83,7 @@ func (c *gcPolicyCmd) Run(g *Globals) error {
 	st, err := g.OpenStore()
 	if err == nil {
 		var rep *store.GCReport
-		rep, err = st.GC(store.GCOptions{MaxSize: c.MaxSizeMB << 20, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour})
+		rep, err = kernel.GC(st, store.GCOptions{MaxSize: c.MaxSizeMB << 20, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour})
 		st.Close()
 		if err == nil {
 			s.Freed, s.Removed = rep.Freed, len(rep.Removed)

@@ -11,6 +11,7 @@ import (
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // UninstallCmd is silo uninstall TOOL.
@@ -39,7 +40,7 @@ func (c *UninstallCmd) Run(g *Globals) error {
 	if c.KeepImage || g.Quiet {
 		return nil
 	}
-	rep, err := st.GC(store.GCOptions{DryRun: true})
+	rep, err := kernel.GC(st, store.GCOptions{DryRun: true})
 	if err == nil {
 		fmt.Fprintf(os.Stderr, "silo: silo store gc now frees %s that nothing else uses\n", formatBytes(rep.Freed))
 	}

@@ -222,12 +222,7 @@ func (c *RuntimeGCCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	if !c.DryRun {
-		if _, err := kernel.PruneSnapshots(st); err != nil {
-			return err
-		}
-	}
-	rep, err := st.GC(store.GCOptions{DryRun: c.DryRun})
+	rep, err := kernel.GC(st, store.GCOptions{DryRun: c.DryRun})
 	if err != nil {
 		return err
 	}

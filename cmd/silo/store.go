@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/silo-dev/silo/store"
+	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // StoreCmd groups the low-level store commands.
@@ -275,7 +276,7 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 	}
 	defer s.Close()
 	done := storeStatus(g, "collecting garbage")
-	rep, err := s.GC(o)
+	rep, err := kernel.GC(s, o)
 	done()
 	if err != nil {
 		return err
@@ -283,9 +284,9 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 	if asJSON {
 		return printJSON(os.Stdout, rep)
 	}
-	verb := "removed"
+	verb, dropVerb := "removed", "dropped"
 	if o.DryRun {
-		verb = "would remove"
+		verb, dropVerb = "would remove", "would drop"
 	}
 	for _, it := range rep.Removed {
 		why := ""
@@ -296,6 +297,9 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 			why = " (orphan)"
 		}
 		fmt.Printf("%s %s\t%s%s\n", verb, it.Name, formatBytes(it.DiskSize), why)
+	}
+	for _, r := range rep.Dropped {
+		fmt.Printf("%s root %s (a VM snapshot no run restores any more)\n", dropVerb, r)
 	}
 	for _, r := range rep.PrunedRoots {
 		fmt.Printf("pruned root %s (the file is gone)\n", r)

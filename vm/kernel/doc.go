@@ -20,7 +20,10 @@
 // snapshot that did not restore (SnapshotBroken) moves the generation in
 // $SILO_HOME/runtime/snapshot-generation, so that every snapshot is made
 // again and the broken one never used; after MaxBrokenSnapshots, VMs only
-// boot. PruneSnapshots, run by `silo runtime gc` before its GC, drops the
-// roots of snapshots of a kernel or initfs that is no longer current, or
-// of an older generation.
+// boot. GC, through which silo runs every store collection (`silo store
+// gc`, `silo runtime gc`, `silo cache gc`, the policy's eviction), drops
+// the roots of the stale snapshots (StaleSnapshots: of a kernel or initfs
+// that is no longer current, of an older generation, or dangling) under
+// the collection's lock, so that it collects them; a dry run lists them
+// and what they free, and removes nothing.
 package kernel

@@ -117,11 +117,10 @@ func SnapshotBroken(st *store.Store, name string) error {
 	return nil
 }
 
-// PruneSnapshots removes the roots of snapshots no VM restores from any
-// more: of a kernel or initfs that is no longer the current one, or of an
-// older generation. The next GC collects them. It returns the roots it
-// removed.
-func PruneSnapshots(st *store.Store) ([]string, error) {
+// StaleSnapshots returns the direct roots of snapshots no VM restores
+// from any more, each with the entry it names: of a kernel or initfs that
+// is no longer the current one, of an older generation, or dangling.
+func StaleSnapshots(st *store.Store) (map[string]string, error) {
 	roots, err := st.Roots()
 	if err != nil {
 		return nil, err
@@ -135,20 +134,29 @@ func PruneSnapshots(st *store.Store) ([]string, error) {
 		}
 	}
 	gen := strconv.Itoa(SnapshotGeneration(st.Home()))
-	var pruned []string
+	stale := map[string]string{}
 	for _, r := range roots {
-		if r.Kind != store.RootDirect || !strings.HasPrefix(r.Name, SnapshotRootPrefix) {
+		if r.Kind != store.RootDirect || !strings.HasPrefix(r.Name, SnapshotRootPrefix) || len(r.Entries) != 1 {
 			continue
 		}
-		if !r.Dangling && len(r.Entries) == 1 && snapshotCurrent(st, r.Entries[0], current, gen) {
-			continue
+		if r.Dangling || !snapshotCurrent(st, r.Entries[0], current, gen) {
+			stale[r.Name] = r.Entries[0]
 		}
-		if err := st.RemoveRoot(r.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return pruned, err
-		}
-		pruned = append(pruned, r.Name)
 	}
-	return pruned, nil
+	return stale, nil
+}
+
+// GC is the store's GC (store.Store.GC) that also drops the roots of the
+// stale snapshots (StaleSnapshots), so that it collects them; a dry run
+// lists them and removes nothing. Every collection silo runs goes
+// through it.
+func GC(st *store.Store, o store.GCOptions) (*store.GCReport, error) {
+	stale, err := StaleSnapshots(st)
+	if err != nil {
+		return nil, err
+	}
+	o.DropRoots = stale
+	return st.GC(o)
 }
 
 // snapshotCurrent reports whether the snapshot entry name restores the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,21 +93,24 @@ func TestSnapshotEntries(t *testing.T) {
 	if err != nil || s3.Name == s1.Name || b.makes != 2 {
 		t.Fatalf("after broken: %v, %v after %d makes; want a new entry", s3, err, b.makes)
 	}
-	// A new kernel: every snapshot root goes at the next prune, and GC
-	// takes the snapshots (s2 is of the older generation too).
+	// A new kernel: a dry GC lists every snapshot and removes none; GC
+	// drops every snapshot root and takes the snapshots (s2 is of the older generation too).
 	fakeRuntime(t, st, "b")
-	pruned, err := PruneSnapshots(st)
-	if err != nil || len(pruned) != 2 {
-		t.Fatalf("prune: %v, %v; want both shapes' roots", pruned, err)
-	}
 	st.Close()
 	st, err = store.Open(st.Home()) // let go of the temporary root
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.GC(store.GCOptions{}); err != nil {
-		t.Fatal(err)
+	dry, err := GC(st, store.GCOptions{DryRun: true})
+	if err != nil || len(dry.Dropped) != 2 || !slices.ContainsFunc(dry.Removed, func(it store.GCItem) bool { return it.Name == s3.Name }) {
+		t.Fatalf("dry GC: %+v, %v; want both shapes' roots dropped and %s listed", dry, err, s3.Name)
+	}
+	if _, err := os.Stat(s3.Path); err != nil {
+		t.Fatalf("a dry GC removed %s: %v", s3.Name, err)
+	}
+	if rep, err := GC(st, store.GCOptions{}); err != nil || len(rep.Dropped) != 2 {
+		t.Fatalf("GC: %+v, %v; want both shapes' roots dropped", rep, err)
 	}
 	for _, e := range []*store.Entry{s1, s2, s3} {
 		if _, err := os.Stat(e.Path); !os.IsNotExist(err) {
