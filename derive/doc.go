@@ -63,6 +63,12 @@
 // ran with, as text) and Inputs ("path=hash", sorted). RealiseStep finds
 // its layer or has the caller's run write it (WriteLayer hashes it on the
 // way) and adds it through Realise; a failed run adds nothing.
+// RebuildStep runs a step again whatever the store holds (silo rebuild)
+// and makes what it wrote the derivation's output: the same bytes keep
+// the stored entry; other bytes are a new entry under the same
+// derivation (named by its diff ID), which Store.ByDeriver returns from
+// then on, beside the earlier ones, which stay while a root holds them.
+// LookupStep finds a step's output by the diff ID a lock pins.
 // StepRootfs assembles the rootfs of an image with steps' layers on top
 // (StepRootfsDerivation: the image's layer digests followed by the steps'
 // diff IDs), and RootfsOptions.Steps does the same for Rootfs.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/silo-dev/silo/derive/oci"
 	"github.com/silo-dev/silo/store"
@@ -85,6 +86,74 @@ func RealiseStep(st *store.Store, d *Derivation, run func(w io.Writer) error) (*
 		return nil, StepLayer{}, err
 	}
 	return e, StepLayer{DiffID: e.Annotations["oci.diffID"], Entry: e.Name}, nil
+}
+
+// LookupStep returns the output of the step d that the lock names by its
+// diff ID, when the store has it: a derivation rebuilt to other bytes
+// (RebuildStep) has several outputs, and a lock pins one. With diffID ""
+// or no output of that diff ID, it is the derivation's default output
+// (Lookup). It builds nothing; store.ErrNotFound when d has no output.
+func LookupStep(st *store.Store, d *Derivation, diffID string) (*store.Entry, error) {
+	e, err := Lookup(st, d)
+	if err != nil || diffID == "" || e.Annotations["oci.diffID"] == diffID {
+		return e, err
+	}
+	if o := stepOutput(st, d, diffID); o != nil {
+		if held, err := st.Use(o.Name); err == nil {
+			return held, nil
+		}
+	}
+	return e, nil
+}
+
+// stepOutput is the output of d with the diff ID, among all of d's.
+func stepOutput(st *store.Store, d *Derivation, diffID string) *store.Entry {
+	h := d.Hash()
+	all, err := st.List(store.Filter{Kind: store.KindLayer, Prefix: store.PathHash(h) + "-"})
+	if err != nil {
+		return nil
+	}
+	for _, e := range all {
+		if e.Deriver == h && e.Annotations["oci.diffID"] == diffID {
+			return e
+		}
+	}
+	return nil
+}
+
+// RebuildStep runs the step d again, whatever the store holds (silo
+// rebuild), and makes what it wrote d's output: the entry ByDeriver
+// returns from then on. A layer of the same bytes as an output d already
+// has is that output; another is added beside the earlier ones (named by
+// its diff ID), which stay as long as something roots them. A failed run
+// changes nothing.
+func RebuildStep(st *store.Store, d *Derivation, run func(w io.Writer) error) (*store.Entry, error) {
+	tmp, err := st.MkTemp("rebuild-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	p := filepath.Join(tmp, "layer.tar")
+	dgst, err := WriteLayer(p, run)
+	if err != nil {
+		return nil, err
+	}
+	h := d.Hash()
+	e := stepOutput(st, d, dgst)
+	if e == nil {
+		_, hexDigest, _ := strings.Cut(dgst, ":")
+		e, err = st.AddFile(p, store.AddOptions{
+			Name: hexDigest[:12] + "-step-layer.tar", Kind: store.KindLayer, Deriver: h, Rebuildable: true, Move: true,
+			Annotations: map[string]string{"derivation": string(d.Canonical()), "oci.diffID": dgst, "oci.digest": dgst},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := st.SetOutput(h, e.Name); err != nil {
+		return nil, err
+	}
+	return st.Use(e.Name)
 }
 
 // WriteLayer writes what run writes to the file p and returns its sha256

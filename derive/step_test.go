@@ -67,3 +67,47 @@ func TestRealiseStep(t *testing.T) {
 		t.Errorf("second realisation: %v %v, %d runs", l2, err, runs)
 	}
 }
+
+// TestRebuildStep: a rebuild to other bytes becomes the derivation's
+// output beside the first one, which LookupStep still finds by its diff
+// ID; a rebuild to the same bytes keeps the entry; a failed one changes
+// nothing.
+func TestRebuildStep(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := StepDerivation(Step{Platform: "linux/amd64", Parent: "image:x", Argv: []string{"date"}})
+	write := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	first, l1, err := RealiseStep(st, d, write("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := RebuildStep(st, d, write("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := second.Annotations["oci.diffID"]
+	if second.Name == first.Name || l2 == l1.DiffID {
+		t.Fatalf("a rebuild to other bytes kept the first output: %s %s", second.Name, l2)
+	}
+	if e, err := Lookup(st, d); err != nil || e.Name != second.Name {
+		t.Errorf("the derivation's output is %v (%v), not the rebuilt %s", e, err, second.Name)
+	}
+	if e, err := LookupStep(st, d, l1.DiffID); err != nil || e.Name != first.Name {
+		t.Errorf("LookupStep by the first diff ID gave %v (%v)", e, err)
+	}
+	if _, err := RebuildStep(st, d, func(w io.Writer) error { return errors.New("step failed") }); err == nil {
+		t.Fatal("a failed rebuild succeeded")
+	}
+	again, err := RebuildStep(st, d, write("one"))
+	if err != nil || again.Name != first.Name {
+		t.Fatalf("a rebuild to the first bytes made %v (%v), not the first entry", again, err)
+	}
+	if e, err := Lookup(st, d); err != nil || e.Name != first.Name {
+		t.Errorf("after a rebuild to the first bytes, the output is %v (%v)", e, err)
+	}
+}

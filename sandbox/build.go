@@ -213,7 +213,11 @@ func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def Ste
 			return nil, nil, nil
 		}
 	}
-	e, err := derive.Lookup(b.Store, d)
+	locked := ""
+	if was != nil && !changed {
+		locked = was.Layer
+	}
+	e, err := derive.LookupStep(b.Store, d, locked)
 	switch {
 	case err == nil && mode != ModeRebuild:
 	case err != nil && !errors.Is(err, store.ErrNotFound):
@@ -222,7 +226,11 @@ func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def Ste
 		c.Problems = append(c.Problems, fmt.Sprintf("step %d (%s) is not built here", i+1, argvText(def.Argv)))
 		return nil, nil, nil
 	default:
-		if e, err = b.build(ctx, plan, c, i, def, d, mode == ModeRebuild && err == nil); err != nil {
+		before := locked
+		if e != nil {
+			before = e.Annotations["oci.diffID"]
+		}
+		if e, err = b.build(ctx, plan, c, i, def, d, mode == ModeRebuild, before); err != nil {
 			return nil, nil, err
 		}
 		c.Built++
@@ -231,7 +239,7 @@ func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def Ste
 	c.Steps = append(c.Steps, layer)
 	c.Entries = append(c.Entries, e.Name)
 	ls.Layer = layer.DiffID
-	if was != nil && !changed && was.Layer != ls.Layer {
+	if was != nil && !changed && was.Layer != ls.Layer && mode != ModeRebuild {
 		c.Problems = append(c.Problems, fmt.Sprintf("step %d (%s) made a layer that differs from the lock's: it is not reproducible (silo build --check %s lists the paths)", i+1, argvText(def.Argv), t.Name))
 	}
 	rootfs, err := derive.StepRootfs(b.Store, c.Image, c.Steps, "dir", maxMB(t))
@@ -244,28 +252,29 @@ func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def Ste
 }
 
 // build runs the step in a sandbox on the rootfs below it and keeps what
-// it captured under d. again replaces a stored output (silo rebuild).
-func (b *Builder) build(ctx context.Context, plan *Plan, c *Chain, i int, def StepDef, d *derive.Derivation, again bool) (*store.Entry, error) {
+// it captured under d. again (silo rebuild) makes the new output d's in
+// place of a stored one, and says whether it differs from before, the
+// diff ID of the output it replaces ("" when there was none).
+func (b *Builder) build(ctx context.Context, plan *Plan, c *Chain, i int, def StepDef, d *derive.Derivation, again bool, before string) (*store.Entry, error) {
 	b.progress("silo: build %s step %d: %s", plan.Tool.Name, i+1, argvText(def.Argv))
 	run := func(w io.Writer) error { return b.runStep(ctx, plan, c, def, w) }
-	if again {
-		tmp, err := b.Store.MkTemp("rebuild-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dgst, err := derive.WriteLayer(filepath.Join(tmp, "layer.tar"), run)
-		if err != nil {
-			return nil, err
-		}
-		e, err := derive.Lookup(b.Store, d)
-		if err == nil && e.Annotations["oci.diffID"] != dgst {
-			b.progress("silo: %s step %d rebuilt to a different layer than the stored one, which is kept (outputs are addressed by their inputs): silo build --check %s lists the paths", plan.Tool.Name, i+1, plan.Tool.Name)
-		}
+	if !again {
+		e, _, err := derive.RealiseStep(b.Store, d, run)
 		return e, err
 	}
-	e, _, err := derive.RealiseStep(b.Store, d, run)
-	return e, err
+	e, err := derive.RebuildStep(b.Store, d, run)
+	if err != nil {
+		return nil, err
+	}
+	now := e.Annotations["oci.diffID"]
+	switch {
+	case before == "":
+	case now == before:
+		b.progress("silo: %s step %d rebuilt to the same output as before (reproducible)", plan.Tool.Name, i+1)
+	default:
+		b.progress("silo: %s step %d rebuilt to a different output than before (not reproducible): layer %s, was %s; the new one is kept (silo build --check %s lists the paths that change)", plan.Tool.Name, i+1, shortDigest(now), shortDigest(before), plan.Tool.Name)
+	}
+	return e, nil
 }
 
 // runStep runs one step: a workspace that holds only its inputs, the

@@ -75,7 +75,12 @@
 // the image plus the steps' layers (Plan.Steps). Its Mode says what it
 // may do: ModeBuild builds what is missing or changed, ModeLocked refuses
 // any change, ModePull builds what is missing but reports changes,
-// ModeStatus builds and pulls nothing, ModeRebuild runs every step again.
+// ModeStatus builds and pulls nothing, ModeRebuild runs every step again
+// and makes each new output the step's (derive.RebuildStep), saying
+// whether it is the one before. A step's stored output is the one the
+// lock names by its layer digest when the store has several
+// (derive.LookupStep): a rebuild that made other bytes does not move
+// another project whose lock pins the earlier output.
 // A failed step is a *StepError carrying the command's status; nothing
 // of it is kept. ForRun applies the lock to a run's plan (rebuilding
 // changed steps and rewriting the lock unless locked), Sync is silo

@@ -125,6 +125,21 @@ func (s *Store) ByDeriver(h Hash) (*Entry, error) {
 	return out[0], nil
 }
 
+// SetOutput makes the entry name, an output of derivation h, the one
+// ByDeriver returns for h from now on: a derivation rebuilt to other bytes
+// (silo rebuild of a step that is not reproducible) has several outputs,
+// each its own entry, and the newest is its default.
+func (s *Store) SetOutput(h Hash, name string) error {
+	e, err := s.Get(name)
+	if err != nil {
+		return err
+	}
+	if e.Deriver != h {
+		return fmt.Errorf("entry %s is not an output of derivation %s", e.Name, h)
+	}
+	return s.SetRealisation(deriverKey(h), e.Name)
+}
+
 // deriverKey is the realisation key that indexes derivation h's output.
 func deriverKey(h Hash) string { return "deriver:" + h.String() }
 
