@@ -22,7 +22,8 @@
 //	store/.tmp/<owner>/          staging of one open Store handle
 //	store/.lock                  the store lock (flock)
 //	roots/<name>                 direct root: symlink to ../store/<entry>
-//	roots/.indirect/<hex>.json   indirect root: an external file + entries
+//	roots/.indirect/<hex>.json   indirect root: an external file + entries,
+//	                             optionally in named parts (one per tool)
 //	roots/.temp/<owner>[.<n>]    temporary roots: entry names, one a line,
 //	                             flock'ed by the live process that owns them
 //

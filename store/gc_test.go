@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,59 @@ func TestGCDropRoots(t *testing.T) {
 	if _, err := os.Lstat(moved.Path); err != nil {
 		t.Errorf("the entry of the re-pointed root b went: %v", err)
 	}
+}
+
+// TestIndirectRootParts: a lock roots each tool's closure as a part; a
+// part replaced lets GC free what only its old version kept, a part kept
+// keeps its entries, a part dropped frees them, and the entries of a
+// record written before parts existed are kept as the part "".
+func TestIndirectRootParts(t *testing.T) {
+	s := open(t)
+	legacy := addN(t, s, "legacy", "old silo", AddOptions{Kind: KindLayer})
+	a1 := addN(t, s, "a1", "tool a, first build", AddOptions{Kind: KindLayer})
+	a2 := addN(t, s, "a2", "tool a, rebuilt", AddOptions{Kind: KindLayer})
+	b1 := addN(t, s, "b1", "tool b", AddOptions{Kind: KindLayer})
+	lock := writeFile(t, t.TempDir(), "silo.lock", nil, 0o644)
+	if err := s.AddIndirectRoot(lock, []string{legacy.Name}); err != nil {
+		t.Fatal(err)
+	}
+	keepAll := func(string) bool { return true }
+	if err := s.SetIndirectRootParts(lock, map[string][]string{"a": {a1.Name}, "b": {b1.Name}}, keepAll); err != nil {
+		t.Fatal(err)
+	}
+	keepB := func(p string) bool { return p == "b" }
+	if err := s.SetIndirectRootParts(lock, map[string][]string{"a": {a2.Name}}, keepB); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s) // this handle's own adds are rooted while it lives
+	gone := gcNames(t, s)
+	if len(gone) != 2 || !slices.Contains(gone, a1.Name) || !slices.Contains(gone, legacy.Name) {
+		t.Fatalf("GC after a's rebuild removed %v; want a1 and the legacy entry", gone)
+	}
+	if err := s.SetIndirectRootParts(lock, map[string][]string{"a": {a2.Name}}, func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if gone := gcNames(t, s); len(gone) != 1 || gone[0] != b1.Name {
+		t.Fatalf("GC after b left the lock removed %v; want b1", gone)
+	}
+	if _, err := s.Get(a2.Name); err != nil {
+		t.Errorf("a's current build was freed: %v", err)
+	}
+	if err := s.SetIndirectRootParts(lock, map[string][]string{"a": {"missing-entry"}}, keepAll); err == nil {
+		t.Error("a part naming an entry that does not exist was accepted")
+	}
+}
+
+// gcNames runs a GC and returns the names it removed.
+func gcNames(t *testing.T, s *Store) []string {
+	t.Helper()
+	rep, err := s.GC(GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, it := range rep.Removed {
+		out = append(out, it.Name)
+	}
+	return out
 }

@@ -75,9 +75,11 @@ func (s *Store) RemoveRoot(name string) error {
 }
 
 // indirectRoot is the record of an indirect root in roots/.indirect/.
+// Entries is what it keeps: the union of Parts when the record has parts.
 type indirectRoot struct {
-	External string   `json:"external"`
-	Entries  []string `json:"entries"`
+	External string              `json:"external"`
+	Entries  []string            `json:"entries"`
+	Parts    map[string][]string `json:"parts,omitempty"`
 }
 
 // indirectPath returns the record file for the external path abs.
@@ -121,6 +123,89 @@ func (s *Store) AddIndirectRoot(external string, entries []string) error {
 		return fmt.Errorf("add indirect root %s: %w", abs, err)
 	}
 	return nil
+}
+
+// SetIndirectRootParts pins entries for as long as the file external
+// exists, in named parts (a project's silo.lock roots each tool's closure
+// as one part): each part in set replaces the part of that name, the
+// other parts are kept if keep(name) says so and dropped otherwise. An
+// empty set and keep that keeps nothing leaves a root that keeps nothing.
+// Entries a record held before it had parts are kept as the part "".
+func (s *Store) SetIndirectRootParts(external string, set map[string][]string, keep func(part string) bool) error {
+	abs, err := filepath.Abs(external)
+	if err != nil {
+		return fmt.Errorf("add indirect root %s: %w", external, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("add indirect root: %w", err)
+	}
+	unlock, err := s.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	parts := s.indirectParts(abs)
+	for name := range parts {
+		if _, ok := set[name]; !ok && !keep(name) {
+			delete(parts, name)
+		}
+	}
+	for name, entries := range set {
+		names, err := s.existingNames(entries)
+		if err != nil {
+			return fmt.Errorf("add indirect root %s: %w", abs, err)
+		}
+		parts[name] = names
+	}
+	var all []string
+	for _, names := range parts {
+		all = append(all, names...)
+	}
+	slices.Sort(all)
+	b, _ := json.Marshal(indirectRoot{External: abs, Entries: slices.Compact(all), Parts: parts})
+	if err := s.writeAtomic(s.indirectPath(abs), b); err != nil {
+		return fmt.Errorf("add indirect root %s: %w", abs, err)
+	}
+	return nil
+}
+
+// indirectParts are the parts of abs's indirect root record; a record
+// without parts gives its entries as the part "".
+func (s *Store) indirectParts(abs string) map[string][]string {
+	parts := map[string][]string{}
+	b, err := os.ReadFile(s.indirectPath(abs))
+	if err != nil {
+		return parts
+	}
+	var r indirectRoot
+	if json.Unmarshal(b, &r) != nil || r.External != abs {
+		return parts
+	}
+	if r.Parts == nil {
+		if len(r.Entries) > 0 {
+			parts[""] = r.Entries
+		}
+		return parts
+	}
+	return r.Parts
+}
+
+// existingNames are entries as sorted, unique store names, each of which
+// must exist.
+func (s *Store) existingNames(entries []string) ([]string, error) {
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		n, err := s.entryName(e)
+		if err != nil {
+			return nil, err
+		}
+		if !s.exists(n) {
+			return nil, fmt.Errorf("entry %s: %w", n, ErrNotFound)
+		}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // RemoveIndirectRoot drops the indirect root for external.
