@@ -122,9 +122,34 @@ func bracketDepth(s string) int {
 func TOMLStrings(list []string) string {
 	q := make([]string, len(list))
 	for i, s := range list {
-		q[i] = strconv.Quote(s)
+		q[i] = TOMLString(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// TOMLString is s as a TOML basic string: quoted, with backslash, quote
+// and every control character escaped (Go's own quoting writes \x
+// escapes, which TOML does not have).
+func TOMLString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // toolBlock finds the byte range of the [tool.NAME] block.

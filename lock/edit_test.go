@@ -1,6 +1,8 @@
 package lock
 
 import (
+	"github.com/pelletier/go-toml/v2"
+
 	"strings"
 	"testing"
 )
@@ -30,5 +32,16 @@ func TestEditToolBlocks(t *testing.T) {
 	}
 	if CatalogBlock("python") == nil || CatalogBlock("claude-code") == nil || CatalogBlock("nope") != nil {
 		t.Error("CatalogBlock does not find the catalog's tools")
+	}
+}
+
+// TestTOMLStringRoundTrip: what TOMLString writes reads back as the same
+// string, for text Go's own quoting would write as invalid TOML.
+func TestTOMLStringRoundTrip(t *testing.T) {
+	for _, s := range []string{"", "plain", `a "quoted" \ path`, "#!/bin/sh\nset -e\n\tpip install x\n", "bell\a esc\x1b del\x7f nul\x00", "π ünïcode ✓"} {
+		var v struct{ X string }
+		if err := toml.Unmarshal([]byte("x = "+TOMLString(s)+"\n"), &v); err != nil || v.X != s {
+			t.Errorf("TOMLString(%q) = %s reads back as %q (%v)", s, TOMLString(s), v.X, err)
+		}
 	}
 }
