@@ -433,11 +433,12 @@ func changeReason(tool string, i int, def StepDef, was, now *lock.LockStep) stri
 }
 
 func argvText(argv []string) string {
-	s := strings.Join(argv, " ")
+	// One line: a setup script's lines are joined, runs of white space cut.
+	s := []rune(strings.Join(strings.Fields(strings.Join(argv, " ")), " "))
 	if len(s) > 60 {
-		s = s[:57] + "..."
+		s = append(s[:57], []rune("...")...)
 	}
-	return s
+	return string(s)
 }
 
 func shortDigest(d string) string {

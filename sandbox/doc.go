@@ -88,7 +88,12 @@
 // the lock from fresh resolutions, Check rebuilds and compares (silo
 // build --check). Project holds the lock and the user's global builds,
 // and a tool's steps (Defs): its setup and postInstall commands, the
-// user's global builds, then the project's. Plan.ExcludeDirs backs the
+// user's global builds, then the project's. Outside a locked project a
+// run uses the user's global build of its tool, realising the tool's
+// setup into it the first time (silo install does so up front), and
+// SetGlobal records it. A lock roots each tool's closure as one part of
+// its indirect root (store.SetIndirectRootParts): a rebuilt tool's old
+// outputs become collectable, the other tools' stay pinned. Plan.ExcludeDirs backs the
 // excluded paths with the project's kept directories, seeding them from
 // the build.
 package sandbox

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,40 +142,39 @@ func (b *Builder) SetTool(p *Project, tool string, c *Chain) error {
 	return b.WriteLock(p, map[string][]string{tool: c.Entries})
 }
 
-// WriteLock writes the project's lock and roots what it pins: entries
-// per tool, merged with what the previous root of the file held for the
-// other tools.
+// WriteLock writes the project's lock and roots what it pins, one part
+// per tool: entries replaces the parts of the tools it names (what their
+// previous builds pinned alone becomes collectable), and the parts of the
+// other tools still in the lock stay.
 func (b *Builder) WriteLock(p *Project, entries map[string][]string) error {
 	if err := lock.WriteLockFile(p.LockPath, p.Lock); err != nil {
 		return err
 	}
-	var all []string
-	for _, tool := range slices.Sorted(maps.Keys(p.Lock.Tools)) {
-		all = append(all, entries[tool]...)
-	}
-	all = append(all, b.rootedBefore(p.LockPath, entries)...)
-	return b.Store.AddIndirectRoot(p.LockPath, all)
+	return b.Store.SetIndirectRootParts(p.LockPath, entries, inLock(p.Lock))
 }
 
-// rootedBefore is what the lock's indirect root held that is still in
-// the store; the entries of tools not resolved now stay pinned.
-func (b *Builder) rootedBefore(lockPath string, _ map[string][]string) []string {
-	roots, err := b.Store.Roots()
-	if err != nil {
-		return nil
+// SetGlobal records tool's chain c as the user's global build (or drops
+// it, with c nil), and roots what the global builds pin, as WriteLock does
+// for a project.
+func (b *Builder) SetGlobal(p *Project, tool string, c *Chain) error {
+	set := map[string][]string{tool: nil}
+	if c == nil {
+		delete(p.Global.Tools, tool)
+	} else {
+		p.Global.Tools[tool], set[tool] = c.Lock, c.Entries
 	}
-	abs, _ := filepath.Abs(lockPath)
-	var out []string
-	for _, r := range roots {
-		if string(r.Kind) == "indirect" && r.Name == abs {
-			for _, e := range r.Entries {
-				if _, err := b.Store.Get(e); err == nil {
-					out = append(out, e)
-				}
-			}
-		}
+	if err := os.MkdirAll(filepath.Dir(p.GlobalPath), 0o700); err != nil {
+		return err
 	}
-	return out
+	if err := lock.WriteLockFile(p.GlobalPath, p.Global); err != nil {
+		return err
+	}
+	return b.Store.SetIndirectRootParts(p.GlobalPath, set, inLock(p.Global))
+}
+
+// inLock says whether a root's part is a tool the lock file still has.
+func inLock(lf *lock.LockFile) func(string) bool {
+	return func(tool string) bool { _, ok := lf.Tools[tool]; return ok }
 }
 
 // ForRun applies the lock to a run's plan: the pinned image and the build
@@ -189,10 +189,11 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 	tool := plan.Tool.Name
 	defs := p.Defs(tool)
 	old := p.old(tool)
-	if p.Lock == nil && len(p.GlobalDefs(tool)) == 0 {
-		// No lock and no build of the user's: the image as it is (a
-		// tool's setup runs once the project locks it, or silo build).
-		return nil
+	if p.Lock == nil { // outside a locked project: the user's global build
+		old = p.Global.Tools[tool]
+	}
+	if len(defs) == 0 && old == nil {
+		return nil // no steps: the image as it is
 	}
 	mode := ModeBuild
 	if locked && p.Lock != nil {
@@ -201,16 +202,13 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 			return fmt.Errorf("the lock is out of date: silo.lock has no entry for %s; run without --locked (or unset SILO_LOCKED) to add it", tool)
 		}
 	}
-	if p.Lock == nil { // global builds only, no lock to keep
-		old = p.Global.Tools[tool]
-	}
 	c, err := b.Resolve(ctx, tool, defs, old, mode)
 	if err != nil {
 		return err
 	}
 	plan.Digest, plan.Steps = c.Lock.Digest, c.Steps
 	if p.Lock == nil {
-		return nil
+		return b.keepGlobal(p, tool, old, c)
 	}
 	if old != nil && bytes.Equal(lockBytes(tool, old), lockBytes(tool, c.Lock)) {
 		return nil
@@ -229,6 +227,22 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 		fmt.Fprintf(notes, "silo: silo.lock updated: %s\n", why)
 	}
 	return nil
+}
+
+// keepGlobal records the chain of a run outside any locked project as
+// the user's global build of tool when it changed (the tool's setup, run
+// for the first time, or edited), so that the next run finds it rooted.
+func (b *Builder) keepGlobal(p *Project, tool string, old *lock.LockTool, c *Chain) error {
+	if old != nil && bytes.Equal(lockBytes(tool, old), lockBytes(tool, c.Lock)) {
+		return nil
+	}
+	if len(c.Lock.Steps) == 0 {
+		if old == nil {
+			return nil
+		}
+		c = nil // the steps are gone from the definition
+	}
+	return b.SetGlobal(p, tool, c)
 }
 
 // lockBytes is the canonical text of one tool's lock entry.

@@ -281,33 +281,28 @@ func resolveAndLock(ctx context.Context, b *sandbox.Builder, p *sandbox.Project,
 // addGlobalStep adds a global step to the user's builds, and updates the
 // project's lock when there is one.
 func addGlobalStep(ctx context.Context, b *sandbox.Builder, p *sandbox.Project, tool string, cmd []string) error {
-	old := p.Global.Tools[tool]
-	defs := append(p.SetupDefs(tool), p.GlobalDefs(tool)...)
-	defs = append(defs, sandbox.StepDef{Scope: lock.ScopeGlobal, Argv: cmd})
-	c, err := b.Resolve(ctx, tool, defs, old, sandbox.ModeBuild)
-	if err != nil {
+	if err := realiseGlobal(ctx, b, p, tool, []sandbox.StepDef{{Scope: lock.ScopeGlobal, Argv: cmd}}); err != nil {
 		return err
 	}
-	p.Global.Tools[tool] = c.Lock
-	if err := writeGlobal(b, p, c.Entries); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "silo: %s: global build updated (%s)\n", tool, p.GlobalPath)
 	if p.Lock != nil && p.Lock.Tools[tool] != nil {
 		return resolveAndLock(ctx, b, p, tool, p.Defs(tool), sandbox.ModeBuild)
 	}
 	return nil
 }
 
-// writeGlobal writes the user's global builds and roots their entries.
-func writeGlobal(b *sandbox.Builder, p *sandbox.Project, entries []string) error {
-	if err := os.MkdirAll(filepath.Dir(p.GlobalPath), 0o700); err != nil {
+// realiseGlobal builds tool's global chain (its setup, the user's global
+// steps, then extra) and records it as the user's global build.
+func realiseGlobal(ctx context.Context, b *sandbox.Builder, p *sandbox.Project, tool string, extra []sandbox.StepDef) error {
+	defs := append(p.SetupDefs(tool), p.GlobalDefs(tool)...)
+	c, err := b.Resolve(ctx, tool, append(defs, extra...), p.Global.Tools[tool], sandbox.ModeBuild)
+	if err != nil {
 		return err
 	}
-	if err := lock.WriteLockFile(p.GlobalPath, p.Global); err != nil {
+	if err := b.SetGlobal(p, tool, c); err != nil {
 		return err
 	}
-	return b.Store.AddIndirectRoot(p.GlobalPath, entries)
+	fmt.Fprintf(os.Stderr, "silo: %s: global build updated (%d step(s), %d run; %s)\n", tool, len(c.Lock.Steps), c.Built, p.GlobalPath)
+	return nil
 }
 
 // removeBuild drops the tool's project (or global) build.
@@ -316,8 +311,7 @@ func removeBuild(ctx context.Context, b *sandbox.Builder, p *sandbox.Project, to
 		if len(p.GlobalDefs(tool)) == 0 {
 			return fmt.Errorf("%s has no global build to remove (silo build --global %s CMD… makes one)", tool, tool)
 		}
-		delete(p.Global.Tools, tool)
-		if err := writeGlobal(b, p, nil); err != nil {
+		if err := b.SetGlobal(p, tool, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "silo: removed the global build of %s\n", tool)
