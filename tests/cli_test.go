@@ -700,3 +700,97 @@ func TestCLIInstallVersionForceAndShimEdits(t *testing.T) {
 		t.Errorf("install of a misspelt tool: exit %d %q", r.Code, r.Stderr)
 	}
 }
+
+// TestCLIInstallRunsSetup: a custom tool's --setup (a script file, as
+// Silo's users pass it) runs once at install as the tool's first build
+// step; every later run, in a project without a lock too, starts from its
+// result without running it again, and a store GC keeps it. A setup that
+// fails exits with its status; a --setup path that does not exist is a
+// usage error. --network and --allow write the network keys.
+func TestCLIInstallRunsSetup(t *testing.T) {
+	e := newCLIEnv(t)
+	ref := e.reg + "/library/busybox:1.36"
+	script := filepath.Join(e.work, "install.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nset -e\nmkdir -p /opt\necho \"set up\" > /opt/marker\necho ran-setup-script\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := e.silo(t, e.work, nil, "install", "st", "--image", ref, "--shim", "sh", "--setup", "./install.sh", "--network", "--allow", "pypi.org")
+	if r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "ran-setup-script") || !strings.Contains(r.Stderr, "global build updated") {
+		t.Fatalf("install with --setup: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml"))
+	for _, want := range []string{`setup = "#!/bin/sh\nset -e\nmkdir -p /opt\necho \"set up\" > /opt/marker`, "hostAccess = true", `allow = ["pypi.org"]`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config.toml lacks %q:\n%s", want, cfg)
+		}
+	}
+	proj := filepath.Join(e.work, "proj")
+	writeTrusted(t, e.home, filepath.Join(proj, "silo.toml"), "tools = [\"st\"]\n")
+	for i := range 2 {
+		r = e.silo(t, proj, nil, "exec", "st", "cat", "/opt/marker")
+		if r.Code != 0 || r.Stdout != "set up\n" || strings.Contains(r.Stderr, "ran-setup-script") {
+			t.Fatalf("run %d after install: exit %d, stdout %q, stderr %q; want the setup's result, not a second setup", i, r.Code, r.Stdout, r.Stderr)
+		}
+		if i == 0 {
+			if r := e.silo(t, proj, nil, "store", "gc"); r.Code != 0 {
+				t.Fatalf("store gc: %s", r.Stderr)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(proj, "silo.lock")); err == nil {
+		t.Error("a run in a project without a lock wrote one")
+	}
+
+	r = e.silo(t, e.work, nil, "install", "bad", "--image", ref, "--shim", "badsh:sh", "--setup", "echo trying; exit 3")
+	if r.Code != 3 || !strings.Contains(r.Stderr, "bad's setup") || !strings.Contains(r.Stderr, "silo install bad --force") {
+		t.Errorf("a failing setup: exit %d, stderr %q; want 3 and what to do", r.Code, r.Stderr)
+	}
+	r = e.silo(t, e.work, nil, "install", "nofile", "--image", ref, "--setup", "./missing.sh")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "no such script file") {
+		t.Errorf("--setup of a missing file: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+}
+
+// TestCLIInstallPicker: on a terminal, silo install without @VERSION lists
+// the catalog's versions with the default marked; a number picks one, and
+// an answer that is none of them is a usage error that installs nothing.
+func TestCLIInstallPicker(t *testing.T) {
+	e := newCLIEnv(t)
+	pushTag(t, e.reg, "library/busybox:1.37", busyboxImage(t))
+	install := func(answer string) (int, string) {
+		master, slave := openPTY(t)
+		cmd := exec.Command(siloBin, "install", "busybox", "--force")
+		cmd.Dir, cmd.Env = e.work, append(append(os.Environ(), "SILO_HOME="+e.home, "TERM=dumb"), e.env...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		slave.Close()
+		io.WriteString(master, answer)
+		var shown strings.Builder
+		for b := range newTermReader(master).data {
+			shown.Write(b)
+		}
+		return exitCode(t, cmd), shown.String()
+	}
+	code, shown := install("2\n")
+	if code != 0 || !strings.Contains(shown, "1) 1.36  (default)") || !strings.Contains(shown, "2) 1.37") {
+		t.Fatalf("picker: exit %d, terminal:\n%s", code, shown)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml")); !strings.Contains(string(cfg), `image = "busybox:1.37"`) {
+		t.Errorf("picking 2 wrote:\n%s\nterminal:\n%s", cfg, shown)
+	}
+	before, _ := os.ReadFile(filepath.Join(e.home, "config.toml"))
+	if code, shown := install("9\n"); code != 2 || !strings.Contains(shown, "not one of the versions") {
+		t.Errorf("an answer off the list: exit %d, terminal:\n%s", code, shown)
+	}
+	if after, _ := os.ReadFile(filepath.Join(e.home, "config.toml")); string(after) != string(before) {
+		t.Errorf("a refused pick changed config.toml:\n%s", after)
+	}
+	if code, shown := install("\n"); code != 0 {
+		t.Errorf("Enter: exit %d, terminal:\n%s", code, shown)
+	} else if cfg, _ := os.ReadFile(filepath.Join(e.home, "config.toml")); !strings.Contains(string(cfg), `image = "busybox:1.36"`) {
+		t.Errorf("Enter did not take the default:\n%s", cfg)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/silo-dev/silo/derive"
 	"github.com/silo-dev/silo/internal/home"
@@ -25,10 +27,11 @@ type InstallCmd struct {
 	Tool    string   `arg:"" help:"TOOL or TOOL@VERSION from the catalog (silo list --available); with --image, the new tool's name." predictor:"catalog"`
 	Image   string   `help:"Install a custom tool from this image (a reference, or oci-layout:DIR)." placeholder:"REF"`
 	Shim    []string `help:"A custom tool's shims: NAME, or HOST:GUEST to run GUEST when you type HOST (comma-separated or repeated)." sep:"," placeholder:"NAME"`
-	Setup   string   `help:"A custom tool's setup script, run once when its rootfs is built." placeholder:"SCRIPT"`
+	Setup   string   `help:"A custom tool's setup: a script file (./install.sh, whose text is kept in the definition) or a command, run once at install as the tool's first build step." placeholder:"SCRIPT"`
 	CPUs    int      `name:"cpus" help:"A custom tool's CPUs." placeholder:"N"`
 	Memory  int      `help:"A custom tool's memory in MiB." placeholder:"MB"`
-	Network []string `help:"Hosts a custom tool may reach through silo's proxy (comma-separated; *.example.com for a domain)." sep:"," placeholder:"HOST"`
+	Network bool     `help:"Let a custom tool reach services on this machine (network.hostAccess, as host.silo.internal)."`
+	Allow   []string `help:"Hosts a custom tool may reach through silo's proxy (comma-separated; *.example.com for a domain)." sep:"," placeholder:"HOST"`
 	Force   bool     `help:"Reinstall: write the tool's definition anew and pull its image again."`
 	NoPin   bool     `name:"no-pin" help:"Do not pin the tool: outside projects that name it, its shims run the host's own commands."`
 }
@@ -39,7 +42,9 @@ func (c *InstallCmd) Help() string {
   silo install python              # the catalog's default version; a picker on a terminal
   silo install python@3.11-slim    # this image tag
   silo install claude-code
-  silo install mytool --image ghcr.io/me/tool:1 --shim tool,tt:tool --network api.example.com`
+  silo install mytool --image ghcr.io/me/tool:1 --shim tool,tt:tool --allow api.example.com
+  silo install mydb --image postgres:15 --shim psql,pg_dump --network
+  silo install webdriver --image selenium/node:4.0 --setup ./install.sh --cpus 4 --memory 2048`
 }
 
 // Run writes the definition, pulls and builds what the backend boots,
@@ -87,6 +92,14 @@ func (c *InstallCmd) Run(g *Globals) error {
 	}
 	if err := pullTool(g, t); err != nil {
 		return fmt.Errorf("%w (the definition is in %s; silo install %s --force tries again)", err, path, name)
+	}
+	if err := setupTool(g, name); err != nil {
+		var se *sandbox.StepError
+		if errors.As(err, &se) {
+			fmt.Fprintf(os.Stderr, "silo: %s's setup: %v\nsilo: its definition is in %s: fix it there, then silo install %s --force\n", name, err, path, name)
+			return &ExitError{Code: se.Code}
+		}
+		return fmt.Errorf("%s's setup: %w (the definition is in %s; silo install %s --force tries again)", name, err, path, name)
 	}
 	return c.finish(g, t)
 }
@@ -137,7 +150,7 @@ func onPath(dir string) bool {
 // chosen version, or a custom tool's from the flags.
 func (c *InstallCmd) definition(name, version string) ([]byte, error) {
 	if c.Image != "" {
-		return c.custom(name), nil
+		return c.custom(name)
 	}
 	block := lock.CatalogBlock(name)
 	if block == nil {
@@ -160,16 +173,20 @@ func (c *InstallCmd) definition(name, version string) ([]byte, error) {
 }
 
 // custom is a custom tool's block.
-func (c *InstallCmd) custom(name string) []byte {
+func (c *InstallCmd) custom(name string) ([]byte, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[tool.%s]\nimage = %s\n", name, strconv.Quote(c.Image))
+	fmt.Fprintf(&b, "[tool.%s]\nimage = %s\n", name, lock.TOMLString(c.Image))
 	shims := c.Shim
 	if len(shims) == 0 {
 		shims = []string{name}
 	}
 	fmt.Fprintf(&b, "shims = %s\n", lock.TOMLStrings(shims))
 	if c.Setup != "" {
-		fmt.Fprintf(&b, "setup = %s\n", strconv.Quote(c.Setup))
+		script, err := setupScript(c.Setup)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "setup = %s\n", lock.TOMLString(script))
 	}
 	if c.CPUs > 0 {
 		fmt.Fprintf(&b, "cpus = %d\n", c.CPUs)
@@ -177,10 +194,40 @@ func (c *InstallCmd) custom(name string) []byte {
 	if c.Memory > 0 {
 		fmt.Fprintf(&b, "memoryMB = %d\n", c.Memory)
 	}
-	if len(c.Network) > 0 {
-		fmt.Fprintf(&b, "[tool.%s.network.proxy]\nallow = %s\n", name, lock.TOMLStrings(c.Network))
+	if c.Network {
+		fmt.Fprintf(&b, "[tool.%s.network]\nhostAccess = true\n", name)
 	}
-	return []byte(b.String())
+	if len(c.Allow) > 0 {
+		fmt.Fprintf(&b, "[tool.%s.network.proxy]\nallow = %s\n", name, lock.TOMLStrings(c.Allow))
+	}
+	return []byte(b.String()), nil
+}
+
+// maxSetupScript is the largest setup script silo install keeps in a
+// definition.
+const maxSetupScript = 64 << 10
+
+// setupScript is what --setup arg means: the text of the script file arg
+// names (./install.sh, as Silo's users pass it), or arg itself, a command.
+func setupScript(arg string) (string, error) {
+	fi, err := os.Stat(arg)
+	if err != nil || !fi.Mode().IsRegular() {
+		if strings.ContainsAny(arg, " \t;|&") || !strings.Contains(arg, "/") {
+			return arg, nil // a command line
+		}
+		return "", usageErrorf("--setup %s: no such script file; give a script's path or a command such as --setup \"pip install x\"", arg)
+	}
+	if fi.Size() > maxSetupScript {
+		return "", usageErrorf("--setup %s: the script is %d bytes, over the %d silo keeps in a definition; put it in the image, or run it with silo build --global", arg, fi.Size(), maxSetupScript)
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return "", fmt.Errorf("read the setup script: %w", err)
+	}
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return "", usageErrorf("--setup %s is not a text file", arg)
+	}
+	return string(data), nil
 }
 
 // checkShims refuses a tool whose shims another installed tool holds.
@@ -363,4 +410,41 @@ func rootsTo(homeDir, name, p string) bool {
 	entry := filepath.Base(target)
 	rel, err := filepath.Rel(home.Dir(homeDir).Store(), p)
 	return err == nil && (rel == entry || strings.HasPrefix(rel, entry+string(filepath.Separator)))
+}
+
+// setupTool runs the installed tool's setup and postInstall commands, the
+// first steps of its builds, and records them as the user's global build
+// of the tool, so that every run starts from their result.
+func setupTool(g *Globals, tool string) error {
+	// Setup steps read no project file: they run in an empty directory.
+	empty, err := os.MkdirTemp("", "silo-setup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(empty)
+	cfg, err := lock.Load(lock.Options{Home: g.home, Dir: empty})
+	if err != nil {
+		return err
+	}
+	p, err := sandbox.LoadProject(cfg, home.Dir(g.home))
+	if err != nil {
+		return err
+	}
+	if len(p.SetupDefs(tool)) == 0 {
+		return nil
+	}
+	backend, _, err := g.backends().Select(g.Backend)
+	if err != nil {
+		return err
+	}
+	st, err := g.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b := newBuilder(g, cfg, st, backend)
+	defer b.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return realiseGlobal(ctx, b, p, tool, nil)
 }
