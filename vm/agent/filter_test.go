@@ -288,3 +288,47 @@ func TestFilterStaysBeneathTheWorkspace(t *testing.T) {
 		t.Errorf("the filter followed a link out of the workspace (write: %v)", err)
 	}
 }
+
+// TestFilterXattrRoundTrip: a user attribute set through the filter is
+// on the workspace's file, reads and lists back, and goes when removed;
+// a symlink's own attributes are not its target's.
+func TestFilterXattrRoundTrip(t *testing.T) {
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Setxattr(filepath.Join(ws, "f"), "user.probe", []byte("1"), 0); err != nil {
+		t.Skipf("this file system keeps no user attributes: %v", err)
+	}
+	unix.Removexattr(filepath.Join(ws, "f"), "user.probe")
+	if err := os.Symlink("f", filepath.Join(ws, "l")); err != nil {
+		t.Fatal(err)
+	}
+	mnt := mountTestFilter(t, ws, nil, false)
+	f := filepath.Join(mnt, "f")
+	if err := unix.Setxattr(f, "user.silo", []byte("kept"), 0); err != nil {
+		t.Fatalf("setxattr: %v", err)
+	}
+	buf := make([]byte, 64)
+	if n, err := unix.Lgetxattr(filepath.Join(ws, "f"), "user.silo", buf); err != nil || string(buf[:n]) != "kept" {
+		t.Errorf("on the workspace's file: %q, %v", buf[:max(n, 0)], err)
+	}
+	if n, err := unix.Getxattr(f, "user.silo", buf); err != nil || string(buf[:n]) != "kept" {
+		t.Errorf("getxattr through the filter: %q, %v", buf[:max(n, 0)], err)
+	}
+	if n, err := unix.Listxattr(f, buf); err != nil || !strings.Contains(string(buf[:n]), "user.silo") {
+		t.Errorf("listxattr: %q, %v", buf[:max(n, 0)], err)
+	}
+	if n, err := unix.Getxattr(filepath.Join(mnt, "l"), "user.silo", buf); err != nil || string(buf[:n]) != "kept" {
+		t.Errorf("getxattr follows the link: %q, %v", buf[:max(n, 0)], err)
+	}
+	if _, err := unix.Lgetxattr(filepath.Join(mnt, "l"), "user.silo", buf); err == nil {
+		t.Error("lgetxattr of the link read its target's attribute")
+	}
+	if err := unix.Removexattr(f, "user.silo"); err != nil {
+		t.Fatalf("removexattr: %v", err)
+	}
+	if _, err := unix.Lgetxattr(filepath.Join(ws, "f"), "user.silo", buf); !errors.Is(err, unix.ENODATA) {
+		t.Errorf("after removexattr the workspace's file has it: %v", err)
+	}
+}

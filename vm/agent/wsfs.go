@@ -672,34 +672,24 @@ func (n *wsNode) xattrPath() (p string, dir int, follow bool, errno syscall.Errn
 	return procPath(dir, name), dir, name == "", 0
 }
 
-// Getxattr reads an extended attribute of n.
+// Getxattr reads one extended attribute of n.
 func (n *wsNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	p, dir, follow, errno := n.xattrPath()
-	if errno != 0 {
-		return 0, errno
-	}
-	defer unix.Close(dir)
-	get := unix.Lgetxattr
-	if follow {
-		get = unix.Getxattr
-	}
-	k, err := get(p, attr, dest)
-	return uint32(k), gofs.ToErrno(err)
+	return n.onXattrPath(func(p string, follow bool) (int, error) {
+		if follow {
+			return unix.Getxattr(p, attr, dest)
+		}
+		return unix.Lgetxattr(p, attr, dest)
+	})
 }
 
 // Listxattr lists n's extended attributes.
 func (n *wsNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	p, dir, follow, errno := n.xattrPath()
-	if errno != 0 {
-		return 0, errno
-	}
-	defer unix.Close(dir)
-	list := unix.Llistxattr
-	if follow {
-		list = unix.Listxattr
-	}
-	k, err := list(p, dest)
-	return uint32(k), gofs.ToErrno(err)
+	return n.onXattrPath(func(p string, follow bool) (int, error) {
+		if follow {
+			return unix.Listxattr(p, dest)
+		}
+		return unix.Llistxattr(p, dest)
+	})
 }
 
 // Setxattr sets an extended attribute of n, if the policy lets the
@@ -708,16 +698,13 @@ func (n *wsNode) Setxattr(ctx context.Context, attr string, data []byte, flags u
 	if errno := n.xattrChange(attr); errno != 0 {
 		return errno
 	}
-	p, dir, follow, errno := n.xattrPath()
-	if errno != 0 {
-		return errno
-	}
-	defer unix.Close(dir)
-	set := unix.Lsetxattr
-	if follow {
-		set = unix.Setxattr
-	}
-	return gofs.ToErrno(set(p, attr, data, int(flags)))
+	_, errno := n.onXattrPath(func(p string, follow bool) (int, error) {
+		if follow {
+			return 0, unix.Setxattr(p, attr, data, int(flags))
+		}
+		return 0, unix.Lsetxattr(p, attr, data, int(flags))
+	})
+	return errno
 }
 
 // Removexattr removes an extended attribute of n, as Setxattr allows.
@@ -725,16 +712,25 @@ func (n *wsNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if errno := n.xattrChange(attr); errno != 0 {
 		return errno
 	}
+	_, errno := n.onXattrPath(func(p string, follow bool) (int, error) {
+		if follow {
+			return 0, unix.Removexattr(p, attr)
+		}
+		return 0, unix.Lremovexattr(p, attr)
+	})
+	return errno
+}
+
+// onXattrPath calls op with the path that names n's file (see
+// xattrPath) and whether op may follow it, and returns its count.
+func (n *wsNode) onXattrPath(op func(p string, follow bool) (int, error)) (uint32, syscall.Errno) {
 	p, dir, follow, errno := n.xattrPath()
 	if errno != 0 {
-		return errno
+		return 0, errno
 	}
 	defer unix.Close(dir)
-	remove := unix.Lremovexattr
-	if follow {
-		remove = unix.Removexattr
-	}
-	return gofs.ToErrno(remove(p, attr))
+	k, err := op(p, follow)
+	return uint32(k), gofs.ToErrno(err)
 }
 
 // xattrChange applies the policy to a change of n's attribute attr.
