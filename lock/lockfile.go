@@ -221,7 +221,7 @@ func (lf *LockFile) Marshal() []byte {
 			if len(s.Inputs) > 0 {
 				b.WriteString("inputs = [\n")
 				for _, in := range s.Inputs {
-					fmt.Fprintf(&b, "  { path = %s, hash = %s },\n", tomlQuote(in.Path), tomlQuote(in.Hash))
+					fmt.Fprintf(&b, "  { path = %s, hash = %s },\n", TOMLString(in.Path), TOMLString(in.Hash))
 				}
 				b.WriteString("]\n")
 			}
@@ -257,37 +257,14 @@ func WriteLockFile(p string, lf *LockFile) error {
 	return nil
 }
 
-func kv(b *bytes.Buffer, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, tomlQuote(v)) }
+func kv(b *bytes.Buffer, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, TOMLString(v)) }
 
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = tomlQuote(s)
+		out[i] = TOMLString(s)
 	}
 	return out
-}
-
-// tomlQuote is a TOML basic string.
-func tomlQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // tomlKey is a table key: bare when it can be, else quoted.
@@ -295,5 +272,5 @@ func tomlKey(k string) string {
 	if k != "" && strings.Trim(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == "" {
 		return k
 	}
-	return tomlQuote(k)
+	return TOMLString(k)
 }

@@ -218,6 +218,11 @@ func withBuilder(g *Globals, fn func(context.Context, *sandbox.Builder, *sandbox
 	if err != nil {
 		return err
 	}
+	return withBuilderFor(g, cfg, fn)
+}
+
+// withBuilderFor is withBuilder with the configuration cfg.
+func withBuilderFor(g *Globals, cfg *lock.Config, fn func(context.Context, *sandbox.Builder, *sandbox.Project) error) error {
 	p, err := sandbox.LoadProject(cfg, home.Dir(g.home))
 	if err != nil {
 		return err

@@ -94,10 +94,9 @@ func (c *InstallCmd) Run(g *Globals) error {
 		return fmt.Errorf("%w (the definition is in %s; silo install %s --force tries again)", err, path, name)
 	}
 	if err := setupTool(g, name); err != nil {
-		var se *sandbox.StepError
-		if errors.As(err, &se) {
-			fmt.Fprintf(os.Stderr, "silo: %s's setup: %v\nsilo: its definition is in %s: fix it there, then silo install %s --force\n", name, err, path, name)
-			return &ExitError{Code: se.Code}
+		if _, ok := errors.AsType[*ExitError](err); ok {
+			fmt.Fprintf(os.Stderr, "silo: %s's setup failed; its definition is in %s: fix it there, then silo install %s --force\n", name, path, name)
+			return err
 		}
 		return fmt.Errorf("%s's setup: %w (the definition is in %s; silo install %s --force tries again)", name, err, path, name)
 	}
@@ -426,25 +425,10 @@ func setupTool(g *Globals, tool string) error {
 	if err != nil {
 		return err
 	}
-	p, err := sandbox.LoadProject(cfg, home.Dir(g.home))
-	if err != nil {
-		return err
-	}
-	if len(p.SetupDefs(tool)) == 0 {
-		return nil
-	}
-	backend, _, err := g.backends().Select(g.Backend)
-	if err != nil {
-		return err
-	}
-	st, err := g.OpenStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	b := newBuilder(g, cfg, st, backend)
-	defer b.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	return realiseGlobal(ctx, b, p, tool, nil)
+	return withBuilderFor(g, cfg, func(ctx context.Context, b *sandbox.Builder, p *sandbox.Project) error {
+		if len(p.SetupDefs(tool)) == 0 {
+			return nil
+		}
+		return realiseGlobal(ctx, b, p, tool, nil)
+	})
 }
