@@ -30,6 +30,9 @@
 // <hash> is the Nix base32 form of the first 20 bytes (160 bits) of a
 // blake3-256 digest: of the entry's content for content-addressed
 // entries, or the caller's derivation hash for derivation-addressed ones.
+// A derivation may have several outputs (entries of the same <hash> and
+// different <name>s: a build step rebuilt to other bytes); ByDeriver
+// returns the one its realisation names, which SetOutput moves.
 // <name> is human-readable; names that are empty, longer than 200 bytes,
 // start with a dot, or contain "/", "..", NUL, control characters or
 // invalid UTF-8 are refused. An entry that is a metadata file without an
