@@ -224,8 +224,12 @@
 // LockFile: a format version (LockVersion) and, per tool, the image
 // reference, the manifest digest it resolved to (and the index digest
 // when it named one), the platform, the derivation hash of the rootfs,
-// the kernel's and initfs's content hashes when a VM backend ran it, and
-// its build steps bottom first, each with its scope ("global" steps
+// the kernel's and initfs's content hashes when a VM backend ran it, what
+// its build steps were derived from besides their parents, commands and
+// inputs (derivedFrom, a LockFrom: the tool's variables, each with the
+// blake3 hash of its value, and its network lists and hostAccess; only
+// for a tool with steps, and optional: a lock written without it reads
+// as before), and its build steps bottom first, each with its scope ("global" steps
 // before "project" ones), argv, derivation hash, inputs (a
 // project-relative path and its content hash each), output layer (sha256
 // diff ID) and the content hash of the rootfs after it.

@@ -49,9 +49,31 @@ type LockTool struct {
 	Rootfs string `toml:"rootfs"`
 	// Kernel and Initfs are the content hashes of the kernel and initfs a
 	// VM backend booted, when one did.
-	Kernel string      `toml:"kernel"`
-	Initfs string      `toml:"initfs"`
-	Steps  []*LockStep `toml:"steps"`
+	Kernel string `toml:"kernel"`
+	Initfs string `toml:"initfs"`
+	// DerivedFrom is the configuration the build steps were derived from
+	// (nil when the tool has no steps, or in a lock written before silo
+	// recorded it): what silo diffs against silo.toml to name the key
+	// that made a step stale.
+	DerivedFrom *LockFrom   `toml:"derivedFrom"`
+	Steps       []*LockStep `toml:"steps"`
+}
+
+// LockFrom is the part of a tool's configuration that every build step's
+// derivation holds besides its parent, argv and inputs: the tool's
+// variables and the network policy the steps ran with.
+type LockFrom struct {
+	// Env maps each of the tool's variables to the blake3 hash of its
+	// value: the lock names the variables without writing their values
+	// out (a tool's env may come from the user's own config.toml).
+	Env map[string]string `toml:"env"`
+	// Allow, InstallAllow and Deny are the tool's network lists, sorted
+	// (a step runs with allow plus installAllow); HostAccess its
+	// network.hostAccess.
+	Allow        []string `toml:"allow"`
+	InstallAllow []string `toml:"installAllow"`
+	Deny         []string `toml:"deny"`
+	HostAccess   bool     `toml:"hostAccess"`
 }
 
 // LockStep is one build step: what ran, on what, and what it made.
@@ -151,6 +173,13 @@ func checkLockFile(file string, lf *LockFile, ix posIndex) []error {
 				fail(at(k.key), "`%s` of %s must be a blake3 hash, not %q", k.key, name, k.v)
 			}
 		}
+		if f := t.DerivedFrom; f != nil {
+			for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+				if _, err := store.ParseHash(f.Env[k]); err != nil || k == "" {
+					fail(at("derivedFrom", "env", k), "`derivedFrom.env.%s` of %s must be a blake3 hash, not %q", k, name, f.Env[k])
+				}
+			}
+		}
 		project := false
 		for i, s := range t.Steps {
 			sat := func(k ...string) []string { return append(at("steps", strconv.Itoa(i)), k...) }
@@ -213,10 +242,26 @@ func (lf *LockFile) Marshal() []byte {
 		if t.Initfs != "" {
 			kv(&b, "initfs", t.Initfs)
 		}
+		if f := t.DerivedFrom; f != nil {
+			fmt.Fprintf(&b, "\n[tools.%s.derivedFrom]\n", tomlKey(name))
+			var env []string
+			for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+				env = append(env, tomlKey(k)+" = "+tomlQuote(f.Env[k]))
+			}
+			if len(env) == 0 {
+				b.WriteString("env = {}\n")
+			} else {
+				fmt.Fprintf(&b, "env = { %s }\n", strings.Join(env, ", "))
+			}
+			list(&b, "allow", f.Allow)
+			list(&b, "installAllow", f.InstallAllow)
+			list(&b, "deny", f.Deny)
+			fmt.Fprintf(&b, "hostAccess = %t\n", f.HostAccess)
+		}
 		for _, s := range t.Steps {
 			fmt.Fprintf(&b, "\n[[tools.%s.steps]]\n", tomlKey(name))
 			kv(&b, "scope", s.Scope)
-			fmt.Fprintf(&b, "argv = [%s]\n", strings.Join(quoteAll(s.Argv), ", "))
+			list(&b, "argv", s.Argv)
 			kv(&b, "derivation", s.Derivation)
 			if len(s.Inputs) > 0 {
 				b.WriteString("inputs = [\n")
@@ -258,6 +303,11 @@ func WriteLockFile(p string, lf *LockFile) error {
 }
 
 func kv(b *bytes.Buffer, k, v string) { fmt.Fprintf(b, "%s = %s\n", k, TOMLString(v)) }
+
+// list writes k = [v, …], each a TOML basic string.
+func list(b *bytes.Buffer, k string, vs []string) {
+	fmt.Fprintf(b, "%s = [%s]\n", k, strings.Join(quoteAll(vs), ", "))
+}
 
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))

@@ -14,11 +14,12 @@ const (
 
 func sampleLock() *LockFile {
 	return &LockFile{Version: LockVersion, Tools: map[string]*LockTool{
-		"python": {Image: "python:3.12-slim", Digest: testDigest, Platform: "linux/amd64", Rootfs: testHash, Steps: []*LockStep{
-			{Scope: ScopeGlobal, Argv: []string{"pip", "install", "ruff"}, Derivation: testHash, Layer: testDigest, Rootfs: testHash},
-			{Scope: ScopeProject, Argv: []string{"sh", "-c", "pip install -r \"requirements.txt\"\n"}, Derivation: testHash,
-				Inputs: []LockInput{{Path: "requirements.txt", Hash: testHash}}, Layer: testDigest, Rootfs: testHash},
-		}},
+		"python": {Image: "python:3.12-slim", Digest: testDigest, Platform: "linux/amd64", Rootfs: testHash,
+			DerivedFrom: &LockFrom{Env: map[string]string{"PIP_NO_CACHE": testHash, "a.b": testHash}, Allow: []string{"pypi.org"}, InstallAllow: []string{"*.pythonhosted.org"}}, Steps: []*LockStep{
+				{Scope: ScopeGlobal, Argv: []string{"pip", "install", "ruff"}, Derivation: testHash, Layer: testDigest, Rootfs: testHash},
+				{Scope: ScopeProject, Argv: []string{"sh", "-c", "pip install -r \"requirements.txt\"\n"}, Derivation: testHash,
+					Inputs: []LockInput{{Path: "requirements.txt", Hash: testHash}}, Layer: testDigest, Rootfs: testHash},
+			}},
 		"node": {Image: "node:22", Digest: testDigest, Index: testDigest, Platform: "linux/amd64", Rootfs: testHash, Kernel: testHash, Initfs: testHash},
 	}}
 }
@@ -44,6 +45,24 @@ func TestLockFileRoundTrip(t *testing.T) {
 	}
 }
 
+// TestLockFileWithoutDerivedFrom: a lock written before derivedFrom
+// existed reads, and writes back the same bytes.
+func TestLockFileWithoutDerivedFrom(t *testing.T) {
+	lf := sampleLock()
+	lf.Tools["python"].DerivedFrom = nil
+	b := lf.Marshal()
+	if strings.Contains(string(b), "derivedFrom") {
+		t.Fatalf("a lock without derivedFrom writes one:\n%s", b)
+	}
+	got, err := ParseLockFile("silo.lock", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tools["python"].DerivedFrom != nil || string(got.Marshal()) != string(b) {
+		t.Errorf("a round trip without derivedFrom changed the lock:\n%s", got.Marshal())
+	}
+}
+
 // TestLockFileErrors: a malformed, newer or inconsistent lock is refused
 // with its line and the repair command.
 func TestLockFileErrors(t *testing.T) {
@@ -55,6 +74,7 @@ func TestLockFileErrors(t *testing.T) {
 		"bad digest":   {strings.Replace(good, `digest = "sha256:0123`, `digest = "sha256:zz23`, 1), `digest = "sha256:zz23`, "sha256 digest"},
 		"bad scope":    {strings.Replace(good, `scope = "project"`, `scope = "team"`, 1), `scope = "team"`, "scope"},
 		"unknown key":  {strings.Replace(good, `platform = "linux/amd64"`, "platform = \"linux/amd64\"\nflavour = \"x\"", 1), "flavour", "flavour"},
+		"env hash":     {strings.Replace(good, `PIP_NO_CACHE = "blake3:0123`, `PIP_NO_CACHE = "plain`, 1), `PIP_NO_CACHE = "plain`, "blake3"},
 		"global after": {strings.Replace(strings.Replace(good, `scope = "global"`, `scope = "tmp"`, 1), `scope = "project"`, `scope = "global"`, 1), `scope = "tmp"`, "scope"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -102,7 +122,7 @@ func TestLockFileExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	py := lf.Tools["python"]
-	if py == nil || py.Index == "" || py.Kernel == "" || py.Initfs == "" || len(py.Steps) != 2 || len(py.Steps[1].Inputs) != 1 {
+	if py == nil || py.Index == "" || py.Kernel == "" || py.DerivedFrom == nil || len(py.DerivedFrom.Env) != 1 || py.Initfs == "" || len(py.Steps) != 2 || len(py.Steps[1].Inputs) != 1 {
 		t.Errorf("the example does not show every field: %+v", py)
 	}
 }

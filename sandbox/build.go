@@ -27,6 +27,9 @@ type StepDef struct {
 	Scope  string
 	Argv   []string
 	Inputs []string
+	// Key says where the command comes from, for the reason of a changed
+	// one ("tool.python.setup (config.toml:3:1)"); "" for a project step.
+	Key string
 }
 
 // Mode says what resolving a tool may do.
@@ -82,6 +85,9 @@ type Chain struct {
 	Problems []string
 	// Built counts the steps that ran.
 	Built int
+
+	// old is the lock entry resolved against, for the reasons of changes.
+	old *lock.LockTool
 }
 
 // StepError is a build step whose command failed: silo exits with Code.
@@ -119,17 +125,17 @@ func (b *Builder) Resolve(ctx context.Context, tool string, defs []StepDef, old 
 		return nil, err
 	}
 	t := plan.Tool
-	c := &Chain{}
+	c := &Chain{old: old}
 	pin := ""
 	if old != nil && old.Image == t.Image && !b.Pull {
 		pin = old.Digest
 	} else if old != nil && old.Image != t.Image {
-		why := fmt.Sprintf("silo.toml's image of %s is %s, the lock's is %s", tool, t.Image, old.Image)
+		why := fmt.Sprintf("tool.%s.image changed%s: it is %s, the lock's is %s", tool, origin(t, "image"), t.Image, old.Image)
 		switch mode {
 		case ModeLocked:
 			return nil, fmt.Errorf("the lock is out of date: %s; run without --locked (or unset SILO_LOCKED) to update silo.lock", why)
 		case ModeStatus, ModePull:
-			c.Problems = append(c.Problems, why+" (silo run or silo pull --update updates the lock)")
+			c.Problems = append(c.Problems, why+"; silo run or silo pull --update updates the lock")
 			return c, nil
 		}
 		c.Changes = append(c.Changes, why)
@@ -176,6 +182,15 @@ func (b *Builder) Resolve(ctx context.Context, tool string, defs []StepDef, old 
 		c.Changes = append(c.Changes, fmt.Sprintf("%s has %d build steps (was %d)", tool, len(defs), len(old.Steps)))
 	}
 	c.Lock.Rootfs = derive.StepRootfsDerivation(im, c.Steps, "dir", 0).Hash().String()
+	if len(defs) > 0 {
+		c.Lock.DerivedFrom = derivedFrom(t)
+	}
+	if old != nil && sameDerivations(old.Steps, c.Lock.Steps) {
+		// The steps are the ones locked: what the lock says they were
+		// derived from stays (absent in a lock written before silo kept
+		// it; a network host moved between allow and installAllow).
+		c.Lock.DerivedFrom = old.DerivedFrom
+	}
 	if old != nil {
 		c.Lock.Kernel, c.Lock.Initfs = old.Kernel, old.Initfs
 	}
@@ -203,13 +218,13 @@ func (b *Builder) step(ctx context.Context, plan *Plan, c *Chain, i int, def Ste
 	ls.Derivation = d.Hash().String()
 	changed := was != nil && was.Derivation != ls.Derivation
 	if changed || was == nil {
-		why := changeReason(t.Name, i, def, was, ls)
+		why := changeReason(t, i, def, was, ls, c)
 		c.Changes = append(c.Changes, why)
 		if mode == ModeLocked {
 			return nil, nil, fmt.Errorf("the lock is out of date: %s; run without --locked (or unset SILO_LOCKED) to rebuild and update silo.lock", why)
 		}
 		if mode == ModeStatus || mode == ModePull {
-			c.Problems = append(c.Problems, why+" (silo run rebuilds it and updates the lock)")
+			c.Problems = append(c.Problems, why+"; silo run rebuilds it and updates the lock")
 			return nil, nil, nil
 		}
 	}
@@ -411,25 +426,163 @@ func stepInputs(ins []lock.LockInput) []derive.StepInput {
 	return out
 }
 
-// changeReason says why step i of tool differs from the lock's.
-func changeReason(tool string, i int, def StepDef, was, now *lock.LockStep) string {
+// changeReason says why step i of tool differs from the lock's: a new
+// step, a changed command, a changed input file, or the configuration
+// key of silo.toml (or config.toml) that changed its derivation, as far
+// as the lock recorded what it was derived from (LockTool.DerivedFrom).
+func changeReason(t *lock.Tool, i int, def StepDef, was, now *lock.LockStep, c *Chain) string {
+	tool, old := t.Name, c.old
+	step := fmt.Sprintf("%s step %d (%s)", tool, i+1, argvText(def.Argv))
 	if was == nil {
-		return fmt.Sprintf("%s step %d (%s) is new", tool, i+1, argvText(def.Argv))
+		if old != nil && i < len(old.Steps) && old.Steps[i].Scope == def.Scope {
+			from := def.Key
+			if from == "" {
+				from = "the project's build"
+			}
+			return fmt.Sprintf("%s is stale: build step argv changed by %s; the lock's is %s", step, from, argvText(old.Steps[i].Argv))
+		}
+		return step + " is new"
 	}
-	old := map[string]string{}
+	inputs := map[string]string{}
 	for _, in := range was.Inputs {
-		old[in.Path] = in.Hash
+		inputs[in.Path] = in.Hash
 	}
 	var files []string
 	for _, in := range now.Inputs {
-		if old[in.Path] != in.Hash {
+		if inputs[in.Path] != in.Hash {
 			files = append(files, in.Path)
 		}
 	}
 	if len(files) > 0 {
 		return fmt.Sprintf("input %s of %s step %d changed", strings.Join(files, ", "), tool, i+1)
 	}
-	return fmt.Sprintf("%s step %d (%s) changed: silo.toml (image, env or network) or a step below it", tool, i+1, argvText(def.Argv))
+	if old == nil || old.DerivedFrom == nil {
+		return fmt.Sprintf("%s step %d (%s) changed: silo.toml (image, env or network) or a step below it", tool, i+1, argvText(def.Argv))
+	}
+	if keys := fromDiff(t, old.DerivedFrom, derivedFrom(t)); len(keys) > 0 {
+		return fmt.Sprintf("%s is stale: %s", step, strings.Join(keys, "; "))
+	}
+	if i > 0 && i <= len(old.Steps) && i <= len(c.Lock.Steps) && old.Steps[i-1].Derivation != c.Lock.Steps[i-1].Derivation {
+		return fmt.Sprintf("%s is stale: step %d below it changed", step, i)
+	}
+	if c.Image != nil && old.Platform != c.Image.Platform {
+		return fmt.Sprintf("%s is stale: the platform is %s, the lock's is %s", step, c.Image.Platform, old.Platform)
+	}
+	return fmt.Sprintf("%s is stale: silo's build format changed since the lock was written", step)
+}
+
+// derivedFrom is what t's build steps are derived from besides their
+// parents, argv and inputs (the lock's record of it).
+func derivedFrom(t *lock.Tool) *lock.LockFrom {
+	f := &lock.LockFrom{Env: map[string]string{}, HostAccess: t.Network.HostAccess,
+		Allow:        slices.Sorted(slices.Values(t.Network.Allow)),
+		InstallAllow: slices.Sorted(slices.Values(t.Network.InstallAllow)),
+		Deny:         slices.Sorted(slices.Values(t.Network.Deny))}
+	for k, v := range t.Env {
+		f.Env[k] = store.HashBytes([]byte(v)).String()
+	}
+	return f
+}
+
+// fromDiff names the configuration keys in which was and now differ as a
+// step's derivation sees them, each with where the configuration sets it
+// now: the variables, the hosts a step may reach (allow plus
+// installAllow: a host moved from one to the other changes nothing),
+// deny and hostAccess.
+func fromDiff(t *lock.Tool, was, now *lock.LockFrom) []string {
+	var keys []string
+	for _, k := range slices.Sorted(maps.Keys(union(was.Env, now.Env))) {
+		if was.Env[k] == now.Env[k] {
+			continue
+		}
+		where := " changed" + origin(t, "env."+k)
+		if _, ok := now.Env[k]; !ok {
+			where = " removed"
+		}
+		keys = append(keys, "tool."+t.Name+".env."+k+where)
+	}
+	oldHosts := append(slices.Clone(was.Allow), was.InstallAllow...)
+	newHosts := append(slices.Clone(now.Allow), now.InstallAllow...)
+	seen := map[string]bool{}
+	for _, h := range symDiff(oldHosts, newHosts) {
+		key, where := hostKey(t, h, now)
+		where = " changed" + where
+		if key == "" {
+			key, _ = hostKey(t, h, was)
+			where = " changed"
+		}
+		if !seen[key] {
+			seen[key] = true
+			keys = append(keys, key+where)
+		}
+	}
+	if !slices.Equal(was.Deny, now.Deny) {
+		keys = append(keys, "tool."+t.Name+".network.deny changed")
+	}
+	if was.HostAccess != now.HostAccess {
+		keys = append(keys, "tool."+t.Name+".network.hostAccess changed"+origin(t, "network.hostAccess"))
+	}
+	return keys
+}
+
+// hostKey is the network list of f that holds host h ("" when none), and
+// where the configuration sets that entry now.
+func hostKey(t *lock.Tool, h string, f *lock.LockFrom) (string, string) {
+	for _, l := range []struct {
+		name string
+		list []string
+		now  []string
+	}{{"allow", f.Allow, t.Network.Allow}, {"installAllow", f.InstallAllow, t.Network.InstallAllow}} {
+		if slices.Contains(l.list, h) {
+			where := ""
+			if i := slices.Index(l.now, h); i >= 0 {
+				where = origin(t, "network."+l.name+"."+strconv.Itoa(i))
+			}
+			return "tool." + t.Name + ".network." + l.name, where
+		}
+	}
+	return "", ""
+}
+
+// origin is " (FILE:LINE:COLUMN)" where the configuration sets key of t,
+// or "" when nothing sets it.
+func origin(t *lock.Tool, key string) string {
+	if src, ok := t.Origins[key]; ok && src.File != "" {
+		return " (" + src.String() + ")"
+	}
+	return ""
+}
+
+func union(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
+}
+
+// symDiff are the strings in exactly one of a and b, sorted.
+func symDiff(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// sameDerivations reports whether two chains of steps have the same
+// derivations, in order.
+func sameDerivations(a, b []*lock.LockStep) bool {
+	return slices.EqualFunc(a, b, func(x, y *lock.LockStep) bool { return x.Derivation == y.Derivation })
 }
 
 func argvText(argv []string) string {

@@ -84,7 +84,16 @@
 // A failed step is a *StepError carrying the command's status; nothing
 // of it is kept. ForRun applies the lock to a run's plan (rebuilding
 // changed steps and rewriting the lock unless locked), Sync is silo
-// pull's and silo status's per-tool state (ToolState), Update rewrites
+// pull's and silo status's per-tool state (ToolState), whose reasons name
+// what made a step stale: an input file, the command (build step argv,
+// with the key that set it: tool.NAME.setup, tool.NAME.postInstall), or
+// the configuration key (tool.NAME.image, tool.NAME.env.VAR,
+// tool.NAME.network.allow, .installAllow, .deny, .hostAccess) with the
+// file:line:column that sets it now, by diffing the lock's derivedFrom
+// against the configuration (a lock without it gets the general
+// wording). The lock keeps its derivedFrom while every step's derivation
+// is the locked one, so a change that no derivation sees (a host moved
+// from installAllow to allow) does not rewrite it. Update rewrites
 // the lock from fresh resolutions, Check rebuilds and compares (silo
 // build --check). Project holds the lock and the user's global builds,
 // and a tool's steps (Defs): its setup and postInstall commands, the

@@ -59,9 +59,13 @@ func LoadProject(cfg *lock.Config, h home.Dir) (*Project, error) {
 			continue
 		}
 		var defs []StepDef
-		for _, c := range append([]string{t.Setup}, t.PostInstall...) {
+		for i, c := range append([]string{t.Setup}, t.PostInstall...) {
+			key := "postInstall"
+			if i == 0 {
+				key = "setup"
+			}
 			if strings.TrimSpace(c) != "" {
-				defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: []string{"/bin/sh", "-c", c}})
+				defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: []string{"/bin/sh", "-c", c}, Key: "tool." + name + "." + key + origin(t, key)})
 			}
 		}
 		p.setup[name] = defs
@@ -103,7 +107,7 @@ func (p *Project) GlobalDefs(tool string) []StepDef {
 		steps = steps[1:]
 	}
 	for _, s := range steps {
-		defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv})
+		defs = append(defs, StepDef{Scope: lock.ScopeGlobal, Argv: s.Argv, Key: "your global builds (silo build --global)"})
 	}
 	return defs
 }
