@@ -246,7 +246,7 @@ func (lf *LockFile) Marshal() []byte {
 			fmt.Fprintf(&b, "\n[tools.%s.derivedFrom]\n", tomlKey(name))
 			var env []string
 			for _, k := range slices.Sorted(maps.Keys(f.Env)) {
-				env = append(env, tomlKey(k)+" = "+tomlQuote(f.Env[k]))
+				env = append(env, tomlKey(k)+" = "+TOMLString(f.Env[k]))
 			}
 			if len(env) == 0 {
 				b.WriteString("env = {}\n")
