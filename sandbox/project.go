@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/silo-dev/silo/internal/home"
+	"github.com/silo-dev/silo/internal/fsutil"
 	"github.com/silo-dev/silo/lock"
 )
 
@@ -212,6 +213,11 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 	}
 	plan.Digest, plan.Steps = c.Lock.Digest, c.Steps
 	if p.Lock == nil {
+		if shapedByProject(plan.Tool, b.Options.Home) {
+			// The project's own files change what the steps are: their
+			// result is this project's, never the user's global build.
+			return nil
+		}
 		return b.keepGlobal(p, tool, old, c)
 	}
 	if old != nil && bytes.Equal(lockBytes(tool, old), lockBytes(tool, c.Lock)) {
@@ -231,6 +237,26 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 		fmt.Fprintf(notes, "silo: silo.lock updated: %s\n", why)
 	}
 	return nil
+}
+
+// stepKeys are the keys of a tool that shape its build steps.
+var stepKeys = []string{"image", "setup", "postInstall", "env.", "network."}
+
+// shapedByProject says whether a value that shapes t's build steps comes
+// from a file other than silo's built-in catalog and the user's own files
+// under home: a project's silo.toml (or one above it).
+func shapedByProject(t *lock.Tool, home string) bool {
+	for key, src := range t.Origins {
+		if src.File == lock.BuiltIn || fsutil.Within(src.File, home) {
+			continue
+		}
+		for _, k := range stepKeys {
+			if key == k || strings.HasSuffix(k, ".") && strings.HasPrefix(key, k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // keepGlobal records the chain of a run outside any locked project as

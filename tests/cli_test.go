@@ -740,6 +740,20 @@ func TestCLIInstallRunsSetup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(proj, "silo.lock")); err == nil {
 		t.Error("a run in a project without a lock wrote one")
 	}
+	// A project that adds its own step (trusted, as the user's word) gets
+	// it in its runs; it never becomes the user's global build, which
+	// every other project starts from.
+	hooked := filepath.Join(e.work, "hooked")
+	writeTrusted(t, e.home, filepath.Join(hooked, "silo.toml"), "tools = [\"st\"]\n[overrides.st]\npostInstall = [\"echo project-step > /opt/hook\"]\n")
+	if r := e.silo(t, hooked, nil, "exec", "st", "cat", "/opt/marker", "/opt/hook"); r.Code != 0 || r.Stdout != "set up\nproject-step\n" {
+		t.Fatalf("the project with a step of its own: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "exec", "st", "sh", "-c", "cat /opt/marker; test -e /opt/hook && echo leaked"); r.Stdout != "set up\n" {
+		t.Errorf("another project after it: exit %d, stdout %q, stderr %q; want the setup alone", r.Code, r.Stdout, r.Stderr)
+	}
+	if global, _ := os.ReadFile(filepath.Join(e.home, "builds.lock")); strings.Contains(string(global), "project-step") || !strings.Contains(string(global), "set up") {
+		t.Errorf("the user's global builds:\n%s", global)
+	}
 
 	r = e.silo(t, e.work, nil, "install", "bad", "--image", ref, "--shim", "badsh:sh", "--setup", "echo trying; exit 3")
 	if r.Code != 3 || !strings.Contains(r.Stderr, "bad's setup") || !strings.Contains(r.Stderr, "silo install bad --force") {
