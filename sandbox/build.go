@@ -312,6 +312,12 @@ func (b *Builder) runStep(ctx context.Context, base *Plan, c *Chain, def StepDef
 	p := *base
 	p.Spec.Workspace, p.Spec.Cwd, p.Spec.Argv = ws, ".", def.Argv
 	p.Spec.PassFiles, p.Spec.SSHAgent, p.Spec.Ports = nil, "", nil
+	if def.Scope == lock.ScopeGlobal {
+		// A global step's result is every project's: it must not read
+		// the caches of the project it happens to be built in, where
+		// that project's own runs (its package hooks) could plant files.
+		p.Spec.Mounts = nil
+	}
 	p.Spec.Stdin, p.Spec.Stdout, p.Spec.Stderr = nil, b.Request.Stdout, b.Request.Stderr
 	p.Spec.BootTimeout = b.Request.BootTimeout
 	p.Digest, p.Steps, p.Install = c.Image.Digest, slices.Clone(c.Steps), true

@@ -808,3 +808,29 @@ func TestCLIInstallPicker(t *testing.T) {
 		t.Errorf("Enter did not take the default:\n%s", cfg)
 	}
 }
+
+// TestCLIGlobalStepsReadNoProjectCache: a global build step made while
+// working in a project does not see that project's tool caches, which the
+// project's own runs (a hostile package hook) can write: what it keeps is
+// every project's.
+func TestCLIGlobalStepsReadNoProjectCache(t *testing.T) {
+	e := newCLIEnv(t)
+	cfg := "[tool.cb]\nimage = \"" + e.reg + "/library/busybox:1.36\"\nshims = [\"cbsh:sh\"]\n[[tool.cb.cache]]\nguest = \"/cache\"\n"
+	if err := os.WriteFile(filepath.Join(e.home, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hostile := filepath.Join(e.work, "hostile")
+	writeTrusted(t, e.home, filepath.Join(hostile, "silo.toml"), "tools = [\"cb\"]\n")
+	if r := e.silo(t, hostile, nil, "exec", "cb", "sh", "-c", "echo planted > /cache/planted && ls /cache"); r.Code != 0 || r.Stdout != "planted\n" {
+		t.Fatalf("the project's run writes its cache: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.silo(t, hostile, nil, "build", "--global", "cb", "sh", "-c", "mkdir -p /opt; ls -A /cache > /opt/seen 2>&1; true"); r.Code != 0 {
+		t.Fatalf("build --global: exit %d, %q", r.Code, r.Stderr)
+	}
+	other := filepath.Join(e.work, "other")
+	writeTrusted(t, e.home, filepath.Join(other, "silo.toml"), "tools = [\"cb\"]\n")
+	r := e.silo(t, other, nil, "exec", "cb", "cat", "/opt/seen")
+	if r.Code != 0 || strings.Contains(r.Stdout, "planted") {
+		t.Errorf("the global step saw the project's cache: exit %d, /opt/seen %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
