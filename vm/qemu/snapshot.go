@@ -172,13 +172,39 @@ func (m *machine) snapshot(ctx context.Context, path string) error {
 	if _, err := q.do("migrate-set-parameters", map[string]any{"max-bandwidth": int64(1) << 40}); err != nil {
 		return m.explain(err)
 	}
-	if _, err := q.do("migrate", map[string]any{"uri": "exec:cat > " + shellQuote(path)}); err != nil {
+	// QEMU's migration completes when it has written the stream to cat,
+	// not when cat has: the stream is named path only once it is whole.
+	part := path + ".part"
+	uri := "exec:cat > " + shellQuote(part) + " && mv " + shellQuote(part) + " " + shellQuote(path)
+	if _, err := q.do("migrate", map[string]any{"uri": uri}); err != nil {
 		return m.explain(err)
 	}
 	if err := q.waitMigrated(); err != nil {
 		return m.explain(err)
 	}
-	return nil
+	if err := waitFile(path, m.bootTimeout()); err != nil {
+		return err
+	}
+	keep, err := kernelRanges(m.kernel)
+	if err != nil {
+		return err
+	}
+	return compactFile(path, keep)
+}
+
+// waitFile waits for path to exist, within timeout.
+func waitFile(path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := os.Stat(path)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the VM's migration to a file: %w", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // resume sends a guest restored from a snapshot the host's go (this run's
