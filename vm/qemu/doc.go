@@ -45,4 +45,38 @@
 // cannot load the stream, the guest does not answer within
 // restoreTimeout) is a RestoreError: one line on the spec's Stderr,
 // Spec.SnapshotFailed, and the VM boots.
+//
+// # What restored guests share
+//
+// Every VM restored from one snapshot starts from the same memory, so
+// whatever the guest did before its snapshot point is the same in every
+// run, by construction:
+//
+//   - The kernel's address layout. It is not randomized on a cold boot
+//     either: the backend boots the vmlinux through PVH, which skips the
+//     bzImage decompressor where x86 Linux randomizes the kernel's base
+//     and sets the flag that enables the randomization of its memory
+//     regions (KASLR). A bzImage boot would randomize a cold boot, not the
+//     runs of one snapshot.
+//   - Kernel state drawn from the RNG during boot rather than on first
+//     use: the slab freelist order, the stack canaries of the tasks that
+//     exist at the snapshot point (the init and agent, PID 1, and the
+//     kernel threads), and any secret a subsystem takes once at its start.
+//   - The guest agent's process, PID 1: its address layout and its Go
+//     runtime's random state (map hash seeds, select order, math/rand's
+//     global source), which therefore produce the same sequence after
+//     every restore. The agent draws no secret from them; crypto/rand
+//     reads getrandom(2), reseeded like the rest. Only restarting the
+//     agent after the go line (a new process: a Go runtime start per run)
+//     would make them each run's own.
+//
+// What is each run's own: the go line's 64 bytes of host entropy are
+// credited to the kernel's pool and the CRNG reseeded before anything of
+// the run starts, so /dev/urandom and getrandom(2), the address layout
+// and stack canaries of every process the command starts (exec
+// randomizes them afresh), and the boot ID (made on its first read)
+// differ between runs (tests/qemu_snapshot_test.go checks /dev/urandom);
+// and the clock is set to the host's. Nothing of a run is in the
+// snapshot: the guest has read no disk and mounted no share before its
+// snapshot point.
 package qemu
