@@ -85,7 +85,7 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 		return code, m.explain(err)
 	}
 	t1 := time.Now()
-	m.waitPowerOff()
+	m.teardown()
 	m.spec.Timing.Mark("teardown", t1)
 	return code, nil
 }
@@ -326,17 +326,11 @@ func (m *machine) explain(err error) error {
 	return err
 }
 
-// waitPowerOff gives the guest time to sync and power off, then kills it:
-// the command is over and its workspace writes went through 9p already.
-func (m *machine) waitPowerOff() {
-	select {
-	case <-m.exited:
-	case <-time.After(powerOffGrace):
-		m.kill(nil)
-	}
-}
-
-// teardown makes sure QEMU is gone.
+// teardown makes sure QEMU is gone. After the command's exit status it
+// kills QEMU at once rather than wait for the guest's power-off: the agent
+// synced before it reported the status (the workspace's and caches'
+// writes, mapped pages included, are on the host through 9p), and the
+// guest's disks are read-only or thrown away.
 func (m *machine) teardown() {
 	select {
 	case <-m.exited:

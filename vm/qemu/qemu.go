@@ -32,9 +32,6 @@ const (
 	DefaultHangTimeout = 30 * time.Second
 	// DefaultMemoryMB is the guest RAM when the spec sets none.
 	DefaultMemoryMB = 1024
-	// powerOffGrace is how long the guest may take to sync and power off
-	// after the agent returned.
-	powerOffGrace = 10 * time.Second
 )
 
 // Options configure the backend.
