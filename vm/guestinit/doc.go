@@ -15,7 +15,8 @@
 // With silo.pause=1 on the kernel command line the init stops at its
 // snapshot point: its modules loaded except DeferredModules (virtio_blk,
 // whose probe would read the disks' size and partition table), the
-// heartbeat port open, nothing of a run read or mounted. It sends
+// heartbeat port open, the loopback interface up (the same in every run),
+// nothing of a run read or mounted. It sends
 // BeatPaused and waits for the host's go line (Go), which a VM restored
 // from a snapshot taken there receives too: the clock is set to the
 // host's time, the host's entropy is mixed into the kernel's pool,

@@ -94,6 +94,11 @@ func run(serve ServeFunc) error {
 	}
 	b := newBeater(beat)
 	defer b.close()
+	// The same in every run: before the snapshot point.
+	if err := loopbackUp(); err != nil {
+		b.fail(err)
+		return err
+	}
 	if p.Pause {
 		if p, err = pause(beat, b, trace); err != nil {
 			b.fail(err)
@@ -323,7 +328,7 @@ func loadModule(path string) error {
 }
 
 // prepare mounts the rootfs, the workspace, the shared host directories
-// and the scratch area, and brings the loopback interface up.
+// and the scratch area.
 func prepare(p Params) error {
 	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount, MountsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -346,9 +351,6 @@ func prepare(p Params) error {
 		}
 	}
 	if err := mountShares(p.Mounts); err != nil {
-		return err
-	}
-	if err := loopbackUp(); err != nil {
 		return err
 	}
 	if err := mountScratch(p); err != nil {
