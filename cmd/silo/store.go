@@ -21,7 +21,7 @@ type StoreCmd struct {
 	Ls       StoreLsCmd       `cmd:"" help:"List the store's entries."`
 	PathInfo StorePathInfoCmd `cmd:"" name:"path-info" help:"Show the metadata of entries given by name, path or hash prefix."`
 	Verify   StoreVerifyCmd   `cmd:"" help:"Re-hash entries against their metadata; exit 1 when anything is wrong."`
-	GC       StoreGCCmd       `cmd:"" name:"gc" help:"Remove every entry no root reaches."`
+	GC       StoreGCCmd       `cmd:"" name:"gc" help:"Remove every entry no root reaches, and the VM snapshots no run restores any more."`
 	Roots    StoreRootsCmd    `cmd:"" help:"List the roots that keep entries alive."`
 	Compress StoreCompressCmd `cmd:"" help:"Compress cold entries with zstd (decompressed again on use)."`
 }
