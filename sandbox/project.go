@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/internal/fsutil"
+	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 )
 
