@@ -197,7 +197,7 @@ func (b *Builder) ForRun(ctx context.Context, plan *Plan, p *Project, locked boo
 	if p.Lock == nil { // outside a locked project: the user's global build
 		old = p.Global.Tools[tool]
 	}
-	if len(defs) == 0 && old == nil {
+	if p.Lock == nil && len(defs) == 0 && old == nil {
 		return nil // no steps: the image as it is
 	}
 	mode := ModeBuild

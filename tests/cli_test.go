@@ -834,3 +834,27 @@ func TestCLIGlobalStepsReadNoProjectCache(t *testing.T) {
 		t.Errorf("the global step saw the project's cache: exit %d, /opt/seen %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// TestCLILockedProjectPinsEveryTool: in a project with a silo.lock, a run
+// of a tool that has no build steps still pins its image in the lock.
+func TestCLILockedProjectPinsEveryTool(t *testing.T) {
+	e := newCLIEnv(t)
+	ref := e.reg + "/library/busybox:1.36"
+	for _, tool := range []string{"bb", "plain"} {
+		if r := e.silo(t, e.work, nil, "install", tool, "--image", ref, "--shim", tool+"sh:sh", "--no-pin"); r.Code != 0 {
+			t.Fatalf("install %s: %s", tool, r.Stderr)
+		}
+	}
+	proj := filepath.Join(e.work, "proj")
+	writeTrusted(t, e.home, filepath.Join(proj, "silo.toml"), "tools = [\"bb\", \"plain\"]\n")
+	if r := e.silo(t, proj, nil, "build", "bb", "true"); r.Code != 0 {
+		t.Fatalf("build: %s", r.Stderr)
+	}
+	if r := e.silo(t, proj, nil, "exec", "plain", "true"); r.Code != 0 || !strings.Contains(r.Stderr, "silo.lock updated") {
+		t.Errorf("a run of the tool without steps: exit %d, stderr %q; want the lock updated", r.Code, r.Stderr)
+	}
+	lock, _ := os.ReadFile(filepath.Join(proj, "silo.lock"))
+	if !strings.Contains(string(lock), "[tools.plain]") {
+		t.Errorf("silo.lock does not pin the tool without steps:\n%s", lock)
+	}
+}
