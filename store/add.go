@@ -165,13 +165,7 @@ func (s *Store) addCopy(p string, src *os.File, fi os.FileInfo, o AddOptions) (*
 		os.Remove(p)
 		return nil, fmt.Errorf("the source changed size while it was being read (%d bytes, then %d); try again when nothing writes to it", fi.Size(), sizeOf(now))
 	}
-	if o.Deriver.IsZero() {
-		if e, ok, err := s.hit(storeName(st.content, o.Name)); ok || err != nil {
-			os.Remove(p)
-			return e, err
-		}
-	}
-	return s.commit(st, o)
+	return s.commitStaged(st, o, false) // copyFileStaged synced it
 }
 
 // sizeOf is fi's size, or -1 without fi.
@@ -212,26 +206,30 @@ func (s *Store) addStagedFile(p string, o AddOptions) (*Entry, error) {
 
 // addStream copies r to the new file p, hashing it in the same pass,
 // and makes it read-only. Content already in the store is dropped before
-// it costs an fsync; anything else is fsynced and committed. want is the
-// byte count r must yield, or -1.
-func (s *Store) addStream(p string, r io.Reader, perm uint32, want int64, o AddOptions) (*Entry, error) {
+// it costs an fsync; anything else is fsynced and committed.
+func (s *Store) addStream(p string, r io.Reader, perm uint32, o AddOptions) (*Entry, error) {
 	st, err := copyStaged(p, r, perm)
 	if err != nil {
 		return nil, err
 	}
-	if want >= 0 && st.size != want {
-		os.Remove(p)
-		return nil, fmt.Errorf("the source changed size while it was being read (%d bytes, then %d); try again when nothing writes to it", want, st.size)
-	}
+	return s.commitStaged(st, o, true)
+}
+
+// commitStaged commits the staged file st, unless the store already holds
+// its content under o.Name, when st is dropped. With sync, st is fsynced
+// first (after that check, so a duplicate costs no fsync).
+func (s *Store) commitStaged(st *staged, o AddOptions, sync bool) (*Entry, error) {
 	if o.Deriver.IsZero() {
 		if e, ok, err := s.hit(storeName(st.content, o.Name)); ok || err != nil {
-			os.Remove(p)
+			os.Remove(st.path)
 			return e, err
 		}
 	}
-	if err := syncFile(p); err != nil {
-		os.Remove(p)
-		return nil, err
+	if sync {
+		if err := syncFile(st.path); err != nil {
+			os.Remove(st.path)
+			return nil, err
+		}
 	}
 	return s.commit(st, o)
 }
@@ -311,7 +309,7 @@ func (s *Store) addReader(r io.Reader, o AddOptions) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.addStream(filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano())), r, 0o444, -1, o)
+	return s.addStream(filepath.Join(tmp, fmt.Sprintf("stage-%d", time.Now().UnixNano())), r, 0o444, o)
 }
 
 // AddDir adds the directory tree src. Write bits are cleared throughout;

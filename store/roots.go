@@ -91,38 +91,7 @@ func (s *Store) indirectPath(abs string) string {
 // project's silo.lock) exists; GC prunes the root once it is gone. Calling
 // it again for the same file replaces its entries.
 func (s *Store) AddIndirectRoot(external string, entries []string) error {
-	abs, err := filepath.Abs(external)
-	if err != nil {
-		return fmt.Errorf("add indirect root %s: %w", external, err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return fmt.Errorf("add indirect root: %w", err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		n, err := s.entryName(e)
-		if err != nil {
-			return fmt.Errorf("add indirect root %s: %w", abs, err)
-		}
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	unlock, err := s.lock(false)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	for _, n := range names {
-		if !s.exists(n) {
-			return fmt.Errorf("add indirect root %s: entry %s: %w", abs, n, ErrNotFound)
-		}
-	}
-	b, _ := json.Marshal(indirectRoot{External: abs, Entries: names})
-	if err := s.writeAtomic(s.indirectPath(abs), b); err != nil {
-		return fmt.Errorf("add indirect root %s: %w", abs, err)
-	}
-	return nil
+	return s.SetIndirectRootParts(external, map[string][]string{"": entries}, func(string) bool { return false })
 }
 
 // SetIndirectRootParts pins entries for as long as the file external
