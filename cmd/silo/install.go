@@ -206,14 +206,16 @@ func (c *InstallCmd) custom(name string) ([]byte, error) {
 // definition.
 const maxSetupScript = 64 << 10
 
-// setupScript is what --setup arg means: the text of the script file arg
-// names (./install.sh, as Silo's users pass it), or arg itself, a command.
+// setupScript is what --setup arg means: a path (a word with a slash,
+// ./install.sh as Silo's users pass it) names a script file whose text it
+// is; anything else is a command. A file that happens to share a
+// command's name (make) is never read.
 func setupScript(arg string) (string, error) {
+	if !strings.Contains(arg, "/") || strings.ContainsAny(arg, " \t;|&") {
+		return arg, nil
+	}
 	fi, err := os.Stat(arg)
 	if err != nil || !fi.Mode().IsRegular() {
-		if strings.ContainsAny(arg, " \t;|&") || !strings.Contains(arg, "/") {
-			return arg, nil // a command line
-		}
 		return "", usageErrorf("--setup %s: no such script file; give a script's path or a command such as --setup \"pip install x\"", arg)
 	}
 	if fi.Size() > maxSetupScript {
