@@ -195,20 +195,8 @@ func TestProcessLimitUnprivileged(t *testing.T) {
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		t.Skip("bubblewrap is not installed")
 	}
-	base, err := os.MkdirTemp("", "silo-nproc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(base, "silo")
-	copyFile(t, siloBin, bin, 0o755)
-	layout := filepath.Join(base, "busybox-oci")
-	if out, err := exec.Command("cp", "-a", ociLayout(t, busyboxImage(t)), layout).CombinedOutput(); err != nil {
-		t.Fatalf("copy the layout: %v %s", err, out)
-	}
+	base := passableDir(t, "silo-nproc-")
+	bin, layout := ownSiloAndImage(t, base)
 	home, ws := filepath.Join(base, "silo-home"), filepath.Join(base, "project")
 	writeFile(t, filepath.Join(home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\nmaxProcesses = 40\n", "oci-layout:"+layout))
 	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n")

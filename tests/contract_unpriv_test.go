@@ -27,22 +27,10 @@ func TestContractUnprivilegedUser(t *testing.T) {
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		t.Skip("bubblewrap is not installed")
 	}
-	base, err := os.MkdirTemp("", "silo-unpriv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// Everything the user needs, owned by the user: silo, the image, the
 	// homes and the project.
-	bin := filepath.Join(base, "silo")
-	copyFile(t, siloBin, bin, 0o755)
-	layout := filepath.Join(base, "busybox-oci")
-	if out, err := exec.Command("cp", "-a", ociLayout(t, busyboxImage(t)), layout).CombinedOutput(); err != nil {
-		t.Fatalf("copy the layout: %v %s", err, out)
-	}
+	base := passableDir(t, "silo-unpriv-")
+	bin, layout := ownSiloAndImage(t, base)
 	home, userHome, ws := filepath.Join(base, "silo-home"), filepath.Join(base, "home"), filepath.Join(base, "project")
 	writeFile(t, filepath.Join(home, "config.toml"), fmt.Sprintf("[tool.bb]\nimage = %q\n", "oci-layout:"+layout))
 	writeFile(t, filepath.Join(userHome, ".ssh/id_rsa"), "host secret\n")

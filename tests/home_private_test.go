@@ -18,6 +18,34 @@ import (
 	"testing"
 )
 
+// passableDir makes a directory other users may pass through, as through
+// /home (t.TempDir's parent is closed to them), removed after the test.
+func passableDir(t *testing.T, prefix string) string {
+	t.Helper()
+	base, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
+// ownSiloAndImage copies silo and the busybox image's layout into base, for
+// another user to own and run.
+func ownSiloAndImage(t *testing.T, base string) (bin, layout string) {
+	t.Helper()
+	bin = filepath.Join(base, "silo")
+	copyFile(t, siloBin, bin, 0o755)
+	layout = filepath.Join(base, "busybox-oci")
+	if out, err := exec.Command("cp", "-a", ociLayout(t, busyboxImage(t)), layout).CombinedOutput(); err != nil {
+		t.Fatalf("copy the layout: %v %s", err, out)
+	}
+	return bin, layout
+}
+
 // otherUser creates a local user for the test and removes it after; it
 // skips the test when it cannot (not root, no useradd).
 func otherUser(t *testing.T) (uid, gid int, name string) {
@@ -76,16 +104,7 @@ func TestSiloHomePrivateFromOtherUsers(t *testing.T) {
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		t.Skip("bubblewrap is not installed")
 	}
-	// Others may pass through base, as through /home (t.TempDir's parent
-	// is closed to them).
-	base, err := os.MkdirTemp("", "silo-home-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := passableDir(t, "silo-home-test-")
 	layout := suidImageLayout(t)
 	ws := filepath.Join(base, "project")
 	writeFile(t, filepath.Join(ws, "silo.toml"), "tools = [\"bb\"]\n")
