@@ -42,7 +42,10 @@
 // # Content hashes
 //
 // A file's content hash is the blake3-256 of its bytes; the executable
-// bit is kept on disk but not hashed. A directory's is the blake3-256 of
+// bit is kept on disk but not hashed. A file of 2 MiB or more is hashed
+// on every core, in aligned 1 MiB subtrees of BLAKE3's tree (hashpar.go),
+// each by the AVX-512 kernels of internal/b3simd where the CPU has them;
+// the digest is b3sum's, bit for bit. A directory's is the blake3-256 of
 // its canonical serialization, in the spirit of Nix's NAR:
 //
 //	"silo-tree-1\n" node

@@ -12,6 +12,8 @@ import (
 
 	"lukechampine.com/blake3"
 	"lukechampine.com/blake3/guts"
+
+	"github.com/silo-dev/silo/internal/b3simd"
 )
 
 // Parallel BLAKE3.
@@ -23,6 +25,10 @@ import (
 // pieces' chaining values left to right, as the incremental hasher's
 // stack does, gives the same root node, to which the ROOT flag is applied.
 // The digest is the plain blake3-256 of the input, bit for bit.
+//
+// A whole subtree is hashed by internal/b3simd where the CPU has AVX-512
+// (read in one pread, then hashed from the core's cache); other pieces,
+// and every piece on other CPUs, by lukechampine.com/blake3's guts.
 
 const (
 	// groupSize is one SIMD batch: the unit guts.CompressBuffer hashes.
@@ -30,7 +36,7 @@ const (
 
 	// subtreeSize is the size of the pieces hashed in parallel: a power
 	// of two number of groups. It divides chunkSize.
-	subtreeSize = 1 << 20
+	subtreeSize = b3simd.SubtreeSize
 
 	// subtreeHeight is log2 of the chunks in a subtree.
 	subtreeHeight = 10 // 1 MiB / 1 KiB
@@ -122,6 +128,9 @@ func (t *subtree) node(last []byte) guts.Node {
 // treeNode returns the top node of data, 1 byte or more starting at
 // chunk index base.
 func treeNode(data []byte, base uint64) guts.Node {
+	if len(data) == subtreeSize && b3simd.Available {
+		return b3simd.Subtree((*[subtreeSize]byte)(data), base)
+	}
 	t := subtree{base: base}
 	return t.node(data)
 }
@@ -155,7 +164,7 @@ func hashParallel(f *os.File, size int64) (Hash, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, readSize)
+			buf := make([]byte, workerBuf)
 			for !failed.Load() {
 				i := int(next.Add(1) - 1)
 				if i >= count {
@@ -180,9 +189,20 @@ func hashParallel(f *os.File, size int64) (Hash, error) {
 	return mergeNodes(nodes), nil
 }
 
+// workerBuf is the read buffer of a hashParallel worker: a whole subtree
+// where b3simd hashes it, else readSize.
+var workerBuf = map[bool]int{true: subtreeSize, false: readSize}[b3simd.Available]
+
 // hashAt hashes the subtree of n bytes at offset off of f, reading it
 // through buf (a multiple of groupSize).
 func hashAt(f *os.File, buf []byte, off, n int64) (guts.Node, error) {
+	if n == subtreeSize && len(buf) >= subtreeSize {
+		p := buf[:subtreeSize]
+		if _, err := f.ReadAt(p, off); err != nil {
+			return guts.Node{}, readErr(f, err)
+		}
+		return treeNode(p, uint64(off/guts.ChunkSize)), nil
+	}
 	t := subtree{base: uint64(off / guts.ChunkSize)}
 	for done := int64(0); ; {
 		p := buf[:min(int64(len(buf)), n-done)]
