@@ -13,15 +13,20 @@
 // say why a VM did not come up instead of waiting for its watchdog.
 //
 // With silo.pause=1 on the kernel command line the init stops at its
-// snapshot point: its modules loaded except DeferredModules (virtio_blk,
-// whose probe would read the disks' size and partition table), the
-// heartbeat port open, the loopback interface up (the same in every run),
-// nothing of a run read or mounted. It sends
-// BeatPaused and waits for the host's go line (Go), which a VM restored
-// from a snapshot taken there receives too: the clock is set to the
-// host's time, the host's entropy is mixed into the kernel's pool,
+// snapshot point: its modules loaded, DeferredModules (virtio_blk, whose
+// probe would read the disks' size and partition table) with the virtio
+// bus's automatic probing off, so that their driver holds no device (the
+// init checks that none is bound), the heartbeat port open, the loopback
+// interface up (the same in every run), nothing of a run read or mounted.
+// It sends BeatPaused and waits for the host's go line (Go), which a VM
+// restored from a snapshot taken there receives too: the clock is set to
+// the host's time, the host's entropy is mixed into the kernel's pool,
 // credited (RNDADDENTROPY), and the CRNG reseeded (RNDRESEEDCRNG), so
 // that no two restored guests share random numbers; then it sends
-// BeatResumed, loads the deferred modules and goes on with the go line's
-// parameters as a booted init does with its command line's.
+// BeatResumed, binds the disks to their driver (sysfs bind, the disks at
+// once) and goes on with the go line's parameters as a booted init does
+// with its command line's.
+//
+// The disks, the 9p workspace and the shared directories are mounted side
+// by side, not one after the other.
 package guestinit

@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/silo-dev/silo/vm/agent"
@@ -75,11 +77,7 @@ func run(serve ServeFunc) error {
 	p := ParseCmdline(string(cmdline))
 	trace := tracer(p.Debug)
 	trace("init started")
-	deferred := func(string) bool { return false }
-	if p.Pause {
-		deferred = isDeferred
-	}
-	if err := loadModules(Marker, deferred, trace); err != nil {
+	if err := loadModules(Marker, p.Pause, trace); err != nil {
 		return err
 	}
 	trace("modules loaded")
@@ -99,13 +97,14 @@ func run(serve ServeFunc) error {
 		b.fail(err)
 		return err
 	}
+	resumed := p.Pause
 	if p.Pause {
 		if p, err = pause(beat, b, trace); err != nil {
 			b.fail(err)
 			return err
 		}
 	}
-	if err := prepare(p); err != nil {
+	if err := prepare(p, resumed); err != nil {
 		b.fail(err)
 		return err
 	}
@@ -200,6 +199,9 @@ func mountBase() error {
 // snapshot-taker's), loads the deferred modules and returns the run's
 // parameters.
 func pause(beat *os.File, b *beater, trace func(string)) (Params, error) {
+	if err := checkUnbound(); err != nil {
+		return Params{}, err
+	}
 	b.send(BeatPaused)
 	trace("paused at the snapshot point")
 	line, err := readLine(beat)
@@ -218,9 +220,6 @@ func pause(beat *os.File, b *beater, trace func(string)) (Params, error) {
 	}
 	b.send(BeatResumed)
 	trace("resumed: clock set, RNG reseeded")
-	if err := loadModules(Marker, func(n string) bool { return !isDeferred(n) }, trace); err != nil {
-		return Params{}, err
-	}
 	return g.Params, nil
 }
 
@@ -287,31 +286,95 @@ func isDeferred(path string) bool {
 	if _, n, ok := strings.Cut(name, "-"); ok {
 		name = n
 	}
-	for _, d := range DeferredModules {
-		if name == d {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(DeferredModules, name)
 }
 
-// loadModules loads the modules the marker file lists, in order, but those
-// skip says to leave.
-func loadModules(marker string, skip func(path string) bool, trace func(string)) error {
+// loadModules loads the modules the marker file lists, in order. With
+// unbound, DeferredModules are loaded with the virtio bus's automatic
+// probing off: their drivers bind no device until bindDeferred.
+func loadModules(marker string, unbound bool, trace func(string)) error {
 	list, err := os.ReadFile(marker)
 	if err != nil {
 		return fmt.Errorf("read the initfs module list: %w", err)
 	}
 	for _, p := range strings.Fields(string(list)) {
-		if skip(p) {
-			continue
+		if unbound && isDeferred(p) {
+			err = loadUnbound(p)
+		} else {
+			err = loadModule(p)
 		}
-		if err := loadModule(p); err != nil {
+		if err != nil {
 			return err
 		}
 		trace("loaded " + filepath.Base(p))
 	}
 	return nil
+}
+
+// virtioBus is the virtio bus in sysfs.
+const virtioBus = "/sys/bus/virtio"
+
+// loadUnbound loads the module at path with the virtio bus's automatic
+// probing off, so that its driver binds none of the devices there already.
+// Probing is on again for the modules after it.
+func loadUnbound(path string) error {
+	auto := filepath.Join(virtioBus, "drivers_autoprobe")
+	if err := os.WriteFile(auto, []byte("0"), 0); err != nil {
+		return fmt.Errorf("load %s unbound: %w", filepath.Base(path), err)
+	}
+	err := loadModule(path)
+	if werr := os.WriteFile(auto, []byte("1"), 0); err == nil && werr != nil {
+		err = fmt.Errorf("load %s unbound: %w", filepath.Base(path), werr)
+	}
+	return err
+}
+
+// deferredDrivers are the drivers of DeferredModules on the virtio bus,
+// by the virtio device ID (include/uapi/linux/virtio_ids.h) each binds.
+var deferredDrivers = map[string]string{"0x0002": "virtio_blk"}
+
+// checkUnbound makes sure no driver of DeferredModules holds a device: a
+// snapshot taken now must not carry anything of a disk.
+func checkUnbound() error {
+	for _, d := range deferredDrivers {
+		bound, _ := filepath.Glob(filepath.Join(virtioBus, "drivers", d, "virtio*"))
+		if len(bound) > 0 {
+			return fmt.Errorf("%s bound %s before the snapshot point", d, filepath.Base(bound[0]))
+		}
+	}
+	return nil
+}
+
+// bindDeferred binds each virtio device that a driver of DeferredModules
+// drives and that is not bound yet, all at once: the block driver reads
+// this run's disks as it binds.
+func bindDeferred() error {
+	devs, err := filepath.Glob(filepath.Join(virtioBus, "devices", "virtio*"))
+	if err != nil {
+		return err
+	}
+	var g errgroup.Group
+	for _, dev := range devs {
+		id, err := os.ReadFile(filepath.Join(dev, "device"))
+		if err != nil {
+			return fmt.Errorf("read the virtio device %s: %w", filepath.Base(dev), err)
+		}
+		drv, ok := deferredDrivers[strings.TrimSpace(string(id))]
+		if !ok {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(dev, "driver")); err == nil {
+			continue
+		}
+		name := filepath.Base(dev)
+		g.Go(func() error {
+			if err := os.WriteFile(filepath.Join(virtioBus, "drivers", drv, "bind"), []byte(name), 0); err != nil {
+				return fmt.Errorf("bind %s to %s: %w", name, drv, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 func loadModule(path string) error {
@@ -328,35 +391,58 @@ func loadModule(path string) error {
 }
 
 // prepare mounts the rootfs, the workspace, the shared host directories
-// and the scratch area.
-func prepare(p Params) error {
+// and the scratch area, the disks and the 9p shares side by side. bind
+// first binds the disks' driver (a guest restored from its snapshot
+// point, bindDeferred).
+func prepare(p Params, bind bool) error {
 	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount, MountsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	if p.Root != "" {
-		dev, err := findDisk(p.Root)
-		if err != nil {
-			return err
+	var g errgroup.Group
+	g.Go(func() error {
+		if bind {
+			if err := bindDeferred(); err != nil {
+				return err
+			}
 		}
-		// noload: never replay a journal, the disk is read-only.
-		if err := unix.Mount(dev, LowerDir, "ext4", unix.MS_RDONLY, "noload"); err != nil {
-			return fmt.Errorf("mount the rootfs %s read-only: %w", dev, err)
-		}
-	}
+		var disks errgroup.Group
+		disks.Go(func() error { return mountRoot(p) })
+		disks.Go(func() error {
+			if err := mountScratch(p); err != nil {
+				return err
+			}
+			return os.MkdirAll(ScratchDir, 0o755)
+		})
+		return disks.Wait()
+	})
 	if p.Workspace != "" {
-		if err := unix.Mount(p.Workspace, WorkspaceDir, "9p", 0, opts9p); err != nil {
-			return fmt.Errorf("mount the 9p workspace %q: %w", p.Workspace, err)
-		}
+		g.Go(func() error {
+			if err := unix.Mount(p.Workspace, WorkspaceDir, "9p", 0, opts9p); err != nil {
+				return fmt.Errorf("mount the 9p workspace %q: %w", p.Workspace, err)
+			}
+			return nil
+		})
 	}
-	if err := mountShares(p.Mounts); err != nil {
+	g.Go(func() error { return mountShares(p.Mounts) })
+	return g.Wait()
+}
+
+// mountRoot mounts the rootfs disk read-only at LowerDir, if there is one.
+func mountRoot(p Params) error {
+	if p.Root == "" {
+		return nil
+	}
+	dev, err := findDisk(p.Root)
+	if err != nil {
 		return err
 	}
-	if err := mountScratch(p); err != nil {
-		return err
+	// noload: never replay a journal, the disk is read-only.
+	if err := unix.Mount(dev, LowerDir, "ext4", unix.MS_RDONLY, "noload"); err != nil {
+		return fmt.Errorf("mount the rootfs %s read-only: %w", dev, err)
 	}
-	return os.MkdirAll(ScratchDir, 0o755)
+	return nil
 }
 
 // opts9p are the options of every 9p share.

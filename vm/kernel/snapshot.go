@@ -23,7 +23,7 @@ const (
 	SnapshotRootPrefix = "runtime-snapshot-"
 	// snapshotFormat versions the snapshot derivation: bump it whenever
 	// what a snapshot holds or where the guest stops changes.
-	snapshotFormat = "silo-snapshot/v2"
+	snapshotFormat = "silo-snapshot/v3"
 	// MaxBrokenSnapshots is how many snapshots may be found broken (made
 	// but not restored, or not made) before VMs of this home only boot.
 	// Removing runtime/snapshot-generation tries snapshots again.

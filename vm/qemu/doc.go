@@ -19,8 +19,9 @@
 // The backend is a vm.Snapshotter. MakeSnapshot boots the kernel and
 // initfs with silo.pause=1 in the spec's shape, its disks and directories
 // replaced by empty stand-ins, waits for the guest init's BeatPaused (its
-// modules loaded but virtio_blk; no disk read, no 9p share attached, so
-// QEMU has no migration blocker and the guest holds nothing of a disk),
+// modules loaded, virtio_blk bound to no disk; no disk read, no 9p share
+// attached, so QEMU has no migration blocker and the guest holds nothing
+// of a disk),
 // and migrates the running guest over QMP to "exec:cat > FILE.part && mv
 // FILE.part FILE" (QEMU 7.2 has no file: URI; the bandwidth limit lifted),
 // waiting for FILE, which is whole. The stream is then compacted: QEMU
