@@ -21,6 +21,9 @@ type sandboxFS struct {
 	wsMount string   // where the filter is mounted: under the new root, then /workspace
 	upper   *os.File // the overlay's upper layer, kept open for a build's capture
 	hosts   bool     // the agent wrote /etc/hosts (the image has none): not the build's to capture
+	// toHost are the file systems whose writes reach the host, in the
+	// order they sync: the workspace filter, then the 9p shares under it.
+	toHost []*os.File
 }
 
 // buildRoot assembles the sandbox's root and makes it the process root:
@@ -63,6 +66,12 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		fs.cleanup()
 		return nil, err
 	}
+	if !l.SharedKernel {
+		if err := fs.openToHost(l); err != nil {
+			fs.cleanup()
+			return nil, err
+		}
+	}
 	if s.Hostname != "" {
 		_ = unix.Sethostname([]byte(s.Hostname))
 	}
@@ -72,6 +81,57 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 	}
 	fs.wsMount = workdir(s)
 	return fs, nil
+}
+
+// openToHost opens the file systems whose writes reach the host, to sync
+// them once the command is done (syncToHost): the workspace filter, the
+// 9p workspace behind it and each shared host directory. The scratch
+// disk, which is thrown away, is not among them.
+func (fs *sandboxFS) openToHost(l Layout) error {
+	dirs := []string{fs.wsMount, l.Workspace}
+	if l.Mounts != "" {
+		names, err := readDirNames(l.Mounts)
+		if err != nil {
+			return fmt.Errorf("list the shared host directories: %w", err)
+		}
+		for _, n := range names {
+			dirs = append(dirs, filepath.Join(l.Mounts, n))
+		}
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		f, err := os.OpenFile(d, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fmt.Errorf("open %s to sync it: %w", d, err)
+		}
+		fs.toHost = append(fs.toHost, f)
+	}
+	return nil
+}
+
+// readDirNames lists dir; a missing dir is empty.
+func readDirNames(dir string) ([]string, error) {
+	es, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	names := make([]string, 0, len(es))
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names, err
+}
+
+// syncToHost writes what the sandbox changed on the host's file systems
+// back to the host, in order: the filter's pages first, then the 9p
+// shares they went to. Only those: a global sync would also write the
+// scratch disk's pages, which nobody reads again.
+func (fs *sandboxFS) syncToHost() {
+	for _, f := range fs.toHost {
+		_ = unix.Syncfs(int(f.Fd()))
+	}
 }
 
 // etcHosts gives the sandbox an /etc/hosts, as Docker does, unless the

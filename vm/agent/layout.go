@@ -10,7 +10,10 @@ type Layout struct {
 	Scratch string
 	// SharedKernel says the sandbox runs on the host's kernel (the
 	// namespace backend): what it writes is already in the host's page
-	// cache, so Serve does not sync before it returns (a VM syncs), and
+	// cache, so Serve does not sync before it returns (a VM syncs the
+	// file systems whose writes reach the host: the workspace filter, the
+	// 9p workspace and shares; not the scratch disk, which is thrown
+	// away), and
 	// the agent's /proc and /dev, which bubblewrap made for the sandbox,
 	// are bound in as they are (a VM gets a fresh /proc and a minimal
 	// /dev built from its devtmpfs).

@@ -14,6 +14,9 @@ func (fs *sandboxFS) cleanup() {
 	if fs.upper != nil {
 		fs.upper.Close()
 	}
+	for _, f := range fs.toHost {
+		f.Close()
+	}
 	if fs.filter != nil {
 		fs.filter.unmount(fs.wsMount)
 	}

@@ -59,9 +59,7 @@ func (a *agent) run(s *proto.Spec) (int, error) {
 			return -1, err
 		}
 	}
-	if !a.layout.SharedKernel {
-		unix.Sync()
-	}
+	fs.syncToHost()
 	return code, nil
 }
 
