@@ -45,6 +45,9 @@ func (m *machine) args() ([]string, error) {
 	if m.probe {
 		return a, nil
 	}
+	if m.pause {
+		a = append(a, m.ramArgs(mem)...)
+	}
 	a = append(a,
 		// Ports connect in this order; acceptPorts relies on it.
 		"-device", "virtio-serial-device,max_ports=3",
@@ -80,6 +83,18 @@ func (m *machine) args() ([]string, error) {
 		a = append(a, "-incoming", "fd:"+strconv.Itoa(m.incomingFD()))
 	}
 	return a, nil
+}
+
+// ramArgs give the guest RAM of a machine that stops at its snapshot
+// point a memory backend of its own, ramBlockID, the name its pages have
+// in the migration stream: anonymous memory, or with m.ramFile the
+// snapshot's RAM mapped privately from that file (ramimage.go).
+func (m *machine) ramArgs(mem int) []string {
+	obj := "memory-backend-ram,id=" + ramBlockID + ",size=" + strconv.Itoa(mem) + "M"
+	if m.ramFile != "" {
+		obj = "memory-backend-file,id=" + ramBlockID + ",size=" + strconv.Itoa(mem) + "M,share=off,mem-path=" + esc(m.ramFile)
+	}
+	return []string{"-object", obj, "-machine", "memory-backend=" + ramBlockID}
 }
 
 // incomingFD is QEMU's descriptor of the snapshot file: after the mounts'

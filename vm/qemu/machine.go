@@ -43,6 +43,9 @@ type machine struct {
 	// incoming is the snapshot file the VM restores from instead of
 	// booting; nil boots.
 	incoming *os.File
+	// ramFile, with incoming, is the guest RAM as a file, which QEMU maps
+	// instead of loading it: incoming is then the rest of the stream.
+	ramFile string
 	// shapeOnly: the machine is never started, only its command line
 	// taken as a snapshot's shape; its paths are stand-ins.
 	shapeOnly bool

@@ -159,8 +159,15 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 // restore runs spec in a VM restored from the snapshot spec.Snapshot. A
 // *RestoreError means the snapshot could not be used and nothing of the
 // run started.
+//
+// The guest RAM is mapped from the snapshot's RAM file (ramImage) when it
+// has one or one can be made; else QEMU loads the whole stream.
 func (b *Backend) restore(ctx context.Context, spec *vm.Spec, newMachine func() (*machine, func(), error), t0 time.Time) (int, error) {
-	f, err := os.Open(spec.Snapshot)
+	stream, ramFile := spec.Snapshot, ""
+	if ram, dev, err := b.ramImage(spec.Snapshot); err == nil {
+		stream, ramFile = dev, ram
+	}
+	f, err := os.Open(stream)
 	if err != nil {
 		return -1, &RestoreError{Reason: err.Error()}
 	}
@@ -170,7 +177,7 @@ func (b *Backend) restore(ctx context.Context, spec *vm.Spec, newMachine func() 
 		return -1, err
 	}
 	defer cleanup()
-	m.pause, m.incoming = true, f
+	m.pause, m.incoming, m.ramFile = true, f, ramFile
 	return m.run(ctx, t0)
 }
 

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -81,6 +82,13 @@ type addrRange struct{ start, end uint64 }
 // having written part of w.
 func compactStream(r *bufio.Reader, w io.Writer, keep []addrRange) error {
 	c := &compactor{r: r, w: w, sent: map[ramPage]bool{}, keep: keep}
+	return c.run()
+}
+
+// run copies the stream, leaving out or diverting the guest RAM's records
+// as c says.
+func (c *compactor) run() error {
+	r, w := c.r, c.w
 	hdr := make([]byte, 8)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return err
@@ -143,9 +151,12 @@ type ramPage struct {
 }
 
 type compactor struct {
-	r     *bufio.Reader
-	w     io.Writer
-	err   error
+	r   *bufio.Reader
+	w   io.Writer
+	err error
+	// image, when set, takes the guest RAM's pages instead of w
+	// (splitStream): each written at its offset in the block.
+	image io.WriterAt
 	sent  map[ramPage]bool // pages a record with content was kept for
 	block string           // the block r's records are of
 	ram   string           // the guest RAM: the largest block
@@ -258,6 +269,10 @@ func (c *compactor) ramSection(id uint32) error {
 			} else {
 				body = c.be(ramPageSize)
 			}
+			if c.image != nil && block == c.ram {
+				c.toImage(page, body)
+				continue
+			}
 			c.sent[page] = true
 			if block == emitted {
 				c.put(c.be8(addr | flags | ramFlagContinue))
@@ -328,4 +343,49 @@ func kernelRanges(path string) ([]addrRange, error) {
 		}
 	}
 	return out, nil
+}
+
+// ramBlockID is the id of the guest RAM's memory backend in a machine
+// that stops at its snapshot point: the name of its RAM block in the
+// migration stream.
+const ramBlockID = "silo-ram"
+
+// splitStream copies the migration stream r to dev without the records of
+// the guest RAM (RAM block ramBlockID), whose pages it writes into image
+// at their offsets instead, as compactStream would have kept them: image
+// is then the guest RAM as a file, holes where it is zero, which a
+// restoring QEMU maps (memory-backend-file, share=off) instead of loading
+// it page by page, and dev the rest of the stream (the devices' state,
+// the other RAM blocks). It fails with errStreamShape on a stream it does
+// not know or whose largest RAM block is not ramBlockID, and returns the
+// guest RAM's size.
+func splitStream(r *bufio.Reader, dev io.Writer, image io.WriterAt) (uint64, error) {
+	c := &compactor{r: r, w: dev, sent: map[ramPage]bool{}, image: image}
+	if err := c.run(); err != nil {
+		return 0, err
+	}
+	if c.ram != ramBlockID {
+		return 0, errStreamShape
+	}
+	return c.size, nil
+}
+
+// toImage writes one record of the guest RAM into c.image: a page's
+// content, or a filled page (a page that was sent before and is zero now
+// is written as zeros).
+func (c *compactor) toImage(p ramPage, body []byte) {
+	if c.ram != ramBlockID {
+		c.err = errStreamShape
+		return
+	}
+	if len(body) == 1 {
+		if body[0] == 0 && !c.sent[p] {
+			return
+		}
+		body = bytes.Repeat(body, ramPageSize)
+	}
+	c.sent[p] = true
+	if c.err == nil {
+		_, c.err = c.image.WriteAt(body, int64(p.addr))
+	}
 }

@@ -93,8 +93,10 @@ func readRecords(t *testing.T, b []byte) (recs []string, tail []byte) {
 	}
 }
 
-func TestCompactStream(t *testing.T) {
-	var s streamBuilder
+// testStream is a stream of two RAM blocks, bios and ram (the guest RAM),
+// the second's records as compactStream's test comments say.
+func testStream(ram string) (s *streamBuilder, devices []byte) {
+	s = &streamBuilder{}
 	s.WriteString(streamMagic)
 	s.u32(streamVersion)
 	s.u8(secConfiguration)
@@ -108,12 +110,12 @@ func TestCompactStream(t *testing.T) {
 	s.u64(0x12000 | ramFlagMemSize)
 	s.str("bios")
 	s.u64(0x2000)
-	s.str("mem")
+	s.str(ram)
 	s.u64(0x10000)
-	s.rec("mem", 0x0000, 7, true)   // kept
+	s.rec(ram, 0x0000, 7, true)     // kept
 	s.rec("", 0x1000, 0, false)     // dropped
 	s.rec("bios", 0x0000, 0, false) // kept: not the guest RAM
-	s.rec("mem", 0x2000, 0, false)  // dropped, with the block's name
+	s.rec(ram, 0x2000, 0, false)    // dropped, with the block's name
 	s.rec("", 0x0000, 0, false)     // kept: sent with content before
 	s.rec("", 0x4000, 9, false)     // kept: not zero
 	s.eos()
@@ -126,9 +128,13 @@ func TestCompactStream(t *testing.T) {
 	s.u8(secEnd)
 	s.u32(2)
 	s.eos()
-	devices := []byte{0x04, 0, 0, 0, 3, 3, 'd', 'e', 'v', 0x10, 0x11, 0x1f}
+	devices = []byte{0x04, 0, 0, 0, 3, 3, 'd', 'e', 'v', 0x10, 0x11, 0x1f}
 	s.Write(devices)
+	return s, devices
+}
 
+func TestCompactStream(t *testing.T) {
+	s, devices := testStream("mem")
 	var out bytes.Buffer
 	if err := compactStream(bufio.NewReader(bytes.NewReader(s.Bytes())), &out, []addrRange{{0x3000, 0x3800}}); err != nil {
 		t.Fatal(err)
@@ -148,5 +154,51 @@ func TestCompactStream(t *testing.T) {
 	binary.BigEndian.PutUint64(bad[i:], 0x100)   // a compressed page
 	if err := compactStream(bufio.NewReader(bytes.NewReader(bad)), &bytes.Buffer{}, nil); !errors.Is(err, errStreamShape) {
 		t.Errorf("a stream with a compressed page: %v, want errStreamShape", err)
+	}
+}
+
+// memFile is an io.WriterAt in memory.
+type memFile struct{ b []byte }
+
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if n := int(off) + len(p); n > len(f.b) {
+		f.b = append(f.b, make([]byte, n-len(f.b))...)
+	}
+	return copy(f.b[off:], p), nil
+}
+
+func TestSplitStream(t *testing.T) {
+	s, devices := testStream(ramBlockID)
+	var dev bytes.Buffer
+	var ram memFile
+	size, err := splitStream(bufio.NewReader(bytes.NewReader(s.Bytes())), &dev, &ram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != 0x10000 {
+		t.Errorf("RAM size %#x, want 0x10000", size)
+	}
+	// Only the other block's records stay in the stream.
+	recs, tail := readRecords(t, dev.Bytes())
+	if want := []string{"bios@0:zero"}; !slices.Equal(recs, want) {
+		t.Errorf("records %v, want %v", recs, want)
+	}
+	if !bytes.Equal(tail, devices) {
+		t.Errorf("the devices' state became %x, want %x", tail, devices)
+	}
+	// The RAM file holds each page as the stream left it: page 0 sent
+	// with content, then as zero; page 4 filled with 9; page 6 with 1.
+	want := make([]byte, 7*ramPageSize)
+	copy(want[4*ramPageSize:], bytes.Repeat([]byte{9}, ramPageSize))
+	copy(want[6*ramPageSize:], bytes.Repeat([]byte{1}, ramPageSize))
+	got := append(ram.b, make([]byte, max(0, len(want)-len(ram.b)))...)
+	if !bytes.Equal(got, want) {
+		t.Errorf("the RAM file differs from the stream's pages")
+	}
+
+	// A stream whose guest RAM is not the silo backend's is refused.
+	other, _ := testStream("pc.ram")
+	if _, err := splitStream(bufio.NewReader(bytes.NewReader(other.Bytes())), &bytes.Buffer{}, &memFile{}); !errors.Is(err, errStreamShape) {
+		t.Errorf("a stream of another RAM block: %v, want errStreamShape", err)
 	}
 }
