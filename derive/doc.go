@@ -79,6 +79,10 @@
 // the manifest, not the index.
 // SourceDateEpoch is every step's SOURCE_DATE_EPOCH (1980-01-01).
 //
+// A directory rootfs entry carries its owner table (internal/owners) in
+// the annotation OwnersAnnotation; Owners reads it (empty for an entry
+// assembled before the table existed).
+//
 // Assembly itself (whiteouts, hardlinks, ownership without host root,
 // reproducible ext4 bytes) lives in derive/rootfs; pulling in derive/oci.
 package derive

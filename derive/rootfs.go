@@ -11,6 +11,7 @@ import (
 
 	"github.com/silo-dev/silo/derive/oci"
 	rfs "github.com/silo-dev/silo/derive/rootfs"
+	"github.com/silo-dev/silo/internal/owners"
 	"github.com/silo-dev/silo/internal/safetext"
 	"github.com/silo-dev/silo/store"
 )
@@ -222,8 +223,30 @@ func build(st *store.Store, im *oci.Image, steps []StepLayer, d *Derivation, tmp
 		// The sandbox shows the image's modes: a file 0644 in the image
 		// is 0644 inside, and so is its copy in the workspace.
 		out.KeepModes = true
-		return out, rfs.WriteDir(layers, out.Path, maxContent, opts...)
+		var own owners.Table
+		if err := rfs.WriteDir(layers, out.Path, maxContent, append(opts, rfs.Owners(&own))...); err != nil {
+			return nil, err
+		}
+		// Present (even empty) on every directory rootfs assembled since
+		// owners are kept; absent on older ones, which show root.
+		out.Annotations[OwnersAnnotation] = own.String()
+		return out, nil
 	}
+}
+
+// OwnersAnnotation is the annotation of a directory rootfs entry that
+// holds its owner table (internal/owners, text form): the paths the
+// image gives to an owner other than root.
+const OwnersAnnotation = "rootfs.owners"
+
+// Owners returns the owner table of the directory rootfs entry e (none
+// for an entry assembled before silo kept one).
+func Owners(e *store.Entry) (owners.Table, error) {
+	t, err := owners.Parse(e.Annotations[OwnersAnnotation])
+	if err != nil {
+		return nil, fmt.Errorf("rootfs %s: %w (remove it with `silo store gc` and run again)", e.Name, err)
+	}
+	return t, nil
 }
 
 // imageBase is the human part of rootfs entry names: the image entry's

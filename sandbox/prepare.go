@@ -129,6 +129,9 @@ func (p *Plan) rootfs(ctx context.Context, st *store.Store, need vm.Needs, o Opt
 	}
 	if need.RootfsDir {
 		spec.RootfsDir = res.Dir.Path
+		if spec.Owners, err = derive.Owners(res.Dir); err != nil {
+			return nil, err
+		}
 	} else {
 		spec.RootfsImage = res.Ext4.Path
 	}

@@ -12,6 +12,7 @@ declare -A need=(
   [zstd]=zstd [xz]=xz-utils [git]=git [make]=make
   [ssh-agent]=openssh-client [ssh-add]=openssh-client [ssh-keygen]=openssh-client
   [pylsp]=python3-pylsp [dpkg-query]=dpkg
+  [newuidmap]=uidmap [newgidmap]=uidmap [usermod]=passwd
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -39,23 +39,7 @@ func TestContractUnprivilegedUser(t *testing.T) {
 		t.Fatalf("chown: %v %s", err, out)
 	}
 
-	// The workspace filter needs a FUSE device the user may open:
-	// /dev/fuse where it is 0666, as most distributions ship it, else a
-	// node of our own, as an administrator would make one.
-	fuseDev := "/dev/fuse"
-	var fst syscall.Stat_t
-	if err := syscall.Stat(fuseDev, &fst); err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	if fst.Mode&0o006 != 0o006 {
-		fuseDev = filepath.Join(base, "fuse")
-		if err := syscall.Mknod(fuseDev, syscall.S_IFCHR|0o666, int(fst.Rdev)); err != nil {
-			t.Fatalf("make a FUSE device node: %v", err)
-		}
-		if err := os.Chmod(fuseDev, 0o666); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fuseDev := userFuseDevice(t, base)
 	fuseEnv := "SILO_FUSE_DEVICE=" + fuseDev
 	run := func(script string) result {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -104,6 +88,30 @@ func TestContractUnprivilegedUser(t *testing.T) {
 			t.Errorf("without a usable FUSE device: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
 	}
+}
+
+// userFuseDevice returns a FUSE device any user may open, which the
+// workspace filter needs: /dev/fuse where it is 0666, as most
+// distributions ship it, else a node of our own under base, as an
+// administrator would make one.
+func userFuseDevice(t *testing.T, base string) string {
+	t.Helper()
+	fuseDev := "/dev/fuse"
+	var fst syscall.Stat_t
+	if err := syscall.Stat(fuseDev, &fst); err != nil {
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	if fst.Mode&0o006 == 0o006 {
+		return fuseDev
+	}
+	fuseDev = filepath.Join(base, "fuse")
+	if err := syscall.Mknod(fuseDev, syscall.S_IFCHR|0o666, int(fst.Rdev)); err != nil {
+		t.Fatalf("make a FUSE device node: %v", err)
+	}
+	if err := os.Chmod(fuseDev, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return fuseDev
 }
 
 // copyFile copies src to dst with mode.

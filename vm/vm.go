@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/silo-dev/silo/internal/owners"
 	"github.com/silo-dev/silo/vm/netproxy"
 )
 
@@ -52,6 +53,11 @@ type Spec struct {
 	// RootfsDir is the unpacked rootfs directory entry the namespace
 	// backend uses as its read-only lower layer. Never written.
 	RootfsDir string
+	// Owners is RootfsDir's owner table: the paths the image gives to an
+	// owner other than root, which the directory (all the user's) cannot
+	// show itself. The agent applies it where the sandbox's user
+	// namespace maps those ids.
+	Owners owners.Table
 	// Kernel is the kernel image file (vmlinux) and Initfs the initramfs
 	// file a VM boots (Needs.Kernel); both are store entries the caller
 	// holds for the run.

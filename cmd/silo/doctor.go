@@ -68,6 +68,11 @@ func (c *DoctorCmd) Run(g *Globals) error {
 		lerr = errors.New(limits)
 	}
 	add("process limits", lerr, limits)
+	if ok, detail := namespace.Describe(); ok {
+		add("image owners", nil, detail)
+	} else {
+		add("image owners", errors.New(detail), "")
+	}
 	qv, qerr := qemuVersion(reg)
 	add("qemu", qerr, qv)
 	kinfo, kerr := c.runtimeChecks(g, add)

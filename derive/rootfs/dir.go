@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/silo-dev/silo/internal/owners"
 	"github.com/silo-dev/silo/internal/safetext"
 )
 
 // WriteDir merges layers into the directory dst, which must not exist.
-// Every file belongs to the invoking user; modes (setuid included) and
+// Every file belongs to the invoking user (the Owners option lists the
+// image's own owners); modes (setuid included) and
 // modification times are kept; extended attributes are dropped. All writes
 // go through an os.Root, so even a tree that slipped past the checks could
 // not write outside dst. maxContent, when positive, is the most bytes the
@@ -42,11 +45,15 @@ func WriteDir(layers []Layer, dst string, maxContent int64, opts ...Option) (err
 	defer root.Close()
 	s := &dirSink{root: root}
 	defer s.close()
+	s.own(".", &t.root.meta)
 	if err := emit(t, layers, s); err != nil {
 		return err
 	}
 	if err := s.finish(&t.root.meta); err != nil {
 		return fmt.Errorf("finish rootfs directory: %w", err)
+	}
+	if o.owners != nil {
+		*o.owners = s.owners
 	}
 	if len(s.devices) > 0 {
 		o.note(fmt.Sprintf("left out the image's %d device nodes (%s): the sandbox has its own /dev", len(s.devices), deviceList(s.devices)))
@@ -90,6 +97,8 @@ type dirSink struct {
 	meta []*meta
 	// devices are the device nodes left out.
 	devices []string
+	// owners lists the paths whose owner is not root.
+	owners owners.Table
 
 	// cur is an os.Root for the directory curDir, reused while files go
 	// into the same directory: each operation is then one system call on
@@ -127,15 +136,26 @@ func (s *dirSink) close() {
 	}
 }
 
+// own lists p in the owner table when the image gives it an owner other
+// than root; ids that do not fit 32 bits are left as root.
+func (s *dirSink) own(p string, m *meta) {
+	if (m.uid == 0 && m.gid == 0) || m.uid < 0 || m.gid < 0 || m.uid > math.MaxUint32 || m.gid > math.MaxUint32 {
+		return
+	}
+	s.owners = append(s.owners, owners.Entry{Path: p, UID: uint32(m.uid), GID: uint32(m.gid)})
+}
+
 func (s *dirSink) dir(p string, m *meta) error {
 	if err := s.root.Mkdir(p, 0o700); err != nil {
 		return err
 	}
+	s.own(p, m)
 	s.dirs, s.meta = append(s.dirs, p), append(s.meta, m)
 	return nil
 }
 
-func (s *dirSink) symlink(p, target string, _ *meta) error {
+func (s *dirSink) symlink(p, target string, m *meta) error {
+	s.own(p, m)
 	return s.root.Symlink(target, p)
 }
 
@@ -155,6 +175,7 @@ func (s *dirSink) fifo(p string, m *meta) error {
 	if err := unix.Mkfifoat(int(d.Fd()), path.Base(p), 0o600); err != nil {
 		return fmt.Errorf("mkfifo %s: %w", safetext.Escape(p), err)
 	}
+	s.own(p, m)
 	return s.setMeta(p, m)
 }
 
@@ -180,6 +201,7 @@ func (s *dirSink) file(p string, m *meta, size int64, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	s.own(p, m)
 	return d.Chtimes(base, m.mtime, m.mtime)
 }
 

@@ -32,7 +32,9 @@
 // so building an image never needs host root. The directory output cannot
 // do that as an ordinary user: every file there belongs to the invoking
 // user (a user namespace maps it to root inside the sandbox), modes are
-// kept, extended attributes are dropped.
+// kept, extended attributes are dropped; the Owners option lists the
+// paths whose owner is not root (internal/owners), for the sandbox to
+// show them with their owners.
 //
 // The ext4 writer is silo's own (ext4*.go): it writes a compact,
 // reproducible image straight from the tar headers, with ownership, modes,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/silo-dev/silo/internal/owners"
 )
 
 // ErrUnsafe marks a layer entry that silo refuses to apply: an absolute
@@ -30,6 +32,7 @@ type options struct {
 	maxEntries int
 	note       func(string)
 	progress   func(done, total int64)
+	owners     *owners.Table
 }
 
 // MaxEntries sets how many tar entries (files, directories, links,
@@ -42,6 +45,12 @@ func MaxEntries(n int) Option { return func(o *options) { o.maxEntries = n } }
 // Notes sets where a one-line note goes about what a writer left out (the
 // device nodes of the directory form); none by default.
 func Notes(f func(string)) Option { return func(o *options) { o.note = f } }
+
+// Owners has WriteDir fill *t with the paths the image gives to an owner
+// other than root (uid 0, gid 0), which the directory cannot carry; a
+// hardlink's second name is not listed (its inode is, by the first). The
+// ext4 form keeps owners itself and ignores it.
+func Owners(t *owners.Table) Option { return func(o *options) { o.owners = t } }
 
 // Progress sets what is told, after each file the writer writes, how
 // many bytes of file content it has written and how many it will write

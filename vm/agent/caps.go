@@ -57,12 +57,13 @@ type launched struct {
 	err error
 }
 
-// newLauncher makes the launcher's thread and drops its capabilities.
-func newLauncher() *launcher {
+// newLauncher makes the launcher's thread and drops its capabilities;
+// rootOnly also keeps the command to root's ids (seccomp.go).
+func newLauncher(rootOnly bool) *launcher {
 	l := &launcher{dropped: make(chan error, 1), req: make(chan launch)}
 	go func() {
 		runtime.LockOSThread()
-		err := dropCaps()
+		err := dropCaps(rootOnly)
 		l.dropped <- err
 		if err != nil {
 			return
@@ -94,7 +95,7 @@ func (l *launcher) close() { close(l.req) }
 
 // dropCaps drops the calling thread's capabilities to keptCaps, sets
 // no_new_privs and installs the seccomp filter (seccomp.go) on it.
-func dropCaps() error {
+func dropCaps(rootOnly bool) error {
 	last := lastCap()
 	keep := map[int]bool{}
 	for _, c := range keptCaps {
@@ -131,7 +132,7 @@ func dropCaps() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
 	}
-	return installSeccomp()
+	return installSeccomp(rootOnly)
 }
 
 // lastCap is the highest capability the kernel knows.

@@ -66,6 +66,16 @@
 // looks the name up before handing the URL to the proxy go on). It lives
 // in the scratch upper layer and a build does not capture it.
 //
+// # The image's owners
+//
+// On the host's kernel the rootfs is a directory the user owns, so every
+// file of it is root's inside. The spec's owner table names the paths the
+// image gives to other users; where the user namespace maps their ids
+// (vm/namespace maps a range when it can), the agent copies them, on
+// scratch, into a layer between the rootfs and the upper, with their
+// owners and otherwise as they are (owners.go). A build never captures
+// that layer. The command itself acts only as root there (see below).
+//
 // Nothing is written into the host's workspace to make this work: no
 // placeholder, no mount point. Without a usable /dev/fuse the sandbox
 // does not start, and the error says how to provide one.
@@ -81,7 +91,10 @@
 // (open_tree_attr included), the keyring, BPF, io_uring and the like,
 // every socket family but unix, inet, inet6 and netlink's route protocol
 // (no vsock, which crosses network namespaces, and no packet sockets),
-// and every way to send a fault's signal with a fault's si_code. On the
+// and every way to send a fault's signal with a fault's si_code, and, on
+// the host's kernel, any chown or setuid-family call to an id other than
+// root's (so nothing it writes to the project or a cache belongs, on the
+// host, to a subordinate id). On the
 // host's kernel the command starts through a stub, the agent's own
 // binary executed again, which then executes the command (nproc.go): so
 // the agent's forked child never executes a workspace file through the

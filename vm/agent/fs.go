@@ -34,7 +34,17 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, fmt.Errorf("make mounts private: %w", err)
 	}
-	root, err := overlayRoot(l)
+	lower := l.Lower
+	if l.SharedKernel && len(s.Owners) > 0 {
+		own, err := ownersLayer(l.Lower, l.Scratch, s.Owners)
+		if err != nil {
+			return nil, err
+		}
+		if own != "" {
+			lower = own + ":" + l.Lower
+		}
+	}
+	root, err := overlayRoot(l, lower)
 	if err != nil {
 		return nil, err
 	}
@@ -168,15 +178,16 @@ func hostsFile(s *proto.Spec) string {
 	return h
 }
 
-// overlayRoot mounts lower + scratch upper at scratch/root.
-func overlayRoot(l Layout) (string, error) {
+// overlayRoot mounts lower (one directory, or several joined with ":",
+// top first) + scratch upper at scratch/root.
+func overlayRoot(l Layout, lower string) (string, error) {
 	upper, work, root := filepath.Join(l.Scratch, "upper"), filepath.Join(l.Scratch, "work"), filepath.Join(l.Scratch, "root")
 	for _, d := range []string{upper, work, root} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", fmt.Errorf("prepare scratch: %w", err)
 		}
 	}
-	opts := "lowerdir=" + l.Lower + ",upperdir=" + upper + ",workdir=" + work
+	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
 	err := unix.Mount("overlay", root, "overlay", 0, opts)
 	if err != nil {
 		// Inside a user namespace overlayfs keeps its metadata in user.*

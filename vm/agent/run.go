@@ -18,7 +18,7 @@ import (
 // run builds the sandbox, runs the command and returns its exit status.
 func (a *agent) run(s *proto.Spec) (int, error) {
 	selfStatic() // while the host's root, and the binary's path, are still there
-	l := newLauncher()
+	l := newLauncher(a.layout.SharedKernel)
 	defer l.close()
 	fs, err := buildRoot(a.layout, s)
 	if err != nil {

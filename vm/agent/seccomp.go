@@ -29,6 +29,16 @@ import (
 // chosen as a file's SIGIO signal (see faultSignals): the agent must be
 // able to tell a sent signal from its own fault. Syscalls of another ABI
 // (i386, x32) are refused too.
+//
+// On the host's kernel (the namespace backend) the filter also keeps the
+// command to root's ids: the chown family may only give uid and gid 0 (or
+// -1, "unchanged"), and the setuid family only switch to 0 (or -1), else
+// EPERM. The sandbox's user namespace maps a range of ids when it can, so
+// that the image's files show their owners; without this rule a command
+// could chown a file in the project or a cache, or become another id and
+// create one there, to an id that is, on the host, one of the user's
+// subordinate ids: a file the user could then no longer change or remove.
+// Inside a VM the ids are the guest kernel's own and the rule is off.
 
 // deniedSyscalls get EPERM whatever their arguments.
 var deniedSyscalls = append([]uintptr{
@@ -58,7 +68,29 @@ const (
 	dataArg0 = 16 // the low half of args[0] (little-endian)
 	dataArg1 = 24 // the low half of args[1]
 	dataArg2 = 32 // the low half of args[2]
+	dataArg3 = 40 // the low half of args[3]
 )
+
+// idArgs are the syscalls that give a file an owner or the caller an id,
+// with the offsets of their id arguments (uid_t and gid_t are 32 bits).
+var idArgs = append([]idCall{
+	{unix.SYS_FCHOWN, []uint32{dataArg1, dataArg2}},
+	{unix.SYS_FCHOWNAT, []uint32{dataArg2, dataArg3}},
+	{unix.SYS_SETUID, []uint32{dataArg0}},
+	{unix.SYS_SETGID, []uint32{dataArg0}},
+	{unix.SYS_SETFSUID, []uint32{dataArg0}},
+	{unix.SYS_SETFSGID, []uint32{dataArg0}},
+	{unix.SYS_SETREUID, []uint32{dataArg0, dataArg1}},
+	{unix.SYS_SETREGID, []uint32{dataArg0, dataArg1}},
+	{unix.SYS_SETRESUID, []uint32{dataArg0, dataArg1, dataArg2}},
+	{unix.SYS_SETRESGID, []uint32{dataArg0, dataArg1, dataArg2}},
+}, archIDArgs...)
+
+// idCall is a syscall and the offsets of its id arguments.
+type idCall struct {
+	nr   uintptr
+	args []uint32
+}
 
 // faultSignals are the signals the Go runtime takes for a fault in the
 // agent (or, SIGSTKFLT, throws on) unless their si_code says a process
@@ -80,7 +112,7 @@ var allowedFamilies = []uint32{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6}
 
 // seccompFilter is the BPF program. Each check jumps over its own
 // return when it does not match, so no jump needs a label.
-func seccompFilter() []unix.SockFilter {
+func seccompFilter(rootOnly bool) []unix.SockFilter {
 	stmt := func(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
 	jump := func(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
 		return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
@@ -133,6 +165,13 @@ func seccompFilter() []unix.SockFilter {
 		f = append(f, is(nr, uint8(len(block))))
 		f = append(f, block...)
 	}
+	if rootOnly {
+		for _, c := range idArgs {
+			block := rootIDCheck(c.args, allow, eperm)
+			f = append(f, is(c.nr, uint8(len(block))))
+			f = append(f, block...)
+		}
+	}
 	return append(f, is(unix.SYS_CLONE3, 1), enosys, allow)
 }
 
@@ -146,6 +185,22 @@ func faultSignalCheck(off uint32, allow, deny unix.SockFilter) []unix.SockFilter
 		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: sig, Jt: uint8(n - i)})
 	}
 	return append(f, allow, deny)
+}
+
+// rootIDCheck ends in deny unless every id argument at offs is 0 or -1:
+// for each, [load, is 0 (to the next), is -1 (to the next), deny], then
+// allow.
+func rootIDCheck(offs []uint32, allow, deny unix.SockFilter) []unix.SockFilter {
+	var f []unix.SockFilter
+	for _, off := range offs {
+		f = append(f,
+			unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off},
+			unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: 0, Jt: 2},
+			unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: 0xffffffff, Jt: 1},
+			deny,
+		)
+	}
+	return append(f, allow)
 }
 
 // socketCheck checks a socket or socketpair call's family (args[0]) and,
@@ -168,8 +223,8 @@ func socketCheck(allow unix.SockFilter) []unix.SockFilter {
 
 // installSeccomp puts the filter on the calling thread only (no TSYNC):
 // the agent's other threads stay free. no_new_privs must be set.
-func installSeccomp() error {
-	f := seccompFilter()
+func installSeccomp(rootOnly bool) error {
+	f := seccompFilter(rootOnly)
 	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
 	if errno != 0 {

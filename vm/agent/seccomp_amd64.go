@@ -13,3 +13,6 @@ const (
 
 // archDenied are this architecture's own syscalls the filter refuses.
 var archDenied = []uintptr{unix.SYS_IOPL, unix.SYS_IOPERM, unix.SYS_USELIB, unix.SYS_MODIFY_LDT}
+
+// archIDArgs are the chown calls only this architecture has.
+var archIDArgs = []idCall{{unix.SYS_CHOWN, []uint32{dataArg1, dataArg2}}, {unix.SYS_LCHOWN, []uint32{dataArg1, dataArg2}}}

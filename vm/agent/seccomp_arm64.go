@@ -13,3 +13,6 @@ const (
 
 // archDenied are this architecture's own syscalls the filter refuses.
 var archDenied = []uintptr{}
+
+// archIDArgs: arm64 has only fchownat and fchown (seccomp.go).
+var archIDArgs = []idCall{}

@@ -17,6 +17,9 @@ import (
 // TestSeccompFilter instead of running tests.
 const seccompHelperEnv = "SILO_AGENT_SECCOMP_HELPER"
 
+// seccompRootOnlyEnv makes the helper install the filter with rootOnly.
+const seccompRootOnlyEnv = "SILO_AGENT_SECCOMP_ROOT_ONLY"
+
 func init() {
 	if os.Getenv(seccompHelperEnv) == "1" {
 		seccompHelper()
@@ -37,7 +40,7 @@ func seccompHelper() {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		res["setup"] = errstr(err)
 	} else {
-		res["setup"] = errstr(installSeccomp())
+		res["setup"] = errstr(installSeccomp(os.Getenv(seccompRootOnlyEnv) == "1"))
 	}
 	res["unshare user"] = errstr(unix.Unshare(unix.CLONE_NEWUSER))
 	res["unshare mount"] = errstr(unix.Unshare(unix.CLONE_NEWNS))
@@ -90,15 +93,51 @@ func seccompHelper() {
 		res["getpid"] = "failed"
 	}
 	res["fork and exec"] = errstr(exec.Command("/bin/sh", "-c", "exit 0").Run())
+	idCalls(res, errstr)
 	json.NewEncoder(os.Stdout).Encode(res)
 	os.Exit(0)
 }
 
-// TestSeccompFilter runs the filter in a child process and checks what
-// it refuses and what it lets through.
-func TestSeccompFilter(t *testing.T) {
+// idCalls tries the chown and setuid families with root's ids and with
+// another's, last: a setuid that succeeds (no filter, as root) changes
+// the thread for good.
+func idCalls(res map[string]string, errstr func(error) string) {
+	f, err := os.CreateTemp("", "silo-seccomp-")
+	if err != nil {
+		res["id setup"] = errstr(err)
+		return
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	res["fchownat -1 -1"] = errstr(unix.Fchownat(unix.AT_FDCWD, f.Name(), -1, -1, 0))
+	res["fchownat uid 1000"] = errstr(unix.Fchownat(unix.AT_FDCWD, f.Name(), 1000, -1, 0))
+	res["fchown gid 1000"] = errstr(unix.Fchown(int(f.Fd()), -1, 1000))
+	res["setresuid -1"] = errstr(unix.Setresuid(-1, -1, -1))
+	_, _, errno := unix.RawSyscall(unix.SYS_SETFSGID, 1000, 0, 0)
+	res["setfsgid 1000"] = errstr(errnoErr(errno))
+	_, _, errno = unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 1000, ^uintptr(0))
+	res["setresuid 1000"] = errstr(errnoErr(errno))
+	_, _, errno = unix.RawSyscall(unix.SYS_SETUID, 1000, 0, 0)
+	res["setuid 1000"] = errstr(errnoErr(errno))
+}
+
+// errnoErr is errno as an error, nil for 0.
+func errnoErr(errno unix.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
+}
+
+// seccompRun runs the helper, with rootOnly as given, and returns what
+// each call returned.
+func seccompRun(t *testing.T, rootOnly bool) map[string]string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), seccompHelperEnv+"=1")
+	if rootOnly {
+		cmd.Env = append(cmd.Env, seccompRootOnlyEnv+"=1")
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)
@@ -107,6 +146,47 @@ func TestSeccompFilter(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("helper output %q: %v", out, err)
 	}
+	return res
+}
+
+// TestSeccompRootOnly checks that, on the host's kernel, the command can
+// neither give a file another owner nor take another id, and can still
+// make the calls that keep root's.
+func TestSeccompRootOnly(t *testing.T) {
+	res := seccompRun(t, true)
+	eperm := unix.EPERM.Error()
+	want := map[string]string{
+		"setup":             "ok",
+		"fchownat -1 -1":    "ok",
+		"fchownat uid 1000": eperm,
+		"fchown gid 1000":   eperm,
+		"setresuid -1":      "ok",
+		"setfsgid 1000":     eperm,
+		"setresuid 1000":    eperm,
+		"setuid 1000":       eperm,
+		"fork and exec":     "ok",
+		"unshare user":      eperm,
+	}
+	for k, w := range want {
+		if res[k] != w {
+			t.Errorf("%s: %q, want %q", k, res[k], w)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// Without the rule, root may do both: the rule is what refuses.
+		plain := seccompRun(t, false)
+		for _, k := range []string{"fchownat uid 1000", "setresuid 1000"} {
+			if plain[k] != "ok" {
+				t.Errorf("without rootOnly, %s: %q, want ok", k, plain[k])
+			}
+		}
+	}
+}
+
+// TestSeccompFilter runs the filter in a child process and checks what
+// it refuses and what it lets through.
+func TestSeccompFilter(t *testing.T) {
+	res := seccompRun(t, false)
 	eperm, enosys, eafno := unix.EPERM.Error(), unix.ENOSYS.Error(), unix.EAFNOSUPPORT.Error()
 	want := map[string]string{
 		"setup":                    "ok",
@@ -147,7 +227,7 @@ func TestSeccompFilter(t *testing.T) {
 // TestSeccompFilterFitsBPF checks the program stays within what the
 // kernel accepts.
 func TestSeccompFilterFitsBPF(t *testing.T) {
-	if n := len(seccompFilter()); n > 4096 || n == 0 {
+	if n := len(seccompFilter(true)); n > 4096 || n == 0 {
 		t.Errorf("filter of %d instructions", n)
 	}
 }

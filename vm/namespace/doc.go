@@ -10,6 +10,12 @@
 // CPUs, with a cgroup of its own or else an RLIMIT_NPROC (limits.go;
 // Limits says which applies here).
 //
+// When the spec's rootfs has files the image gives to users other than
+// root (Spec.Owners) and silo can map a range of ids (as root, or through
+// newuidmap with a subordinate range), bwrap waits while silo writes the
+// maps (idmap.go); else bwrap maps the user alone to root. Describe says
+// which, for silo doctor.
+//
 // It shares the host's kernel, so it is weaker isolation than a VM: a
 // kernel bug reachable from an unprivileged user namespace crosses it. It
 // needs no virtualization, starts in milliseconds, and runs for an

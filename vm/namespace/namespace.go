@@ -201,18 +201,45 @@ func (b *Backend) start(spec *vm.Spec, cg *sandboxCgroup) (*exec.Cmd, net.Conn, 
 		return nil, nil, nil, fmt.Errorf("make bwrap's stderr pipe: %w", err)
 	}
 	defer errW.Close()
+	extra := append([]*os.File{guest}, spec.MountDirs()...)
+	var ids *idPipes
+	if m := hostMapping(); len(spec.Owners) > 0 && m.ranged() {
+		if ids, err = newIDPipes(m, 3+len(extra)); err != nil {
+			return nil, nil, nil, err
+		}
+		defer ids.close()
+		extra = append(extra, ids.blockR, ids.infoW)
+	}
+	nproc := maxProcs(spec) // the agent's limit, where no cgroup bounds the processes
+	if cg != nil {
+		nproc = 0
+	}
+	a := args(spec, agent, b.fuseDevice(), b.loader, nproc)
+	if ids != nil {
+		a = append(ids.args(), a...)
+	}
 	var cmd *exec.Cmd
 	if cg != nil {
-		cmd = cg.command(bw, args(spec, agent, b.fuseDevice(), b.loader, 0))
+		cmd = cg.command(bw, a)
 	} else {
-		cmd = exec.Command(bw, args(spec, agent, b.fuseDevice(), b.loader, maxProcs(spec))...)
+		cmd = exec.Command(bw, a...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, append([]*os.File{guest}, spec.MountDirs()...), errW
+	cmd.Env, cmd.ExtraFiles, cmd.Stderr = []string{}, extra, errW
 	cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setpgid = syscall.SIGKILL, true
 	stderr := newTail(errR, 8<<10)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, nil, fmt.Errorf("start bwrap: %w", err)
+	}
+	if ids != nil {
+		if err := ids.mapIDs(); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if msg := strings.TrimSpace(stderr.String(time.Second)); msg != "" {
+				err = fmt.Errorf("%w (bwrap: %s)", err, msg)
+			}
+			return nil, nil, nil, err
+		}
 	}
 	conn, err := net.FileConn(host)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+
+	"github.com/silo-dev/silo/internal/owners"
 )
 
 // Kind is the first byte of every stream and says what the stream carries.
@@ -115,6 +117,10 @@ type Spec struct {
 	// services (through the proxy): the /etc/hosts the agent supplies then
 	// names host.silo.internal.
 	HostAccess bool `json:"hostAccess,omitempty"`
+	// Owners are the rootfs paths whose owner the image says is not root
+	// (a directory rootfs: the namespace backend). The agent shows them
+	// with those owners, in a layer below the overlay's upper.
+	Owners owners.Table `json:"owners,omitempty"`
 }
 
 // Capture says what a build keeps. The agent writes one uncompressed OCI

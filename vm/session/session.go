@@ -284,6 +284,7 @@ func wireSpec(spec *vm.Spec) (*proto.Spec, error) {
 		Argv: spec.Argv, Env: spec.Env, Cwd: cwd, TTY: spec.TTY,
 		Exclude: spec.Exclude, Protected: spec.Protected, Hostname: "silo",
 		ReadOnly: spec.WorkspaceReadOnly, Workdir: workdir, HostAccess: spec.Network.HostAccess,
+		Owners: spec.Owners,
 	}
 	for _, mt := range spec.Mounts {
 		g := path.Clean(mt.Guest)
