@@ -4,8 +4,6 @@ package tests
 // hostile package would.
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestContractSocketFamilies: the command can make unix, inet and inet6
@@ -213,22 +210,8 @@ func TestProcessLimitUnprivileged(t *testing.T) {
 		t.Fatalf("chown: %v %s", err, out)
 	}
 	run := func(args ...string) result {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = ws
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + base, "SILO_HOME=" + home, "SILO_FUSE_DEVICE=" + fuse}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.Code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run as uid %d: %v", uid, err)
-		}
-		return r
+		env := []string{"PATH=/usr/bin:/bin", "HOME=" + base, "SILO_HOME=" + home, "SILO_FUSE_DEVICE=" + fuse}
+		return runAs(t, uid, gid, ws, env, bin, args...)
 	}
 	checkForkBounded(t, run("exec", "--backend", "namespace", "bb", "sh", "-c", forkScript), 40)
 	if doc := run("doctor", "--no-probe"); !strings.Contains(doc.Stdout, "RLIMIT_NPROC per sandbox") {

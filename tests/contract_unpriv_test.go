@@ -5,8 +5,6 @@ package tests
 // binary as the unprivileged uid 65534 (nobody).
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // unprivUID is the uid the unprivileged test runs as.
@@ -42,22 +39,8 @@ func TestContractUnprivilegedUser(t *testing.T) {
 	fuseDev := userFuseDevice(t, base)
 	fuseEnv := "SILO_FUSE_DEVICE=" + fuseDev
 	run := func(script string) result {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "exec", "--backend", "namespace", "bb", "sh", "-c", script)
-		cmd.Dir = ws
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home, fuseEnv}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivUID}}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.Code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run as uid %d: %v", unprivUID, err)
-		}
-		return r
+		env := []string{"PATH=/usr/bin:/bin", "HOME=" + userHome, "SILO_HOME=" + home, fuseEnv}
+		return runAs(t, unprivUID, unprivUID, ws, env, bin, "exec", "--backend", "namespace", "bb", "sh", "-c", script)
 	}
 
 	r := run("id -u; echo made > made.txt; cat /root/.ssh/id_rsa 2>&1; exit 42")

@@ -167,16 +167,7 @@ func siloIn(t *testing.T, home, dir string, args ...string) result {
 	cmd := exec.Command(siloBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SILO_HOME="+home, "SILO_BACKEND=namespace")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("silo %v: %v", args, err)
-	}
-	return r
+	return runCmd(t, cmd)
 }
 
 // checkPrivate checks, as the other user, that home is closed: its mode,

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,16 +21,7 @@ func siloNoHome(t testing.TB, home, userHome, dir string, args ...string) result
 		}
 	}
 	cmd.Env = append(cmd.Env, "HOME="+userHome)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("silo %v: %v", args, err)
-	}
-	return res
+	return runCmd(t, cmd)
 }
 
 // TestHomeFlagEveryBackend: `silo --home DIR` keeps everything in DIR on

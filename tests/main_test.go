@@ -2,12 +2,15 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // siloBin is the silo binary under test, built once by TestMain.
@@ -62,18 +65,35 @@ func silo(t testing.TB, home, dir string, env []string, stdin []byte, args ...st
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its output and exit status; it fails the
+// test when cmd could not run at all.
+func runCmd(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("silo %v: %v", args, err)
-		}
+	if ee, ok := err.(*exec.ExitError); ok {
 		res.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %q: %v", cmd.Path, cmd.Args[1:], err)
 	}
 	return res
+}
+
+// runAs runs bin with args in dir, as uid:gid, with env as its whole
+// environment, for at most two minutes.
+func runAs(t testing.TB, uid, gid int, dir string, env []string, bin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	return runCmd(t, cmd)
 }
 
 // privateHome gives home, if it exists, the mode silo gives a home

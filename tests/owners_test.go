@@ -2,7 +2,6 @@ package tests
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -178,20 +177,8 @@ func TestImageOwnersUnprivileged(t *testing.T) {
 	}
 	fuseEnv := "SILO_FUSE_DEVICE=" + userFuseDevice(t, base)
 	run := func(args ...string) result {
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = ws
-		cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + home, "SILO_HOME=" + home, fuseEnv}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.Code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run as %s: %v", name, err)
-		}
-		return r
+		env := []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + home, "SILO_HOME=" + home, fuseEnv}
+		return runAs(t, uid, gid, ws, env, bin, args...)
 	}
 	image := "oci-layout:" + layout
 	r := run("exec", "--backend", "namespace", "--image", image, "sh", "-c", ownersScript+"; chown 1000 /workspace/mine; echo chown=$?")
