@@ -17,15 +17,16 @@
 // probe would read the disks' size and partition table) with the virtio
 // bus's automatic probing off, so that their driver holds no device (the
 // init checks that none is bound), the heartbeat port open, the loopback
-// interface up (the same in every run), nothing of a run read or mounted.
+// interface up, the mount points made and the agent's port open (the
+// same in every run), nothing of a run read or mounted.
 // It sends BeatPaused and waits for the host's go line (Go), which a VM
 // restored from a snapshot taken there receives too: the clock is set to
 // the host's time, the host's entropy is mixed into the kernel's pool,
 // credited (RNDADDENTROPY), and the CRNG reseeded (RNDRESEEDCRNG), so
 // that no two restored guests share random numbers; then it sends
-// BeatResumed, binds the disks to their driver (sysfs bind, the disks at
-// once) and goes on with the go line's parameters as a booted init does
-// with its command line's.
+// BeatResumed, binds the disks to their driver (sysfs bind, the disks
+// listed before the pause, at once) and goes on with the go line's
+// parameters as a booted init does with its command line's.
 //
 // The disks, the 9p workspace and the shared directories are mounted side
 // by side, not one after the other.

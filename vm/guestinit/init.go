@@ -92,28 +92,25 @@ func run(serve ServeFunc) error {
 	}
 	b := newBeater(beat)
 	defer b.close()
-	// The same in every run: before the snapshot point.
-	if err := loopbackUp(); err != nil {
+	// The same in every run, so before the snapshot point: the loopback
+	// interface, the mount points, the agent's port and the disks'
+	// devices, whose driver binds them after it.
+	conn, unbound, err := ready(p.Pause)
+	if err != nil {
 		b.fail(err)
 		return err
 	}
-	resumed := p.Pause
 	if p.Pause {
 		if p, err = pause(beat, b, trace); err != nil {
 			b.fail(err)
 			return err
 		}
 	}
-	if err := prepare(p, resumed); err != nil {
+	if err := prepare(p, unbound); err != nil {
 		b.fail(err)
 		return err
 	}
 	trace("filesystems mounted")
-	conn, err := openPort(AgentPort)
-	if err != nil {
-		b.fail(err)
-		return err
-	}
 	b.send(BeatReady)
 	trace("ready")
 	// Under TCG a second vCPU slows everything down, so short commands
@@ -134,6 +131,30 @@ func run(serve ServeFunc) error {
 	}
 	b.send(BeatDone)
 	return nil
+}
+
+// ready does what comes before a run's parameters: brings the loopback
+// interface up, makes the mount points and opens the agent's port; with
+// pause, it lists the disks' devices, which no driver holds yet
+// (unboundDevices).
+func ready(pause bool) (conn *os.File, unbound []virtioDevice, err error) {
+	if err := loopbackUp(); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount, MountsDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, nil, err
+		}
+	}
+	if pause {
+		if unbound, err = unboundDevices(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if conn, err = openPort(AgentPort); err != nil {
+		return nil, nil, err
+	}
+	return conn, unbound, nil
 }
 
 // tracer returns a function that prints a step with the time since the
@@ -291,7 +312,7 @@ func isDeferred(path string) bool {
 
 // loadModules loads the modules the marker file lists, in order. With
 // unbound, DeferredModules are loaded with the virtio bus's automatic
-// probing off: their drivers bind no device until bindDeferred.
+// probing off: their drivers bind no device until bindDevices.
 func loadModules(marker string, unbound bool, trace func(string)) error {
 	list, err := os.ReadFile(marker)
 	if err != nil {
@@ -345,19 +366,22 @@ func checkUnbound() error {
 	return nil
 }
 
-// bindDeferred binds each virtio device that a driver of DeferredModules
-// drives and that is not bound yet, all at once: the block driver reads
-// this run's disks as it binds.
-func bindDeferred() error {
+// virtioDevice is a device on the virtio bus and the driver that drives
+// it.
+type virtioDevice struct{ name, driver string }
+
+// unboundDevices lists the virtio devices that a driver of
+// DeferredModules drives and that are not bound yet.
+func unboundDevices() ([]virtioDevice, error) {
 	devs, err := filepath.Glob(filepath.Join(virtioBus, "devices", "virtio*"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var g errgroup.Group
+	var out []virtioDevice
 	for _, dev := range devs {
 		id, err := os.ReadFile(filepath.Join(dev, "device"))
 		if err != nil {
-			return fmt.Errorf("read the virtio device %s: %w", filepath.Base(dev), err)
+			return nil, fmt.Errorf("read the virtio device %s: %w", filepath.Base(dev), err)
 		}
 		drv, ok := deferredDrivers[strings.TrimSpace(string(id))]
 		if !ok {
@@ -366,10 +390,19 @@ func bindDeferred() error {
 		if _, err := os.Lstat(filepath.Join(dev, "driver")); err == nil {
 			continue
 		}
-		name := filepath.Base(dev)
+		out = append(out, virtioDevice{filepath.Base(dev), drv})
+	}
+	return out, nil
+}
+
+// bindDevices binds each device to its driver, all at once: the block
+// driver reads this run's disks as it binds.
+func bindDevices(devs []virtioDevice) error {
+	var g errgroup.Group
+	for _, d := range devs {
 		g.Go(func() error {
-			if err := os.WriteFile(filepath.Join(virtioBus, "drivers", drv, "bind"), []byte(name), 0); err != nil {
-				return fmt.Errorf("bind %s to %s: %w", name, drv, err)
+			if err := os.WriteFile(filepath.Join(virtioBus, "drivers", d.driver, "bind"), []byte(d.name), 0); err != nil {
+				return fmt.Errorf("bind %s to %s: %w", d.name, d.driver, err)
 			}
 			return nil
 		})
@@ -391,21 +424,14 @@ func loadModule(path string) error {
 }
 
 // prepare mounts the rootfs, the workspace, the shared host directories
-// and the scratch area, the disks and the 9p shares side by side. bind
-// first binds the disks' driver (a guest restored from its snapshot
-// point, bindDeferred).
-func prepare(p Params, bind bool) error {
-	for _, d := range []string{LowerDir, WorkspaceDir, scratchMount, MountsDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
+// and the scratch area, the disks and the 9p shares side by side. The
+// disks' devices in unbound are first bound to their driver (a guest
+// restored from its snapshot point, unboundDevices).
+func prepare(p Params, unbound []virtioDevice) error {
 	var g errgroup.Group
 	g.Go(func() error {
-		if bind {
-			if err := bindDeferred(); err != nil {
-				return err
-			}
+		if err := bindDevices(unbound); err != nil {
+			return err
 		}
 		var disks errgroup.Group
 		disks.Go(func() error { return mountRoot(p) })
