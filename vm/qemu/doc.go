@@ -8,9 +8,12 @@
 // one 9p device apiece, tagged silo.m0, silo.m1, … in the spec's order; a
 // cache that cannot be shared fails the run. A cache directory the caller
 // opened (Mount.Dir) is handed to QEMU as an inherited descriptor and
-// shared as /proc/self/fd/N, so QEMU opens that directory, not its path. The host talks to the guest over two
-// virtio-serial ports: "silo.agent" carries the agent protocol (session.Attach)
-// and "silo.hb" carries the guest init's readiness, heartbeats and errors.
+// shared as /proc/self/fd/N, so QEMU opens that directory, not its path.
+// The host talks to the guest over two virtio-serial ports: "silo.agent"
+// carries the agent protocol (session.Start, then session.Run; a restored
+// VM's host starts the session as soon as QEMU has connected the port,
+// while the guest resumes, so that the spec waits for the agent) and
+// "silo.hb" carries the guest init's readiness, heartbeats and errors.
 // A host-side watchdog kills a VM whose agent is not ready within the boot
 // deadline, or whose heartbeats stop, and says so.
 //

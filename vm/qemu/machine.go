@@ -74,7 +74,9 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	stop := context.AfterFunc(ctx, func() { m.kill(ctx.Err()) })
 	defer stop()
 
-	if err := m.boot(ports, t0); err != nil {
+	early := m.startEarly(ports)
+	if err := m.boot(ports, t0, early.start); err != nil {
+		early.abandon()
 		var re *RestoreError
 		if errors.As(err, &re) {
 			return -1, err
@@ -83,7 +85,11 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	}
 	m.spec.Timing.Mark("boot", t0)
 	go m.watch(ports.beat, ports.beats)
-	code, err := session.Attach(ctx, ports.agent, m.spec)
+	sess, err := early.session()
+	if err != nil {
+		return -1, m.explain(err)
+	}
+	code, err := sess.Run(ctx)
 	if err != nil {
 		return code, m.explain(err)
 	}
@@ -91,6 +97,55 @@ func (m *machine) run(ctx context.Context, t0 time.Time) (int, error) {
 	m.teardown()
 	m.spec.Timing.Mark("teardown", t1)
 	return code, nil
+}
+
+// earlySession is the agent channel of a VM, which a restored VM's host
+// opens (session.Start) as soon as QEMU has connected the ports, while
+// the guest resumes and mounts: the streams and the spec are waiting for
+// the agent when it starts. A booting VM's is opened once it is ready.
+type earlySession struct {
+	m     *machine
+	ports *serialPorts
+	done  chan struct{} // closed when the early Start returned; nil: none
+	sess  *session.Session
+	err   error
+}
+
+func (m *machine) startEarly(p *serialPorts) *earlySession {
+	return &earlySession{m: m, ports: p}
+}
+
+// start starts the session, if the VM restores, once the ports are up.
+func (e *earlySession) start() {
+	if e.m.incoming == nil {
+		return
+	}
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.sess, e.err = session.Start(e.ports.agent, e.m.spec)
+	}()
+}
+
+// session returns the started session, or starts it now.
+func (e *earlySession) session() (*session.Session, error) {
+	if e.done == nil {
+		return session.Start(e.ports.agent, e.m.spec)
+	}
+	<-e.done
+	return e.sess, e.err
+}
+
+// abandon closes an early session of a VM that did not come up.
+func (e *earlySession) abandon() {
+	if e.done == nil {
+		return
+	}
+	e.ports.agent.Close()
+	<-e.done
+	if e.sess != nil {
+		e.sess.Close()
+	}
 }
 
 // runProbe boots the VM in probe mode: the guest init prints
@@ -152,9 +207,10 @@ func (p *serialPorts) close() {
 	p.beatL.Close()
 }
 
-// boot waits for QEMU to connect the ports and the guest to be ready; a
-// VM restoring from a snapshot is first sent its go.
-func (m *machine) boot(p *serialPorts, t0 time.Time) error {
+// boot waits for QEMU to connect the ports, calls connected, and waits
+// for the guest to be ready; a VM restoring from a snapshot is first sent
+// its go.
+func (m *machine) boot(p *serialPorts, t0 time.Time, connected func()) error {
 	var err error
 	if p.agent, p.beat, err = m.acceptPorts(p.agentL, p.beatL); err != nil {
 		if m.incoming != nil {
@@ -162,6 +218,7 @@ func (m *machine) boot(p *serialPorts, t0 time.Time) error {
 		}
 		return err
 	}
+	connected()
 	p.beats = bufio.NewReader(p.beat)
 	if m.incoming != nil {
 		if err := m.resume(p.beat, p.beats); err != nil {

@@ -12,6 +12,12 @@
 // report ready in time, else ErrBootTimeout) and returns the command's
 // exit status, or 128+N when signal N ended it.
 //
+// Attach is Start, then Run. Start only writes (the streams, and the spec
+// unless pass files make it larger than 64 KiB, which Run then sends) and
+// waits for no answer, so a backend may call it before the agent is up:
+// the qemu backend does for a VM restored from a snapshot, as soon as
+// QEMU has connected the port, and the agent finds the spec waiting.
+//
 // What the guest can make the host hold is bounded: the number of open
 // streams, how long a new one may stay silent, each stream's buffer, and
 // a fixed budget for all of them together (streams.go); a stream past a

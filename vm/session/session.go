@@ -37,24 +37,94 @@ const maxPassFile = 16 << 20
 // relays stdio, signals and window size, serves proxy and port-forward
 // streams, and enforces spec.BootTimeout. Every backend calls it once its
 // byte stream to the agent is up; Attach closes conn before it returns,
-// and the backend then tears the sandbox down.
+// and the backend then tears the sandbox down. It is Start, then Run.
 func Attach(ctx context.Context, conn io.ReadWriteCloser, spec *vm.Spec) (exit int, err error) {
+	s, err := Start(conn, spec)
+	if err != nil {
+		return -1, err
+	}
+	return s.Run(ctx)
+}
+
+// earlySpec bounds the spec Start sends: a larger one (pass files) is
+// sent by Run, so that Start never waits for a reader that is not up.
+const earlySpec = 64 << 10
+
+// Session is a channel to an agent that Start opened.
+type Session struct {
+	s       *session
+	pending *proto.Spec // the spec, when Run sends it
+}
+
+// Start opens the channel to the agent at the other end of conn: the four
+// streams and, unless it is large (earlySpec), the spec. It only writes
+// what the agent reads once it is up, and needs no answer: a backend may
+// start it while the agent is still coming up (a VM restored from a
+// snapshot), so that the agent finds them waiting. Start closes conn when
+// it fails; Run goes on, and Close abandons the channel.
+func Start(conn io.ReadWriteCloser, spec *vm.Spec) (*Session, error) {
 	msg, err := wireSpec(spec)
 	if err != nil {
 		conn.Close()
-		return -1, err
+		return nil, err
 	}
 	mux, err := yamux.Client(conn, proto.HostConfig())
 	if err != nil {
 		conn.Close()
-		return -1, fmt.Errorf("start the agent channel: %w", err)
+		return nil, fmt.Errorf("start the agent channel: %w", err)
 	}
-	defer mux.Close()
-	s := &session{mux: mux, spec: spec, start: time.Now(), captured: make(chan error, 1)}
-	if err := s.open(msg); err != nil {
-		return -1, err
+	s := &session{mux: mux, spec: spec, captured: make(chan error, 1)}
+	if err := s.openStreams(); err != nil {
+		mux.Close()
+		return nil, err
 	}
-	return s.run(ctx)
+	x := &Session{s: s, pending: msg}
+	if specSize(msg) <= earlySpec {
+		if err := x.sendSpec(); err != nil {
+			mux.Close()
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// Run sends the spec if Start did not, relays everything until the
+// command exits, the context ends or the channel fails, and closes the
+// channel. spec.BootTimeout counts from here.
+func (x *Session) Run(ctx context.Context) (int, error) {
+	defer x.s.mux.Close()
+	x.s.start = time.Now()
+	if x.pending != nil {
+		if err := x.sendSpec(); err != nil {
+			return -1, err
+		}
+	}
+	return x.s.run(ctx)
+}
+
+// Close abandons the channel (and closes its conn) without running.
+func (x *Session) Close() { x.s.mux.Close() }
+
+// sendSpec sends the pending spec, with the terminal's size.
+func (x *Session) sendSpec() error {
+	m := x.pending
+	x.pending = nil
+	m.Rows, m.Cols = x.s.term.size()
+	return x.s.send(&proto.Msg{Type: proto.TypeSpec, Spec: m})
+}
+
+// specSize is about how large m is on the wire.
+func specSize(m *proto.Spec) int {
+	n := 0
+	for _, f := range m.Files {
+		n += len(f.Data) + len(f.Guest)
+	}
+	for _, l := range [][]string{m.Argv, m.Env, m.Exclude, m.Protected, m.Mounts} {
+		for _, v := range l {
+			n += len(v)
+		}
+	}
+	return n
 }
 
 // session is the host end of one sandbox's channel.
@@ -73,8 +143,8 @@ type session struct {
 	captureOnce         sync.Once
 }
 
-// open opens the four fixed streams and sends the spec.
-func (s *session) open(m *proto.Spec) error {
+// openStreams opens the four fixed streams.
+func (s *session) openStreams() error {
 	var err error
 	open := func(k proto.Kind) net.Conn {
 		if err != nil {
@@ -91,8 +161,7 @@ func (s *session) open(m *proto.Spec) error {
 		return fmt.Errorf("open the agent channel: %w", err)
 	}
 	s.term = newHostTerm(s.spec)
-	m.Rows, m.Cols = s.term.size()
-	return s.send(&proto.Msg{Type: proto.TypeSpec, Spec: m})
+	return nil
 }
 
 // send writes one control message.
