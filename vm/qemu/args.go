@@ -56,14 +56,18 @@ func (m *machine) args() ([]string, error) {
 		"-chardev", "socket,id=agent,path="+esc(filepath.Join(m.dir, "agent.sock")),
 		"-device", "virtserialport,chardev=agent,name="+guestinit.AgentPort,
 	)
+	aio := ""
+	if m.ioUring {
+		aio = "aio=io_uring,"
+	}
 	if m.spec.RootfsImage != "" {
 		a = append(a,
-			"-drive", "id=root,if=none,format=raw,read-only=on,file="+esc(m.spec.RootfsImage),
+			"-drive", "id=root,if=none,format=raw,read-only=on,"+aio+"file="+esc(m.spec.RootfsImage),
 			"-device", "virtio-blk-device,drive=root,serial="+rootSerial)
 	}
 	if m.scratch != "" {
 		a = append(a,
-			"-drive", "id=scratch,if=none,format=raw,snapshot=on,file="+esc(m.scratch),
+			"-drive", "id=scratch,if=none,format=raw,snapshot=on,"+aio+"file="+esc(m.scratch),
 			"-device", "virtio-blk-device,drive=scratch,serial="+scratchSerial)
 	}
 	if m.spec.Workspace != "" {

@@ -29,6 +29,7 @@ type machine struct {
 	qemu           string
 	kernel, initfs string
 	scratch        string // empty ext4 template attached with snapshot=on; "": tmpfs
+	ioUring        bool   // the disks are opened with aio=io_uring (iouring.go)
 	accel          Accel
 	hang           time.Duration
 	probe          bool

@@ -131,7 +131,8 @@ func (b *Backend) Run(ctx context.Context, spec *vm.Spec) (int, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		m := &machine{spec: spec, dir: dir, qemu: qemu, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout, debug: b.o.Debug}
+		m := &machine{spec: spec, dir: dir, qemu: qemu, kernel: kern, initfs: initfs, scratch: scratch, accel: accel, hang: b.o.HangTimeout, debug: b.o.Debug,
+			ioUring: b.ioUring(ctx, qemu)}
 		return m, func() { os.RemoveAll(dir) }, nil
 	}
 	if spec.Snapshot != "" {

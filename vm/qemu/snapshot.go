@@ -58,7 +58,8 @@ func (b *Backend) SnapshotShape(ctx context.Context, spec *vm.Spec) (string, err
 	if scratch != "" {
 		scratch = "/silo/scratch"
 	}
-	m := &machine{spec: s, dir: "/silo", qemu: bin, kernel: "/kernel", initfs: "/initfs", scratch: scratch, accel: accel, pause: true, debug: b.o.Debug, shapeOnly: true}
+	m := &machine{spec: s, dir: "/silo", qemu: bin, kernel: "/kernel", initfs: "/initfs", scratch: scratch, accel: accel, pause: true, debug: b.o.Debug, shapeOnly: true,
+		ioUring: b.ioUring(ctx, bin)}
 	args, err := m.args()
 	if err != nil {
 		return "", err
@@ -117,6 +118,7 @@ func (b *Backend) MakeSnapshot(ctx context.Context, spec *vm.Spec, path string) 
 	if m.qemu, err = b.Binary(); err != nil {
 		return err
 	}
+	m.ioUring = b.ioUring(ctx, m.qemu)
 	return m.snapshot(ctx, path)
 }
 
