@@ -72,7 +72,7 @@ func buildRoot(l Layout, s *proto.Spec) (*sandboxFS, error) {
 		fs.cleanup()
 		return nil, err
 	}
-	if err := systemMounts(root, l.SharedKernel); err != nil {
+	if err := systemMounts(root, l); err != nil {
 		fs.cleanup()
 		return nil, err
 	}

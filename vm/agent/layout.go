@@ -28,6 +28,11 @@ type Layout struct {
 	// root in the guest's initial namespace is exempt; the VM's memory
 	// bounds it there.)
 	MaxProcs int
+	// System, when set, is where PrepareSystem made the sandbox's /proc
+	// and /dev (System/proc, System/dev), which the agent moves into the
+	// sandbox's root instead of building them: a VM's init makes them
+	// before its snapshot point. Not with SharedKernel.
+	System string
 	// Mounts is the directory under which the backend shared the spec's
 	// host directories, the i-th at Mounts/i; "" when the backend shares
 	// none (the sandbox then runs without them).

@@ -15,27 +15,32 @@ import (
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // systemMounts mounts /proc and a minimal /dev, and makes /tmp, under
-// root. With reuse (the namespace backend), the agent's own /proc and
-// /dev, which bubblewrap made for this sandbox (its PID namespace, a
-// minimal /dev), are bound in whole: one mount each instead of a dozen.
-func systemMounts(root string, reuse bool) error {
+// root. With l.SharedKernel (the namespace backend), the agent's own
+// /proc and /dev, which bubblewrap made for this sandbox (its PID
+// namespace, a minimal /dev), are bound in whole: one mount each instead
+// of a dozen. With l.System, those PrepareSystem made there are moved in.
+func systemMounts(root string, l Layout) error {
 	proc, dev := filepath.Join(root, "proc"), filepath.Join(root, "dev")
 	for _, d := range []string{proc, dev} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("make %s: %w", d[len(root):], err)
 		}
 	}
-	if reuse {
+	switch {
+	case l.SharedKernel:
 		for _, d := range []string{"/proc", "/dev"} {
 			if err := unix.Mount(d, filepath.Join(root, d), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				return fmt.Errorf("bind %s: %w", d, err)
 			}
 		}
-	} else {
-		if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			return fmt.Errorf("mount /proc: %w", err)
+	case l.System != "":
+		for _, d := range []string{"proc", "dev"} {
+			if err := unix.Mount(filepath.Join(l.System, d), filepath.Join(root, d), "", unix.MS_MOVE, ""); err != nil {
+				return fmt.Errorf("move /%s into the sandbox: %w", d, err)
+			}
 		}
-		if err := devMounts(dev); err != nil {
+	default:
+		if err := mountProcDev(proc, dev); err != nil {
 			return err
 		}
 	}
@@ -44,6 +49,29 @@ func systemMounts(root string, reuse bool) error {
 		return fmt.Errorf("make /tmp: %w", err)
 	}
 	return os.Chmod(tmp, 0o1777|os.ModeSticky)
+}
+
+// PrepareSystem mounts a /proc and a minimal /dev at dir/proc and dir/dev,
+// as a sandbox's root gets them, for the agent to move into the root it
+// builds (Layout.System): a VM's init makes them before its snapshot
+// point, where they are the same in every run.
+func PrepareSystem(dir string) error {
+	proc, dev := filepath.Join(dir, "proc"), filepath.Join(dir, "dev")
+	for _, d := range []string{proc, dev} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("make %s: %w", d, err)
+		}
+	}
+	return mountProcDev(proc, dev)
+}
+
+// mountProcDev mounts a fresh /proc at proc and builds a minimal /dev at
+// dev.
+func mountProcDev(proc, dev string) error {
+	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	return devMounts(dev)
 }
 
 // devMounts builds /dev: a tmpfs with the usual nodes bound in, a private

@@ -17,8 +17,9 @@
 // probe would read the disks' size and partition table) with the virtio
 // bus's automatic probing off, so that their driver holds no device (the
 // init checks that none is bound), the heartbeat port open, the loopback
-// interface up, the mount points made and the agent's port open (the
-// same in every run), nothing of a run read or mounted.
+// interface up, the mount points made, the sandbox's /proc and /dev
+// mounted (agent.PrepareSystem, at SystemDir) and the agent's port open
+// (the same in every run), nothing of a run read or mounted.
 // It sends BeatPaused and waits for the host's go line (Go), which a VM
 // restored from a snapshot taken there receives too: the clock is set to
 // the host's time, the host's entropy is mixed into the kernel's pool,

@@ -27,6 +27,7 @@ const (
 	WorkspaceDir = "/silo/workspace" // the 9p workspace, read-write
 	ScratchDir   = "/silo/scratch/s" // the overlay's upper layer, on the scratch disk or tmpfs
 	MountsDir    = "/silo/mounts"    // the shared host directories (caches), the i-th at MountsDir/i
+	SystemDir    = "/silo/system"    // the sandbox's /proc and /dev, made before the snapshot point (agent.PrepareSystem)
 	scratchMount = "/silo/scratch"   // where the scratch disk or tmpfs is mounted
 )
 
@@ -47,9 +48,9 @@ type ServeFunc func(conn io.ReadWriteCloser, l agent.Layout) error
 // them. Mounts is set even when the host shared no directory: a spec that
 // asks for one the VM lacks then fails in the agent instead of running
 // without it. A VM has its own kernel: SharedKernel is false, so the
-// agent syncs and builds a fresh /proc and /dev.
+// agent syncs, and moves in the /proc and /dev ready made at System.
 func layout() agent.Layout {
-	return agent.Layout{Lower: LowerDir, Workspace: WorkspaceDir, Scratch: ScratchDir, Mounts: MountsDir, SharedKernel: false}
+	return agent.Layout{Lower: LowerDir, Workspace: WorkspaceDir, Scratch: ScratchDir, Mounts: MountsDir, System: SystemDir, SharedKernel: false}
 }
 
 // Main is PID 1 of a silo VM. It never returns: it powers the VM off.
@@ -134,7 +135,8 @@ func run(serve ServeFunc) error {
 }
 
 // ready does what comes before a run's parameters: brings the loopback
-// interface up, makes the mount points and opens the agent's port; with
+// interface up, makes the mount points and the sandbox's /proc and /dev
+// (agent.PrepareSystem) and opens the agent's port; with
 // pause, it lists the disks' devices, which no driver holds yet
 // (unboundDevices).
 func ready(pause bool) (conn *os.File, unbound []virtioDevice, err error) {
@@ -145,6 +147,9 @@ func ready(pause bool) (conn *os.File, unbound []virtioDevice, err error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := agent.PrepareSystem(SystemDir); err != nil {
+		return nil, nil, err
 	}
 	if pause {
 		if unbound, err = unboundDevices(); err != nil {
