@@ -173,6 +173,12 @@ func TestQemuSnapshot(t *testing.T) {
 			t.Fatalf("import-kernel: exit %d\n%s", r.Code, r.Stderr)
 		}
 		old := filepath.Join(s.home, "store", snaps[0])
+		// The restores so far mapped the snapshot's RAM from files made
+		// of it, which the collection must take with the entry.
+		ram, _ := filepath.Glob(filepath.Join(s.home, "runtime", "snapshot-ram", snaps[0]+"@*"))
+		if len(ram) == 0 {
+			t.Fatalf("no RAM files made of %s in runtime/snapshot-ram", snaps[0])
+		}
 		// Both dry runs list the stale snapshot and remove nothing.
 		for _, cmd := range [][]string{{"store", "gc", "--dry-run"}, {"runtime", "gc", "--dry-run"}} {
 			r := s.silo(t, t.TempDir(), nil, nil, cmd...)
@@ -195,6 +201,11 @@ func TestQemuSnapshot(t *testing.T) {
 		}
 		if _, err := os.Stat(old); !os.IsNotExist(err) {
 			t.Errorf("the old kernel's snapshot is still in the store: %v", err)
+		}
+		for _, p := range ram {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("the collected snapshot's RAM file %s is still there: %v", p, err)
+			}
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
-	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // Help is silo clean's example.
@@ -80,7 +79,7 @@ func cleanRootfs(g *Globals, cfg *lock.Config) error {
 	defer st.Close()
 	lockPath := filepath.Join(cfg.Workspace(), "silo.lock")
 	_ = st.RemoveIndirectRoot(lockPath) // none when the project never built
-	rep, err := kernel.GC(st, store.GCOptions{})
+	rep, err := collect(g, st, store.GCOptions{})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/silo-dev/silo/internal/home"
 	"github.com/silo-dev/silo/lock"
 	"github.com/silo-dev/silo/store"
-	"github.com/silo-dev/silo/vm/kernel"
 )
 
 // policyGCEvery is how often a run may start the [cache] policy's
@@ -83,7 +82,7 @@ func (c *gcPolicyCmd) Run(g *Globals) error {
 	st, err := g.OpenStore()
 	if err == nil {
 		var rep *store.GCReport
-		rep, err = kernel.GC(st, store.GCOptions{MaxSize: c.MaxSizeMB << 20, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour})
+		rep, err = collect(g, st, store.GCOptions{MaxSize: c.MaxSizeMB << 20, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour})
 		st.Close()
 		if err == nil {
 			s.Freed, s.Removed = rep.Freed, len(rep.Removed)

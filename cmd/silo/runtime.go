@@ -222,7 +222,7 @@ func (c *RuntimeGCCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := kernel.GC(st, store.GCOptions{DryRun: c.DryRun})
+	rep, err := collect(g, st, store.GCOptions{DryRun: c.DryRun})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/silo-dev/silo/store"
 	"github.com/silo-dev/silo/vm/kernel"
+	"github.com/silo-dev/silo/vm/qemu"
 )
 
 // StoreCmd groups the low-level store commands.
@@ -268,6 +269,16 @@ func (c *StoreGCCmd) Run(g *Globals) error {
 	return storeGC(g, store.GCOptions{DryRun: c.DryRun}, c.JSON)
 }
 
+// collect runs a collection (kernel.GC: stale snapshots' roots dropped
+// first) and then removes the RAM files made of the snapshots it removed.
+func collect(g *Globals, st *store.Store, o store.GCOptions) (*store.GCReport, error) {
+	rep, err := kernel.GC(st, o)
+	if err == nil && !o.DryRun {
+		qemu.RemoveStaleRAM(g.home, st.Dir())
+	}
+	return rep, err
+}
+
 // storeGC runs a collection and prints its report.
 func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 	s, err := g.OpenStore()
@@ -276,7 +287,7 @@ func storeGC(g *Globals, o store.GCOptions, asJSON bool) error {
 	}
 	defer s.Close()
 	done := storeStatus(g, "collecting garbage")
-	rep, err := kernel.GC(s, o)
+	rep, err := collect(g, s, o)
 	done()
 	if err != nil {
 		return err

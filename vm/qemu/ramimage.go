@@ -24,7 +24,7 @@ import (
 // the entry shares through the host's page cache. The files are derived
 // from the store entry, which stays what is verified and collected; those
 // of entries no longer in the store are removed whenever a new pair is
-// made.
+// made and after every collection (RemoveStaleRAM).
 
 // Suffixes of the two files made of a snapshot entry.
 const (
@@ -111,6 +111,12 @@ func splitFile(snapshot, ram, dev string) (err error) {
 	}
 	return os.Rename(ramTmp.Name(), ram)
 }
+
+// RemoveStaleRAM removes the RAM files of the home h made of snapshot
+// entries no longer in the store at storeDir (or changed since): a GC
+// calls it once it has collected, so that a collected snapshot frees its
+// RAM file too.
+func RemoveStaleRAM(h, storeDir string) { removeStaleImages(ramImageDir(h), storeDir) }
 
 // removeStaleImages removes the files in dir made of snapshot entries
 // that are no longer in store or have changed since, and the temporary files of splits that
