@@ -118,7 +118,9 @@
 // visible (and cannot see it) or after it is rooted (and keeps it). GC
 // marks from direct, indirect and live temporary roots through references,
 // then moves unreachable entries, their metadata and compressed forms
-// into its staging directory and deletes them after releasing the lock.
+// into its staging directory and deletes them after releasing the lock,
+// on several goroutines (an unlink waits on the journal more than on a
+// core).
 // GCOptions.DropRoots names direct roots the caller wants gone (silo's
 // stale VM snapshots): GC removes each under its lock, first, unless it
 // was re-pointed to another entry since; a dry run marks as if they were
