@@ -136,11 +136,15 @@ func Describe() (ok bool, detail string) {
 func (m idMapping) writeMaps(pid int) error {
 	p := strconv.Itoa(pid)
 	if m.root {
-		if err := os.WriteFile("/proc/"+p+"/uid_map", fmt.Appendf(nil, "0 0 %d\n", rangeSize), 0); err != nil {
-			return fmt.Errorf("write the sandbox's uid map: %w", err)
-		}
-		if err := os.WriteFile("/proc/"+p+"/gid_map", fmt.Appendf(nil, "0 0 %d\n", rangeSize), 0); err != nil {
-			return fmt.Errorf("write the sandbox's gid map: %w", err)
+		// Root of a user namespace that maps fewer ids (silo in a rootless
+		// container) cannot map the range: root alone, as bwrap would.
+		for _, f := range []string{"uid_map", "gid_map"} {
+			path := "/proc/" + p + "/" + f
+			if os.WriteFile(path, fmt.Appendf(nil, "0 0 %d\n", rangeSize), 0) != nil {
+				if err := os.WriteFile(path, []byte("0 0 1\n"), 0); err != nil {
+					return fmt.Errorf("write the sandbox's %s: %w", f, err)
+				}
+			}
 		}
 		return nil
 	}
