@@ -164,7 +164,7 @@ func hashParallel(f *os.File, size int64) (Hash, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, workerBuf)
+			buf := make([]byte, workerBuf())
 			for !failed.Load() {
 				i := int(next.Add(1) - 1)
 				if i >= count {
@@ -191,7 +191,12 @@ func hashParallel(f *os.File, size int64) (Hash, error) {
 
 // workerBuf is the read buffer of a hashParallel worker: a whole subtree
 // where b3simd hashes it, else readSize.
-var workerBuf = map[bool]int{true: subtreeSize, false: readSize}[b3simd.Available]
+func workerBuf() int {
+	if b3simd.Available {
+		return subtreeSize
+	}
+	return readSize
+}
 
 // hashAt hashes the subtree of n bytes at offset off of f, reading it
 // through buf (a multiple of groupSize).

@@ -48,11 +48,11 @@ func (t Table) String() string {
 
 // Parse reads a table's text form.
 func Parse(s string) (Table, error) {
+	if s == "" {
+		return nil, nil
+	}
 	var t Table
 	for i, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
-		if line == "" && s == "" {
-			break
-		}
 		e, err := parseLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("owner table line %d: %w", i+1, err)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/silo-dev/silo/vm"
 )
 
 // The sandbox's ids.
@@ -187,6 +189,19 @@ type idPipes struct {
 	fd             int // bwrap's descriptor of blockR; infoW is fd+1
 	blockR, blockW *os.File
 	infoR, infoW   *os.File
+}
+
+// rangedStart returns the pipes of a start that maps a range of ids, bwrap's
+// fd the first: nil for a run without owned files (which never asks how ids
+// map here) or where no range can be mapped.
+func rangedStart(spec *vm.Spec, fd int) (*idPipes, error) {
+	if len(spec.Owners) == 0 {
+		return nil, nil
+	}
+	if m := hostMapping(); m.ranged() {
+		return newIDPipes(m, fd)
+	}
+	return nil, nil
 }
 
 // newIDPipes makes the pipes; bwrap gets blockR as fd and infoW as fd+1.

@@ -202,11 +202,11 @@ func (b *Backend) start(spec *vm.Spec, cg *sandboxCgroup) (*exec.Cmd, net.Conn, 
 	}
 	defer errW.Close()
 	extra := append([]*os.File{guest}, spec.MountDirs()...)
-	var ids *idPipes
-	if m := hostMapping(); len(spec.Owners) > 0 && m.ranged() {
-		if ids, err = newIDPipes(m, 3+len(extra)); err != nil {
-			return nil, nil, nil, err
-		}
+	ids, err := rangedStart(spec, 3+len(extra))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ids != nil {
 		defer ids.close()
 		extra = append(extra, ids.blockR, ids.infoW)
 	}
